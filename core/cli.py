@@ -1,0 +1,116 @@
+"""The ``ven`` command line: the root app, core commands (``plugins``, ``settings``) and error handling.
+
+Plugins add their commands through the ``ven_cli(app)`` hook.  Any :class:`core.errors.VenError`
+becomes one sentence on stderr and its exit status (2 for settings and input errors), no traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Optional
+
+import click
+import typer
+from rich.logging import RichHandler
+
+from core import __version__
+from core.errors import VenError
+from core.output import console, print_json, table
+from core.plugins import list_plugins
+from core.runtime import Runtime
+from core.settings import effective_settings
+
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(message)s", datefmt="%H:%M:%S",
+                        handlers=[RichHandler(console=console(stderr=True), show_path=False,
+                                              rich_tracebacks=False)], force=True)
+    for noisy in ("httpx", "httpcore", "pymodbus", "uvicorn.access", "amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def build_app(runtime: Runtime) -> typer.Typer:
+    """The root Typer app with core commands and every plugin's ``ven_cli`` commands."""
+    app = typer.Typer(name="ven", no_args_is_help=True, add_completion=False,
+                      help="venclient: an OpenADR 3.0.1 VEN framework. Start with `ven demo`.",
+                      context_settings={"help_option_names": ["-h", "--help"]})
+
+    @app.callback()
+    def root(
+        ctx: typer.Context,
+        log_level: str = typer.Option("INFO", "--log-level", envvar="VEN_LOG_LEVEL",
+                                      help="DEBUG, INFO, WARNING or ERROR."),
+        version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    ) -> None:
+        if version:
+            typer.echo(f"venclient {__version__}")
+            raise typer.Exit()
+        _setup_logging(log_level)
+        ctx.obj = runtime
+
+    @app.command("plugins")
+    def plugins_cmd(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+        """List active plugins, where each came from and the hooks it implements."""
+        infos = list_plugins(ctx.obj.pm)
+        if as_json:
+            print_json([{"name": p.name, "origin": p.origin, "module": p.module, "hooks": list(p.hooks),
+                         "distribution": p.distribution, "version": p.version} for p in infos])
+            return
+        console().print(table("Active plugins", ["plugin", "origin", "module", "hooks"],
+                              [(p.name, p.origin, p.module, ", ".join(p.hooks)) for p in infos]))
+
+    @app.command("settings")
+    def settings_cmd(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+        """Validate and print the effective settings (secrets masked)."""
+        data = effective_settings(ctx.obj.settings)
+        data["env"] = ctx.obj.settings.current_env.lower()
+        if as_json:
+            print_json(data)
+            return
+        rows = []
+        for key, value in data.items():
+            if isinstance(value, dict):
+                rows.extend((f"{key}.{k}", repr(v)) for k, v in value.items())
+            else:
+                rows.append((key, repr(value)))
+        console().print(table(f"Settings ({data['env']})", ["key", "value"], rows))
+
+    runtime.pm.hook.ven_cli(app=app)
+    return app
+
+
+def _fail(message: str, code: int) -> None:
+    console(stderr=True).print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
+    sys.exit(code)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console-script entry point of ``ven``."""
+    args = sys.argv[1:] if argv is None else argv
+    runtime = None
+    try:
+        runtime = Runtime.create()
+        app = build_app(runtime)
+        command = typer.main.get_command(app)
+        command.main(args=args, prog_name="ven", obj=runtime, standalone_mode=False)
+    except VenError as err:
+        _fail(str(err), err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        _fail("Aborted.", 130)
+    except KeyboardInterrupt:
+        _fail("Interrupted.", 130)
+    finally:
+        if runtime is not None:
+            runtime.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

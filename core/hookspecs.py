@@ -1,0 +1,134 @@
+"""The extension points of venclient — the one file a plugin author reads.
+
+A plugin is any module or object with functions marked ``@hookimpl`` whose names match the
+specifications below.  Ship it in a package that declares an entry point in the ``venclient`` group::
+
+    # pyproject.toml of your package
+    [project.entry-points.venclient]
+    my_meter = "my_package.my_meter"
+
+and it is loaded next to the default plugins (``ven plugins`` lists it).  Settings may narrow what
+loads: ``plugins`` (allow-list of plugin names) and ``disabled_plugins`` (block-list, applied before
+entry points are imported, so a broken plugin can be switched off).
+
+Writing a hook implementation::
+
+    from core.hookspecs import hookimpl
+
+    @hookimpl
+    def ven_meter_sources(settings):
+        return [MyMeterSource(settings)]
+
+Rules of the house:
+
+* Hook arguments are passed by keyword; an implementation may accept any subset of them.
+* ``firstresult`` hooks stop at the first implementation returning something other than ``None``.
+  Later-registered plugins are called first, so a third-party plugin overrides a default one.
+* Collecting hooks return one value (or a list, where stated) per implementation; ``None`` is skipped.
+* A hook must not block the event loop: blocking I/O belongs in a thread (``asyncio.to_thread``).
+* The objects returned implement the :mod:`core.protocols` contracts (``ResourceStore``,
+  ``MeterSource``, ``VtnTransport``, ``Writer``); those files state what each method must do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    import typer
+
+    from core.protocols import MeterSource, ResourceStore, VtnTransport, Writer
+    from core.settings import Settings
+
+PROJECT_NAME = "venclient"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def ven_settings_validators() -> list[Any]:
+    """Return ``dynaconf.Validator`` objects for the settings keys your plugin reads.
+
+    Called once after plugins load; every validator of every plugin is checked before any command
+    runs.  A failing validator stops the command with exit status 2 and one sentence naming the key,
+    so give each validator a ``messages={"operations": "..."}`` that says what is expected.
+    Keep your keys under a table named after your plugin (e.g. ``[default.modbus]``).
+    """
+
+
+@hookspec(firstresult=True)
+def ven_resource_store(settings: "Settings") -> "ResourceStore | None":
+    """Return the :class:`core.protocols.ResourceStore` holding resources, loads, connections, outbox.
+
+    ``firstresult``: the first non-``None`` answer wins.  The default plugin ``sqlite_store`` serves any
+    SQLAlchemy URL in ``settings.database_url`` (SQLite by default, PostgreSQL with ``postgresql://``).
+    Return ``None`` if your plugin does not handle the configured URL so the default can take it.
+    The store is opened lazily by the framework and closed with ``store.close()`` at exit.
+    """
+
+
+@hookspec(firstresult=True)
+def ven_vtn_transport(settings: "Settings") -> "VtnTransport | None":
+    """Return the :class:`core.protocols.VtnTransport` that talks to the VTN.
+
+    ``firstresult``.  The default plugin ``openadr_http`` speaks OpenADR 3.0.1 over HTTP(S) with httpx
+    using the ``[vtn]`` settings table.  The transport is an async context manager.
+    """
+
+
+@hookspec
+def ven_meter_sources(settings: "Settings") -> "list[MeterSource] | None":
+    """Return a list of :class:`core.protocols.MeterSource` objects.
+
+    Each source names the connection kinds it serves in ``source.kinds`` (``h5sim``, ``modbustcp``,
+    ``modbusrtu``, ``mqtt``, ``filereader``, or a new kind of your own).  The collector groups the
+    approved loads by their resource's connection type and asks the source serving that kind once per
+    tick for the whole batch.  Two sources claiming the same kind is an error naming both plugins.
+    """
+
+
+@hookspec
+def ven_writers(settings: "Settings") -> "list[Writer] | None":
+    """Return a list of :class:`core.protocols.Writer` objects that can act on loads.
+
+    A writer serves connection kinds (``modbustcp``, ``modbusrtu``, ``mqtt`` …) for connections whose
+    ``actortype`` is ``writer``; the event engine calls it when a demand-response event targets a load.
+    """
+
+
+@hookspec
+def ven_cli(app: "typer.Typer") -> None:
+    """Add sub-commands to the ``ven`` command line.
+
+    ``app`` is the root ``typer.Typer``.  Add a group with ``app.add_typer(group, name="mything")`` or a
+    command with ``@app.command()``.  Commands receive the runtime through ``ctx.obj``
+    (:class:`core.runtime.Runtime`: ``settings``, ``pm``, ``store()``, ``transport()``) — declare a
+    ``ctx: typer.Context`` parameter.  Raise :class:`core.errors.VenError` for a user-facing failure:
+    the CLI prints its one sentence and exits with its status, no traceback.
+    """
+
+
+@hookspec
+def ven_readings(tick: Any, readings: Any) -> None:
+    """Observe every collected tick.
+
+    ``tick`` is a :class:`core.clock.Tick` (index and UTC time); ``readings`` is a
+    :class:`core.model.Readings` batch (numpy arrays: load ids, values in watts, quality codes).
+    Called after each collection, before reporting.  Must be quick: an exporter that does I/O should
+    queue the batch and write it from its own thread.  Exceptions are logged and do not stop the tick.
+    """
+
+
+@hookspec
+def ven_event(change: str, event: Any, loads: list[Any]) -> None:
+    """A demand-response event was created, changed or removed on the VTN.
+
+    ``change`` is ``"created"``, ``"changed"`` or ``"removed"``; ``event`` is a
+    :class:`core.openadr.Event`; ``loads`` are the :class:`core.model.Load` objects the event targets
+    (by resource name, VEN name, or every load of the VEN when the event targets the whole program).
+    Act on them (switch a relay, set a set-point) or just log.  Exceptions are logged per plugin and do
+    not stop other plugins from seeing the event.
+    """

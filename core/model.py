@@ -1,0 +1,157 @@
+"""The domain model: resources, their six load components, connections, meter readings.
+
+Names follow the seeds: statuses ``PENDING``/``APPROVED``/``SUSPENDED``, components ``load_0``…``load_5``,
+``MeterReading(timestamp [Unix ms], load_id, power_w)``.  Domain time is UTC-aware ``datetime``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+PENDING = "PENDING"
+APPROVED = "APPROVED"
+SUSPENDED = "SUSPENDED"
+STATUSES: tuple[str, ...] = (PENDING, APPROVED, SUSPENDED)
+
+LOAD_COMPONENTS: dict[str, str] = {
+    "load_0": "Base Load",
+    "load_1": "Water Heater",
+    "load_2": "HVAC",
+    "load_3": "Kitchen Appliances",
+    "load_4": "Lighting",
+    "load_5": "Other Appliances",
+}
+COMPONENT_INDEX: dict[str, int] = {name: i for i, name in enumerate(LOAD_COMPONENTS)}
+
+# Connection kinds known to the default plugins; third-party sources may add more.
+KNOWN_KINDS: tuple[str, ...] = ("h5sim", "filereader", "modbustcp", "modbusrtu", "mqtt")
+READER = "reader"
+WRITER = "writer"
+
+# Quality of one value in a Readings batch.
+QUALITY_OK = 0
+QUALITY_MISSING = 1
+QUALITY_STALE = 2
+QUALITY_NAMES = {QUALITY_OK: "ok", QUALITY_MISSING: "missing", QUALITY_STALE: "stale"}
+
+
+def utcnow() -> datetime:
+    """The current time, UTC-aware."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Connection:
+    """How a resource's meter is reached (reader) or its load is acted on (writer).
+
+    ``type`` is the connection kind (``h5sim``, ``modbustcp`` …); ``params`` holds kind-specific options
+    (register map, unit id, preset, channel map …).  ``password`` never holds a secret: it names an
+    environment variable or settings key (``env:MQTT_PASSWORD``) from which the secret is read.
+    """
+
+    id: int | None
+    type: str
+    actortype: str = READER
+    host: str | None = None
+    port: int | None = None
+    topic: str | None = None
+    file: str | None = None
+    username: str | None = None
+    password: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@dataclass
+class Resource:
+    """A site (bar, hotel, charging station …) behind one meter point, belonging to one VEN (a town)."""
+
+    resource_id: str
+    resource_name: str
+    resource_type: str
+    resource_sub_type: str
+    meter_point_id: str
+    ven: str
+    capacities: dict[str, Any] = field(default_factory=dict)
+    location: dict[str, Any] = field(default_factory=dict)
+    address: str = ""
+    enabled: bool = True
+    reporting: bool = True
+    registration_status: str = PENDING
+    h5_meter_id: str | None = None
+    connection_id: int | None = None
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
+class Load:
+    """One of a resource's six load components; registered with the VTN as its own resource."""
+
+    load_id: str
+    resource_id: str
+    load_component: str
+    load_name: str
+    h5_meter_id: str
+    vtn_resource_id: str | None = None
+    registration_status: str = PENDING
+    last_error: str | None = None
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def resource_name_on_vtn(self) -> str:
+        """The stable, unique OpenADR ``resourceName``: ``"{resource_id}_{load_component}"``."""
+        return external_resource_name(self.resource_id, self.load_component)
+
+
+def external_resource_name(resource_id: str, load_component: str) -> str:
+    """The seeds' external id, used as the VTN ``resourceName`` (unique within a VEN, stable)."""
+    return f"{resource_id}_{load_component}"
+
+
+@dataclass
+class MeterReading:
+    """One load component's reading (the seeds' shape): ``timestamp`` in Unix **milliseconds**."""
+
+    timestamp: int
+    load_id: str
+    power_w: float
+
+
+@dataclass
+class ResourceMeterData:
+    """All readings of one resource at one tick (the seeds' shape)."""
+
+    resource_id: str
+    meter_point_id: str
+    readings: list[MeterReading] = field(default_factory=list)
+
+
+@dataclass
+class Readings:
+    """A batch of readings at one tick, as arrays aligned by position (no object per load).
+
+    ``load_ids``/``resource_ids``/``components`` are object arrays of str; ``power_w`` float64 watts
+    (NaN where no value); ``quality`` uint8 codes ``QUALITY_*``.
+    """
+
+    timestamp_ms: int
+    load_ids: np.ndarray
+    resource_ids: np.ndarray
+    components: np.ndarray
+    power_w: np.ndarray
+    quality: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.load_ids)
+
+    def ok_mask(self) -> np.ndarray:
+        """Boolean mask of values that are present and fresh."""
+        return self.quality == QUALITY_OK

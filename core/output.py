@@ -1,0 +1,51 @@
+"""Console helpers shared by commands: JSON for scripts, rich tables and progress bars for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from typing import Any, Iterable, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; progress and logs go to stderr so stdout stays parseable."""
+    return Console(stderr=stderr, highlight=False)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as JSON on stdout (one document, newline-terminated)."""
+    sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A rich table with ``columns`` and stringified ``rows``; numbers are right-aligned."""
+    rows = [list(r) for r in rows]
+    t = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        numeric = bool(rows) and all(isinstance(r[i], (int, float)) for r in rows)
+        t.add_column(col, justify="right" if numeric else "left")
+    for row in rows:
+        t.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row))
+    return t
+
+
+def progress(transient: bool = False) -> Progress:
+    """A progress bar on stderr: description, bar, n/total, elapsed time."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console(stderr=True), transient=transient)

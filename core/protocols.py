@@ -1,0 +1,199 @@
+"""The contracts between core and plugins, as ``typing.Protocol`` classes.
+
+A plugin returns objects satisfying these from its hooks (see :mod:`core.hookspecs`).  They are
+structural: no base class to inherit, just the attributes and methods below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.clock import Tick
+    from core.model import Connection, Load, Resource
+
+
+# --------------------------------------------------------------------------------------------------
+# Resource store
+# --------------------------------------------------------------------------------------------------
+@runtime_checkable
+class ResourceStore(Protocol):
+    """Resources, their loads, connections, VENs and the report outbox, in one transactional store.
+
+    Every write method is atomic: on error nothing changes.  Method names marked *(seeds)* keep the
+    prototype's names.  Reads return domain objects from :mod:`core.model` or plain dicts.
+    """
+
+    url: str
+
+    def migrate(self) -> list[str]:
+        """Bring the schema up to date in place without losing rows; return what changed."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # resources
+    def insert_resources(self, resources: Iterable["Resource"]) -> int:
+        """Insert many resources in one transaction; a duplicate ``resource_id`` fails the whole batch."""
+
+    def get_resource(self, resource_id: str) -> "Resource | None":
+        """*(seeds)* One resource by its id."""
+
+    def list_resources(self, ven: str | None = None, status: str | None = None) -> list["Resource"]:
+        """Resources, optionally of one VEN and/or one registration status, ordered by resource_id."""
+
+    def get_ven_list(self) -> list[str]:
+        """*(seeds)* The distinct VEN names, sorted."""
+
+    def get_resources_by_ven_and_status(self, ven: str, status: str) -> list["Resource"]:
+        """*(seeds)* Resources of ``ven`` with ``registration_status == status``."""
+
+    def update_resource_status(self, resource_id: str, status: str) -> None:
+        """*(seeds)* Set one resource's registration status; unknown id or status raises InputError."""
+
+    def set_resources_status(self, resource_ids: Sequence[str], status: str) -> int:
+        """Set the status of many resources at once (all or nothing); returns the count."""
+
+    def update_resource_h5_meter(self, resource_id: str, h5_meter_id: str) -> None:
+        """*(seeds)* Assign an H5 meter to a resource."""
+
+    # loads
+    def insert_load(self, load: "Load") -> None:
+        """*(seeds)* Insert one load."""
+
+    def bulk_insert_loads(self, loads: Iterable["Load | dict[str, Any]"]) -> int:
+        """*(seeds)* Insert many loads in one transaction; returns the count."""
+
+    def get_loads_by_resource(self, resource_id: str) -> list["Load"]:
+        """*(seeds)* The loads of one resource, ordered by component."""
+
+    def get_loads_by_h5_meter(self, h5_meter_id: str) -> list["Load"]:
+        """*(seeds)* Loads simulated from one H5 meter."""
+
+    def update_load_vtn_resource_id(self, load_id: str, vtn_resource_id: str, status: str = "APPROVED") -> None:
+        """*(seeds)* Record the VTN's id for a load after registration."""
+
+    def clear_all_loads(self) -> int:
+        """*(seeds)* Delete every load; returns how many."""
+
+    def get_load_statistics(self) -> dict[str, Any]:
+        """*(seeds)* Counts of loads: total, by component, by status, unique H5 meters."""
+
+    def statistics(self) -> dict[str, Any]:
+        """The full ``ven db status`` dictionary (resources, vens, loads, loads_by_component …)."""
+
+    # connections
+    def add_connection(self, connection: "Connection") -> int:
+        """Insert a connection; returns its id."""
+
+    def get_connection(self, connection_id: int) -> "Connection | None":
+        """One connection by id."""
+
+    def connect_resources(self, resource_ids: Sequence[str], connection: "Connection") -> int:
+        """Give ``resource_ids`` a new reader/writer connection (all or nothing); loads are untouched."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Meter sources
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class LoadBatch:
+    """The loads one source must read, as arrays aligned by position.
+
+    ``components`` holds component indexes 0..5 (``load_0``…``load_5``); ``connections`` maps the
+    ``connection_ids`` to their :class:`core.model.Connection` (id ``-1`` = the default h5sim source).
+    """
+
+    load_ids: np.ndarray
+    resource_ids: np.ndarray
+    components: np.ndarray
+    h5_meter_ids: np.ndarray
+    connection_ids: np.ndarray
+    connections: dict[int, "Connection"]
+
+    def __len__(self) -> int:
+        return len(self.load_ids)
+
+
+@dataclass
+class SourceReading:
+    """What a source returns for its batch at one tick: watts (NaN = no value) and quality codes."""
+
+    power_w: np.ndarray
+    quality: np.ndarray
+
+
+@runtime_checkable
+class MeterSource(Protocol):
+    """Reads meters of one or more connection kinds, a whole batch of loads per tick.
+
+    Lifecycle: ``open(batch)`` when the set of loads changes, ``read(tick)`` every tick, ``close()`` at
+    the end.  ``read`` must never raise for a meter that fails: it returns ``QUALITY_MISSING`` for those
+    loads.  Blocking I/O goes to a thread; the collector cancels a read that passes its deadline.
+    """
+
+    kinds: tuple[str, ...]
+
+    async def open(self, batch: LoadBatch) -> None:
+        """Prepare to read ``batch`` (connect, subscribe, build gather indexes)."""
+
+    async def read(self, tick: "Tick") -> SourceReading:
+        """Values for every load of the opened batch at ``tick``, aligned with the batch."""
+
+    async def close(self) -> None:
+        """Disconnect and release resources."""
+
+
+@runtime_checkable
+class Writer(Protocol):
+    """Acts on a load through a writer connection (a Modbus register, an MQTT command topic)."""
+
+    kinds: tuple[str, ...]
+
+    async def write(self, connection: "Connection", load: "Load", value: float) -> None:
+        """Apply ``value`` (e.g. a power limit in W, or 0/1 to switch) to ``load``; raise VenError on failure."""
+
+
+# --------------------------------------------------------------------------------------------------
+# VTN transport
+# --------------------------------------------------------------------------------------------------
+@runtime_checkable
+class VtnTransport(Protocol):
+    """Talks OpenADR 3.0.1 to a VTN.  An async context manager; methods raise ``core.vtn_errors`` types.
+
+    Objects are the pydantic models of :mod:`core.openadr`.
+    """
+
+    async def __aenter__(self) -> "VtnTransport": ...
+
+    async def __aexit__(self, *exc: Any) -> None: ...
+
+    async def find_or_create_ven(self, ven_name: str) -> Any:
+        """The VEN named ``ven_name``, created when missing."""
+
+    async def create_resource(self, ven_id: str, resource: Any) -> Any:
+        """POST a resource to the VEN; 409 raises ``VtnConflict``."""
+
+    async def find_resource(self, ven_id: str, resource_name: str) -> Any | None:
+        """The VEN's resource with that name, or ``None``."""
+
+    async def list_resources(self, ven_id: str) -> list[Any]:
+        """Every resource of the VEN (paged until a short page)."""
+
+    async def list_programs(self) -> list[Any]:
+        """Every program."""
+
+    async def list_events(self, program_id: str | None = None) -> list[Any]:
+        """Every event, optionally of one program."""
+
+    async def create_report(self, report: Any) -> Any:
+        """POST a report."""
+
+    async def create_subscription(self, subscription: Any) -> Any:
+        """POST a subscription."""
+
+    async def delete_subscription(self, subscription_id: str) -> None:
+        """DELETE a subscription."""

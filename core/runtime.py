@@ -1,0 +1,77 @@
+"""The runtime handed to every command: settings, the plugin manager, and lazily opened services.
+
+No globals: the CLI builds one ``Runtime`` and passes it as ``ctx.obj``; tests build their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+from core.errors import PluginError
+from core.plugins import build_plugin_manager
+from core.settings import Settings, load_settings, validate
+
+
+class Runtime:
+    """Settings + plugin manager; ``store()`` and other services are created on first use."""
+
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager):
+        self.settings = settings
+        self.pm = pm
+        self._store: Any = None
+
+    @classmethod
+    def create(cls, settings: Settings | None = None, *, load_entry_points: bool = True) -> "Runtime":
+        """Load settings (if not given), build the plugin manager and validate plugin settings."""
+        settings = settings if settings is not None else load_settings()
+        pm = build_plugin_manager(settings, load_entry_points=load_entry_points)
+        validators = [v for group in pm.hook.ven_settings_validators() for v in (group or [])]
+        if validators:
+            validate(settings, validators)
+        return cls(settings, pm)
+
+    def store(self) -> Any:
+        """The :class:`core.protocols.ResourceStore` from the ``ven_resource_store`` hook (opened once)."""
+        if self._store is None:
+            store = self.pm.hook.ven_resource_store(settings=self.settings)
+            if store is None:
+                raise PluginError("No plugin provides a resource store (is sqlite_store disabled?).")
+            self._store = store
+        return self._store
+
+    def transport(self) -> Any:
+        """A new :class:`core.protocols.VtnTransport` from the ``ven_vtn_transport`` hook."""
+        transport = self.pm.hook.ven_vtn_transport(settings=self.settings)
+        if transport is None:
+            raise PluginError("No plugin provides a VTN transport (is openadr_http disabled?).")
+        return transport
+
+    def meter_sources(self) -> dict[str, Any]:
+        """``{kind: MeterSource}`` from every ``ven_meter_sources`` implementation; a kind served twice is an error."""
+        by_kind: dict[str, Any] = {}
+        for sources in self.pm.hook.ven_meter_sources(settings=self.settings):
+            for source in sources or []:
+                for kind in source.kinds:
+                    if kind in by_kind and by_kind[kind] is not source:
+                        raise PluginError(
+                            f"Connection kind {kind!r} is served by both {type(by_kind[kind]).__name__} "
+                            f"and {type(source).__name__}; disable one of the plugins.")
+                    by_kind[kind] = source
+        return by_kind
+
+    def writers(self) -> dict[str, Any]:
+        """``{kind: Writer}`` from every ``ven_writers`` implementation."""
+        by_kind: dict[str, Any] = {}
+        for writers in self.pm.hook.ven_writers(settings=self.settings):
+            for writer in writers or []:
+                for kind in writer.kinds:
+                    by_kind.setdefault(kind, writer)
+        return by_kind
+
+    def close(self) -> None:
+        """Close what was opened."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None

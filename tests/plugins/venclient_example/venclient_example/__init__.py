@@ -1,0 +1,1 @@
+"""A third-party venclient plugin package (test fixture)."""
