@@ -13,6 +13,7 @@ from typing import Optional
 import click
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from core import __version__
 from core.errors import VenError
@@ -83,7 +84,7 @@ def build_app(runtime: Runtime) -> typer.Typer:
 
 
 def _fail(message: str, code: int) -> None:
-    console(stderr=True).print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
+    console(stderr=True).print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -47,8 +47,9 @@ def core_validators() -> list[Validator]:
     return [
         Validator("database_url", must_exist=True, is_type_of=str,
                   condition=lambda v: "://" in v or v.startswith("sqlite:"),
-                  messages={"operations": "database_url must be an SQLAlchemy URL such as "
-                                          "sqlite:///config/resources.db, got {value!r}."}),
+                  messages={"condition": "database_url must be an SQLAlchemy URL such as "
+                                         "sqlite:///config/resources.db, got {value!r}.",
+                            "operations": "database_url must be an SQLAlchemy URL string, got {value!r}."}),
         Validator("h5_path", must_exist=True, is_type_of=str,
                   messages={"operations": "h5_path must be a file path, got {value!r}."}),
         Validator("plugins", default=None, condition=_is_str_list,

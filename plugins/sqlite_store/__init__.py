@@ -1,0 +1,28 @@
+"""Resource store plugin: the seeds' schema on SQLAlchemy Core (SQLite by default, PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from core.hookspecs import hookimpl
+from plugins.sqlite_store.cli import db_app
+from plugins.sqlite_store.store import SqlResourceStore
+
+__all__ = ["SqlResourceStore"]
+
+
+@hookimpl
+def ven_resource_store(settings: Any) -> SqlResourceStore | None:
+    """Serve ``sqlite:`` and ``postgresql:`` URLs from ``settings.database_url``."""
+    url = settings.database_url
+    if not url.startswith(("sqlite", "postgresql")):
+        return None
+    return SqlResourceStore(url)
+
+
+@hookimpl
+def ven_cli(app: typer.Typer) -> None:
+    """Add ``ven db``."""
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,96 @@
+"""The seeds' schema as SQLAlchemy Core tables (portable to SQLite and PostgreSQL).
+
+Tables ``connections``, ``resources``, ``loads`` keep the seeds' columns and indexes; ``vens`` keeps each
+VEN's VTN id; ``outbox`` holds reports until the VTN accepts them.  JSON columns are TEXT holding JSON
+(as in the seeds), booleans INTEGER 0/1.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+NOW = sa.text("CURRENT_TIMESTAMP")
+
+connections = sa.Table(
+    "connections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("actortype", sa.Text, nullable=False, server_default="reader"),
+    sa.Column("host", sa.Text),
+    sa.Column("port", sa.Integer),
+    sa.Column("topic", sa.Text),
+    sa.Column("file", sa.Text),
+    sa.Column("username", sa.Text),
+    sa.Column("password", sa.Text),  # a reference such as "env:MQTT_PASSWORD", never the secret
+    sa.Column("params", sa.Text),    # JSON: kind-specific options
+    sa.Column("created_at", sa.DateTime, server_default=NOW),
+)
+
+resources = sa.Table(
+    "resources", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("resource_id", sa.Text, nullable=False, unique=True),
+    sa.Column("resource_name", sa.Text, nullable=False),
+    sa.Column("resource_type", sa.Text),
+    sa.Column("resource_sub_type", sa.Text),
+    sa.Column("meter_point_id", sa.Text),
+    sa.Column("connection_id", sa.Integer, sa.ForeignKey("connections.id")),
+    sa.Column("capacities", sa.Text),
+    sa.Column("location", sa.Text),
+    sa.Column("address", sa.Text),
+    sa.Column("ven", sa.Text),
+    sa.Column("enabled", sa.Integer, server_default="1"),
+    sa.Column("reporting", sa.Integer, server_default="1"),
+    sa.Column("registration_status", sa.Text, server_default="PENDING"),
+    sa.Column("h5_meter_id", sa.Text),
+    sa.Column("writer_connection_id", sa.Integer, sa.ForeignKey("connections.id")),
+    sa.Column("created_at", sa.DateTime, server_default=NOW),
+    sa.Column("updated_at", sa.DateTime, server_default=NOW),
+    sa.Index("idx_resource_id", "resource_id"),
+    sa.Index("idx_meter_point_id", "meter_point_id"),
+    sa.Index("idx_resource_type", "resource_type"),
+    sa.Index("idx_ven", "ven"),
+)
+
+loads = sa.Table(
+    "loads", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("load_id", sa.Text, nullable=False, unique=True),
+    sa.Column("resource_id", sa.Text, sa.ForeignKey("resources.resource_id"), nullable=False),
+    sa.Column("load_component", sa.Text, nullable=False),
+    sa.Column("load_name", sa.Text),
+    sa.Column("h5_meter_id", sa.Text, nullable=False),
+    sa.Column("vtn_resource_id", sa.Text),
+    sa.Column("registration_status", sa.Text, server_default="PENDING"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime, server_default=NOW),
+    sa.Column("updated_at", sa.DateTime, server_default=NOW),
+    sa.Index("idx_load_resource_id", "resource_id"),
+    sa.Index("idx_load_h5_meter_id", "h5_meter_id"),
+    sa.Index("idx_load_vtn_resource_id", "vtn_resource_id"),
+)
+
+vens = sa.Table(
+    "vens", metadata,
+    sa.Column("ven_name", sa.Text, primary_key=True),
+    sa.Column("vtn_ven_id", sa.Text),
+    sa.Column("vtn_url", sa.Text),
+    sa.Column("updated_at", sa.DateTime, server_default=NOW),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ven", sa.Text, nullable=False),
+    sa.Column("program_id", sa.Text),
+    sa.Column("event_id", sa.Text),
+    sa.Column("tick_ms", sa.BigInteger),
+    sa.Column("payload", sa.Text, nullable=False),   # the report, JSON as sent on the wire
+    sa.Column("state", sa.Text, nullable=False, server_default="pending"),  # pending | rejected
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),  # unix seconds
+    sa.Column("created_at", sa.DateTime, server_default=NOW),
+    sa.Index("idx_outbox_ven_state", "ven", "state", "id"),
+)

@@ -1,0 +1,583 @@
+"""``SqlResourceStore``: the ResourceStore on SQLAlchemy Core, for SQLite (default) and PostgreSQL.
+
+Every public write is one transaction.  Bulk paths use the driver's ``executemany`` with positional
+tuples, because building 116k SQLAlchemy parameter dicts costs more than the insert itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection as SaConnection
+
+from core.errors import InputError, VenError
+from core.model import (APPROVED, LOAD_COMPONENTS, PENDING, STATUSES, Connection, Load, Resource)
+from plugins.sqlite_store import schema
+from plugins.sqlite_store.migrate import migrate_schema
+
+RESOURCE_COLUMNS = ("resource_id", "resource_name", "resource_type", "resource_sub_type", "meter_point_id",
+                    "connection_id", "capacities", "location", "address", "ven", "enabled", "reporting",
+                    "registration_status", "h5_meter_id")
+LOAD_COLUMNS = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id", "vtn_resource_id",
+                "registration_status")
+
+
+def _json_load(text: Any) -> Any:
+    if text in (None, ""):
+        return {}
+    if isinstance(text, (dict, list)):
+        return text
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise InputError(f"Unknown status {status!r}: use one of {', '.join(STATUSES)}.")
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    if url.startswith("postgresql://"):
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class SqlResourceStore:
+    """Resources, loads, connections, VENs and the outbox in an SQLAlchemy database."""
+
+    def __init__(self, url: str, *, auto_migrate: bool = True):
+        self.url = url
+        self._ensure_sqlite_dir(url)
+        try:
+            self.engine = make_engine(url)
+        except (sa.exc.ArgumentError, ModuleNotFoundError) as err:
+            raise VenError(f"Cannot open the database {url!r}: {err}.", exit_code=2) from err
+        self.migrations: list[str] = self.migrate() if auto_migrate else []
+
+    @staticmethod
+    def _ensure_sqlite_dir(url: str) -> None:
+        from pathlib import Path
+
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------------------------ lifecycle
+    def migrate(self) -> list[str]:
+        """Create missing tables, columns and indexes in place; return a line per change."""
+        try:
+            with self.engine.begin() as conn:
+                return migrate_schema(conn)
+        except sa.exc.OperationalError as err:
+            raise VenError(f"Cannot open the database {self.url}: {err.orig}.", exit_code=2) from err
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self.engine.dispose()
+
+    def _placeholders(self, conn: SaConnection, n: int) -> str:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        return ", ".join([mark] * n)
+
+    def _executemany(self, conn: SaConnection, sql: str, rows: list[tuple]) -> None:
+        if rows:
+            conn.exec_driver_sql(sql, rows)
+
+    def _sql(self, conn: SaConnection, sql: str) -> str:
+        return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+    # ------------------------------------------------------------------------------------ resources
+    @staticmethod
+    def _resource_row(r: Resource) -> tuple:
+        return (r.resource_id, r.resource_name, r.resource_type, r.resource_sub_type, r.meter_point_id,
+                r.connection_id, json.dumps(r.capacities or {}), json.dumps(r.location or {}), r.address,
+                r.ven, int(bool(r.enabled)), int(bool(r.reporting)), r.registration_status or PENDING,
+                r.h5_meter_id)
+
+    def insert_resources(self, resources: Iterable[Resource]) -> int:
+        """Insert resources in one transaction; a duplicate resource_id fails the batch with its id."""
+        rows = [self._resource_row(r) for r in resources]
+        ids = [row[0] for row in rows]
+        dupes = [rid for rid, n in Counter(ids).items() if n > 1]
+        if dupes:
+            raise InputError(f"Resource id {dupes[0]} appears twice in the input; nothing was imported.")
+        for row in rows:
+            _check_status(row[12])
+        with self.engine.begin() as conn:
+            existing = self._existing_resource_ids(conn, ids)
+            if existing:
+                raise InputError(f"Resource {sorted(existing)[0]} already exists in the store; nothing was imported.")
+            sql = (f"INSERT INTO resources ({', '.join(RESOURCE_COLUMNS)}) "
+                   f"VALUES ({self._placeholders(conn, len(RESOURCE_COLUMNS))})")
+            self._executemany(conn, sql, rows)
+        return len(rows)
+
+    def _existing_resource_ids(self, conn: SaConnection, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        t = schema.resources
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            found.update(conn.execute(sa.select(t.c.resource_id).where(t.c.resource_id.in_(chunk))).scalars())
+        return found
+
+    @staticmethod
+    def _to_resource(row: Any) -> Resource:
+        m = row._mapping
+        return Resource(
+            id=m["id"], resource_id=m["resource_id"], resource_name=m["resource_name"],
+            resource_type=m["resource_type"], resource_sub_type=m["resource_sub_type"],
+            meter_point_id=m["meter_point_id"], ven=m["ven"], capacities=_json_load(m["capacities"]),
+            location=_json_load(m["location"]), address=m["address"] or "", enabled=bool(m["enabled"]),
+            reporting=bool(m["reporting"]), registration_status=m["registration_status"] or PENDING,
+            h5_meter_id=m["h5_meter_id"], connection_id=m["connection_id"],
+            created_at=m["created_at"], updated_at=m["updated_at"])
+
+    def get_resource(self, resource_id: str) -> Resource | None:
+        """*(seeds)* One resource by id, or ``None``."""
+        t = schema.resources
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.resource_id == resource_id)).first()
+        return self._to_resource(row) if row else None
+
+    def list_resources(self, ven: str | None = None, status: str | None = None) -> list[Resource]:
+        """Resources, optionally filtered by VEN and registration status, ordered by VEN and id."""
+        t = schema.resources
+        query = sa.select(t).order_by(t.c.ven, t.c.resource_id)
+        if ven is not None:
+            query = query.where(t.c.ven == ven)
+        if status is not None:
+            _check_status(status)
+            query = query.where(t.c.registration_status == status)
+        with self.engine.connect() as conn:
+            return [self._to_resource(row) for row in conn.execute(query)]
+
+    def resource_ids(self) -> list[str]:
+        """Every resource id, sorted."""
+        t = schema.resources
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(t.c.resource_id).order_by(t.c.resource_id)).scalars())
+
+    def count_resources(self) -> int:
+        """How many resources the store holds."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(schema.resources)).scalar_one()
+
+    def get_ven_list(self) -> list[str]:
+        """*(seeds)* Distinct VEN names, sorted."""
+        t = schema.resources
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(t.c.ven).where(t.c.ven.is_not(None)).distinct()
+                                     .order_by(t.c.ven)).scalars())
+
+    def get_resources_by_ven_and_status(self, ven: str, status: str) -> list[Resource]:
+        """*(seeds)* Resources of a VEN with the given registration status."""
+        return self.list_resources(ven=ven, status=status)
+
+    def update_resource_status(self, resource_id: str, status: str) -> None:
+        """*(seeds)* Set one resource's status; an unknown id raises InputError."""
+        self.set_resources_status([resource_id], status)
+
+    def set_resources_status(self, resource_ids: Sequence[str], status: str) -> int:
+        """Set the status of many resources, all or nothing; an unknown id raises InputError."""
+        _check_status(status)
+        ids = list(dict.fromkeys(resource_ids))
+        t = schema.resources
+        with self.engine.begin() as conn:
+            missing = set(ids) - self._existing_resource_ids(conn, ids)
+            if missing:
+                raise InputError(f"Unknown resource {sorted(missing)[0]}; no status was changed.")
+            for start in range(0, len(ids), 900):
+                conn.execute(t.update().where(t.c.resource_id.in_(ids[start:start + 900]))
+                             .values(registration_status=status, updated_at=sa.func.current_timestamp()))
+        return len(ids)
+
+    def set_ven_status(self, ven: str, status: str) -> int:
+        """Set the status of every resource of a VEN; an unknown VEN raises InputError."""
+        _check_status(status)
+        t = schema.resources
+        with self.engine.begin() as conn:
+            result = conn.execute(t.update().where(t.c.ven == ven)
+                                  .values(registration_status=status, updated_at=sa.func.current_timestamp()))
+            if result.rowcount == 0:
+                raise InputError(f"Unknown VEN {ven!r}: no resource belongs to it.")
+            return result.rowcount
+
+    def update_resource_h5_meter(self, resource_id: str, h5_meter_id: str) -> None:
+        """*(seeds)* Assign an H5 meter to a resource."""
+        t = schema.resources
+        with self.engine.begin() as conn:
+            result = conn.execute(t.update().where(t.c.resource_id == resource_id)
+                                  .values(h5_meter_id=h5_meter_id, updated_at=sa.func.current_timestamp()))
+            if result.rowcount == 0:
+                raise InputError(f"Unknown resource {resource_id}.")
+
+    # ------------------------------------------------------------------------------------ loads
+    @staticmethod
+    def _load_row(load: Load | dict[str, Any]) -> tuple:
+        get = load.get if isinstance(load, dict) else lambda k, d=None: getattr(load, k, d)
+        component = get("load_component")
+        return (get("load_id"), get("resource_id"), component, get("load_name") or LOAD_COMPONENTS.get(component),
+                get("h5_meter_id"), get("vtn_resource_id"), get("registration_status") or PENDING)
+
+    def _insert_load_rows(self, conn: SaConnection, rows: list[tuple]) -> None:
+        sql = f"INSERT INTO loads ({', '.join(LOAD_COLUMNS)}) VALUES ({self._placeholders(conn, len(LOAD_COLUMNS))})"
+        try:
+            self._executemany(conn, sql, rows)
+        except sa.exc.IntegrityError as err:
+            raise InputError(f"Loads could not be inserted ({_integrity_reason(err)}); nothing was changed.") from None
+
+    def insert_load(self, load: Load) -> None:
+        """*(seeds)* Insert one load."""
+        self.bulk_insert_loads([load])
+
+    def bulk_insert_loads(self, loads: Iterable[Load | dict[str, Any]]) -> int:
+        """*(seeds)* Insert loads in one transaction; returns the count."""
+        rows = [self._load_row(load) for load in loads]
+        with self.engine.begin() as conn:
+            self._insert_load_rows(conn, rows)
+        return len(rows)
+
+    def assign_meters_and_insert_loads(self, assignments: Sequence[tuple[str, str]], loads: Sequence[dict[str, Any]]
+                                       | Sequence[tuple], replace: bool = False) -> int:
+        """One transaction: (if ``replace``) delete all loads, set each resource's h5_meter_id, insert loads.
+
+        ``loads`` are dicts or tuples ``(load_id, resource_id, load_component, load_name, h5_meter_id)``.
+        Without ``replace``, existing loads make it fail with InputError and nothing changes.
+        """
+        rows = [(*row, None, PENDING) if isinstance(row, tuple) else self._load_row(row) for row in loads]
+        with self.engine.begin() as conn:
+            if replace:
+                conn.execute(schema.loads.delete())
+            elif conn.execute(sa.select(sa.func.count()).select_from(schema.loads)).scalar_one():
+                raise InputError("Loads already exist; use --force to replace them.")
+            self._executemany(conn, self._sql(conn, "UPDATE resources SET h5_meter_id = ?, "
+                                                    "updated_at = CURRENT_TIMESTAMP WHERE resource_id = ?"),
+                              [(meter, rid) for rid, meter in assignments])
+            self._insert_load_rows(conn, rows)
+        return len(rows)
+
+    @staticmethod
+    def _to_load(row: Any) -> Load:
+        m = row._mapping
+        return Load(id=m["id"], load_id=m["load_id"], resource_id=m["resource_id"],
+                    load_component=m["load_component"], load_name=m["load_name"], h5_meter_id=m["h5_meter_id"],
+                    vtn_resource_id=m["vtn_resource_id"], registration_status=m["registration_status"] or PENDING,
+                    last_error=m["last_error"], created_at=m["created_at"], updated_at=m["updated_at"])
+
+    def get_loads_by_resource(self, resource_id: str) -> list[Load]:
+        """*(seeds)* Loads of one resource, ordered by component."""
+        t = schema.loads
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.resource_id == resource_id).order_by(t.c.load_component))
+            return [self._to_load(r) for r in rows]
+
+    def get_loads_by_h5_meter(self, h5_meter_id: str) -> list[Load]:
+        """*(seeds)* Loads simulated from one H5 meter."""
+        t = schema.loads
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.h5_meter_id == h5_meter_id)
+                                .order_by(t.c.resource_id, t.c.load_component))
+            return [self._to_load(r) for r in rows]
+
+    def list_loads(self, ven: str | None = None) -> list[Load]:
+        """Every load, optionally of one VEN, ordered by resource and component."""
+        t, r = schema.loads, schema.resources
+        query = sa.select(t).order_by(t.c.resource_id, t.c.load_component)
+        if ven is not None:
+            query = query.join(r, r.c.resource_id == t.c.resource_id).where(r.c.ven == ven)
+        with self.engine.connect() as conn:
+            return [self._to_load(row) for row in conn.execute(query)]
+
+    def count_loads(self) -> int:
+        """How many loads the store holds."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(schema.loads)).scalar_one()
+
+    def update_load_vtn_resource_id(self, load_id: str, vtn_resource_id: str, status: str = APPROVED) -> None:
+        """*(seeds)* Record the VTN's id for a load (and its status) after registration."""
+        self.record_registrations([(load_id, vtn_resource_id)], status=status)
+
+    def record_registrations(self, results: Sequence[tuple[str, str]], status: str = APPROVED) -> int:
+        """Store ``(load_id, vtn_resource_id)`` pairs in one transaction, clearing any last error."""
+        _check_status(status)
+        with self.engine.begin() as conn:
+            self._executemany(conn, self._sql(conn, "UPDATE loads SET vtn_resource_id = ?, registration_status = ?, "
+                                                    "last_error = NULL, updated_at = CURRENT_TIMESTAMP "
+                                                    "WHERE load_id = ?"),
+                              [(vtn_id, status, load_id) for load_id, vtn_id in results])
+        return len(results)
+
+    def record_registration_failures(self, failures: Sequence[tuple[str, str]]) -> int:
+        """Keep loads PENDING with ``(load_id, error)`` recorded, for the next run to retry."""
+        with self.engine.begin() as conn:
+            self._executemany(conn, self._sql(conn, "UPDATE loads SET registration_status = 'PENDING', "
+                                                    "last_error = ?, updated_at = CURRENT_TIMESTAMP "
+                                                    "WHERE load_id = ?"),
+                              [(error[:2000], load_id) for load_id, error in failures])
+        return len(failures)
+
+    def clear_all_loads(self) -> int:
+        """*(seeds)* Delete every load; returns how many."""
+        with self.engine.begin() as conn:
+            return conn.execute(schema.loads.delete()).rowcount
+
+    def get_load_statistics(self) -> dict[str, Any]:
+        """*(seeds)* Load counts: total, by component, by status, unique H5 meters."""
+        t = schema.loads
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            by_component = dict(conn.execute(sa.select(t.c.load_component, sa.func.count())
+                                             .group_by(t.c.load_component).order_by(t.c.load_component)).all())
+            by_status = dict(conn.execute(sa.select(t.c.registration_status, sa.func.count())
+                                          .group_by(t.c.registration_status)).all())
+            meters = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.h5_meter_id)))).scalar_one()
+            registered = conn.execute(sa.select(sa.func.count()).select_from(t)
+                                      .where(t.c.vtn_resource_id.is_not(None))).scalar_one()
+        return {"loads": total, "loads_by_component": {k: by_component.get(k, 0) for k in LOAD_COMPONENTS},
+                "loads_by_status": by_status, "unique_h5_meters": meters, "loads_registered": registered}
+
+    def statistics(self) -> dict[str, Any]:
+        """Everything ``ven db status`` shows, as a JSON-ready dict."""
+        r = schema.resources
+
+        def grouped(conn: SaConnection, column: Any) -> dict[str, int]:
+            rows = conn.execute(sa.select(column, sa.func.count()).group_by(column).order_by(column)).all()
+            return {str(k): v for k, v in rows}
+
+        with self.engine.connect() as conn:
+            resources = conn.execute(sa.select(sa.func.count()).select_from(r)).scalar_one()
+            with_meter = conn.execute(sa.select(sa.func.count()).select_from(r)
+                                      .where(r.c.h5_meter_id.is_not(None))).scalar_one()
+            by_status = grouped(conn, r.c.registration_status)
+            by_type = grouped(conn, r.c.resource_type)
+            by_sub_type = grouped(conn, r.c.resource_sub_type)
+            by_ven = grouped(conn, r.c.ven)
+            kind = sa.func.coalesce(schema.connections.c.type, sa.literal_column("'h5sim'")).label("kind")
+            by_connection = dict(conn.execute(
+                sa.select(kind, sa.func.count())
+                .select_from(r.outerjoin(schema.connections, r.c.connection_id == schema.connections.c.id))
+                .group_by(kind)).all())
+        stats: dict[str, Any] = {"database": self.url.split("@")[-1], "resources": resources,
+                                 "vens": len(by_ven)}
+        stats.update(self.get_load_statistics())
+        stats.update({"resources_with_h5_meter": with_meter,
+                      "by_status": {s: by_status.get(s, 0) for s in STATUSES} | by_status,
+                      "by_type": by_type, "by_sub_type": by_sub_type, "by_connection": by_connection,
+                      "by_ven": by_ven})
+        return stats
+
+    # ------------------------------------------------------------------------------------ connections
+    @staticmethod
+    def _connection_values(c: Connection) -> dict[str, Any]:
+        return {"type": c.type, "actortype": c.actortype, "host": c.host, "port": c.port, "topic": c.topic,
+                "file": c.file, "username": c.username, "password": c.password,
+                "params": json.dumps(c.params or {})}
+
+    def add_connection(self, connection: Connection) -> int:
+        """Insert a connection; returns its id."""
+        with self.engine.begin() as conn:
+            return self._add_connection(conn, connection)
+
+    def _add_connection(self, conn: SaConnection, connection: Connection) -> int:
+        result = conn.execute(schema.connections.insert().values(**self._connection_values(connection)))
+        return int(result.inserted_primary_key[0])
+
+    @staticmethod
+    def _to_connection(row: Any) -> Connection:
+        m = row._mapping
+        return Connection(id=m["id"], type=m["type"], actortype=m["actortype"], host=m["host"], port=m["port"],
+                          topic=m["topic"], file=m["file"], username=m["username"], password=m["password"],
+                          params=_json_load(m["params"]), created_at=m["created_at"])
+
+    def get_connection(self, connection_id: int) -> Connection | None:
+        """One connection by id, or ``None``."""
+        t = schema.connections
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.id == connection_id)).first()
+        return self._to_connection(row) if row else None
+
+    def list_connections(self) -> list[Connection]:
+        """Every connection, by id."""
+        with self.engine.connect() as conn:
+            return [self._to_connection(r) for r in conn.execute(sa.select(schema.connections)
+                                                                 .order_by(schema.connections.c.id))]
+
+    def connect_resources(self, resource_ids: Sequence[str], connection: Connection) -> int:
+        """Give each resource its own copy of ``connection`` (reader or writer), all or nothing.
+
+        A resource's loads are never touched.  ``connection.type == "h5sim"`` with no options clears the
+        reader connection (back to simulation).
+        """
+        ids = list(dict.fromkeys(resource_ids))
+        r = schema.resources
+        column = "writer_connection_id" if connection.actortype == "writer" else "connection_id"
+        with self.engine.begin() as conn:
+            missing = set(ids) - self._existing_resource_ids(conn, ids)
+            if missing:
+                raise InputError(f"Unknown resource {sorted(missing)[0]}; no connection was changed.")
+            for rid in ids:
+                conn_id = self._add_connection(conn, connection)
+                conn.execute(r.update().where(r.c.resource_id == rid)
+                             .values({column: conn_id, "updated_at": sa.func.current_timestamp()}))
+        return len(ids)
+
+    def connect_many(self, pairs: Sequence[tuple[str, Connection]]) -> int:
+        """Connect each ``(resource_id, connection)`` pair in one transaction (bulk from a TOML file)."""
+        ids = [rid for rid, _ in pairs]
+        r = schema.resources
+        with self.engine.begin() as conn:
+            missing = set(ids) - self._existing_resource_ids(conn, ids)
+            if missing:
+                raise InputError(f"Unknown resource {sorted(missing)[0]}; no connection was changed.")
+            for rid, connection in pairs:
+                column = "writer_connection_id" if connection.actortype == "writer" else "connection_id"
+                conn_id = self._add_connection(conn, connection)
+                conn.execute(r.update().where(r.c.resource_id == rid)
+                             .values({column: conn_id, "updated_at": sa.func.current_timestamp()}))
+        return len(pairs)
+
+    def resource_connections(self, resource_id: str) -> dict[str, Connection | None]:
+        """``{"reader": Connection|None, "writer": Connection|None}`` of one resource."""
+        res = self._resource_connection_ids(resource_id)
+        return {"reader": self.get_connection(res[0]) if res[0] else None,
+                "writer": self.get_connection(res[1]) if res[1] else None}
+
+    def _resource_connection_ids(self, resource_id: str) -> tuple[int | None, int | None]:
+        r = schema.resources
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(r.c.connection_id, r.c.writer_connection_id)
+                               .where(r.c.resource_id == resource_id)).first()
+        if row is None:
+            raise InputError(f"Unknown resource {resource_id}.")
+        return row[0], row[1]
+
+    # ------------------------------------------------------------------------------------ collection
+    def collection_rows(self, vens: Sequence[str] | None = None, status: str = APPROVED) -> list[tuple]:
+        """Loads to collect: ``(load_id, resource_id, load_component, h5_meter_id, connection_id,
+        meter_point_id, ven, vtn_resource_id, connection_type)`` of enabled resources with ``status``,
+        ordered by VEN, resource and component.  ``connection_type`` is ``h5sim`` when the resource has
+        no reader connection."""
+        sql = ("SELECT l.load_id, l.resource_id, l.load_component, l.h5_meter_id, r.connection_id, "
+               "r.meter_point_id, r.ven, l.vtn_resource_id, COALESCE(c.type, 'h5sim') "
+               "FROM loads l JOIN resources r ON r.resource_id = l.resource_id "
+               "LEFT JOIN connections c ON c.id = r.connection_id "
+               "WHERE r.registration_status = ? AND r.enabled = 1")
+        params: list[Any] = [status]
+        if vens is not None:
+            vens = list(vens)
+            if not vens:
+                return []
+            sql += f" AND r.ven IN ({', '.join('?' * len(vens))})"
+            params.extend(vens)
+        sql += " ORDER BY r.ven, l.resource_id, l.load_component"
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(self._sql(conn, sql), tuple(params))]
+
+    def connections_by_id(self, ids: Iterable[int]) -> dict[int, Connection]:
+        """Connections for the given ids."""
+        ids = sorted({int(i) for i in ids if i is not None})
+        t = schema.connections
+        out: dict[int, Connection] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 900):
+                for row in conn.execute(sa.select(t).where(t.c.id.in_(ids[start:start + 900]))):
+                    out[row.id] = self._to_connection(row)
+        return out
+
+    # ------------------------------------------------------------------------------------ VENs
+    def get_ven_vtn_id(self, ven_name: str) -> str | None:
+        """The VTN's id of a VEN, if registered."""
+        t = schema.vens
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.c.vtn_ven_id).where(t.c.ven_name == ven_name)).scalar_one_or_none()
+
+    def set_ven_vtn_id(self, ven_name: str, vtn_ven_id: str, vtn_url: str | None = None) -> None:
+        """Remember a VEN's VTN id (insert or update)."""
+        t = schema.vens
+        with self.engine.begin() as conn:
+            updated = conn.execute(t.update().where(t.c.ven_name == ven_name).values(
+                vtn_ven_id=vtn_ven_id, vtn_url=vtn_url, updated_at=sa.func.current_timestamp())).rowcount
+            if not updated:
+                conn.execute(t.insert().values(ven_name=ven_name, vtn_ven_id=vtn_ven_id, vtn_url=vtn_url))
+
+    def ven_vtn_ids(self) -> dict[str, str]:
+        """``{ven_name: vtn_ven_id}`` for every registered VEN."""
+        t = schema.vens
+        with self.engine.connect() as conn:
+            return dict(conn.execute(sa.select(t.c.ven_name, t.c.vtn_ven_id).where(t.c.vtn_ven_id.is_not(None))).all())
+
+    # ------------------------------------------------------------------------------------ outbox
+    def outbox_add(self, items: Sequence[dict[str, Any]]) -> list[int]:
+        """Persist reports before sending: dicts with ven, program_id, event_id, tick_ms, payload (JSON str)."""
+        t = schema.outbox
+        ids = []
+        with self.engine.begin() as conn:
+            for item in items:
+                ids.append(int(conn.execute(t.insert().values(**item)).inserted_primary_key[0]))
+        return ids
+
+    def outbox_due(self, now: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Pending reports whose next attempt is due, oldest first."""
+        t = schema.outbox
+        now = time.time() if now is None else now
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.state == "pending", t.c.next_attempt_at <= now)
+                                .order_by(t.c.id).limit(limit))
+            return [dict(row._mapping) for row in rows]
+
+    def outbox_delete(self, ids: Sequence[int]) -> int:
+        """Delete delivered reports."""
+        t = schema.outbox
+        with self.engine.begin() as conn:
+            return conn.execute(t.delete().where(t.c.id.in_(list(ids)))).rowcount if ids else 0
+
+    def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float) -> None:
+        """Record a failed attempt and when to try again."""
+        t = schema.outbox
+        with self.engine.begin() as conn:
+            conn.execute(t.update().where(t.c.id == outbox_id).values(
+                attempts=t.c.attempts + 1, last_error=error[:2000], next_attempt_at=next_attempt_at))
+
+    def outbox_reject(self, outbox_id: int, reason: str) -> None:
+        """Keep a report the VTN refused (4xx) aside with the reason; it is not retried."""
+        t = schema.outbox
+        with self.engine.begin() as conn:
+            conn.execute(t.update().where(t.c.id == outbox_id).values(
+                state="rejected", attempts=t.c.attempts + 1, last_error=reason[:2000]))
+
+    def outbox_list(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Outbox rows without payloads (id, ven, state, attempts, last_error …), oldest first."""
+        t = schema.outbox
+        cols = [c for c in t.c if c.name != "payload"]
+        query = sa.select(*cols).order_by(t.c.id)
+        if state:
+            query = query.where(t.c.state == state)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _integrity_reason(err: sa.exc.IntegrityError) -> str:
+    text = str(err.orig).splitlines()[0]
+    if "UNIQUE" in text.upper() or "duplicate key" in text:
+        return f"duplicate id: {text}"
+    if "FOREIGN KEY" in text.upper() or "foreign key" in text:
+        return f"a load names a resource that does not exist: {text}"
+    return text

@@ -1,0 +1,3 @@
+"""Benchmarks run on demand (python tests/benchmarks/bench_*.py); pytest never collects them."""
+
+collect_ignore_glob = ["bench_*.py"]

@@ -1,0 +1,5 @@
+"""Test configuration: fixture modules per area live in tests/fixtures/."""
+
+pytest_plugins = [
+    "fixtures.core",
+]
