@@ -502,12 +502,69 @@ class SqlResourceStore:
                     out[row.id] = self._to_connection(row)
         return out
 
+    # ------------------------------------------------------------------------------------ registration
+    REGISTRATION_COLUMNS = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id",
+                            "vtn_resource_id", "resource_name", "resource_type", "resource_sub_type",
+                            "meter_point_id", "capacities", "location", "address", "ven")
+
+    def registration_rows(self, ven: str, only_unregistered: bool = True) -> list[dict[str, Any]]:
+        """Loads of ``ven`` joined with their resource (dicts of ``REGISTRATION_COLUMNS``), by resource and
+        component; with ``only_unregistered`` just those without a VTN id or not yet APPROVED."""
+        sql = ("SELECT l.load_id, l.resource_id, l.load_component, l.load_name, l.h5_meter_id, l.vtn_resource_id, "
+               "r.resource_name, r.resource_type, r.resource_sub_type, r.meter_point_id, r.capacities, r.location, "
+               "r.address, r.ven FROM loads l JOIN resources r ON r.resource_id = l.resource_id WHERE r.ven = ?")
+        if only_unregistered:
+            sql += " AND (l.vtn_resource_id IS NULL OR l.registration_status <> 'APPROVED')"
+        sql += " ORDER BY l.resource_id, l.load_component"
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(self._sql(conn, sql), (ven,)).all()
+        out = []
+        for row in rows:
+            item = dict(zip(self.REGISTRATION_COLUMNS, row))
+            item["capacities"] = _json_load(item["capacities"])
+            item["location"] = _json_load(item["location"])
+            out.append(item)
+        return out
+
+    def refresh_resource_registration(self, ven: str | None = None) -> int:
+        """PENDING resources whose loads are all APPROVED become APPROVED (SUSPENDED ones stay); returns count."""
+        sql = ("UPDATE resources SET registration_status = 'APPROVED', updated_at = CURRENT_TIMESTAMP "
+               "WHERE registration_status = 'PENDING' "
+               "AND EXISTS (SELECT 1 FROM loads l WHERE l.resource_id = resources.resource_id) "
+               "AND NOT EXISTS (SELECT 1 FROM loads l WHERE l.resource_id = resources.resource_id "
+               "AND (l.registration_status <> 'APPROVED' OR l.vtn_resource_id IS NULL))")
+        params: tuple = ()
+        if ven is not None:
+            sql += " AND ven = ?"
+            params = (ven,)
+        with self.engine.begin() as conn:
+            return conn.exec_driver_sql(self._sql(conn, sql), params).rowcount
+
+    def clear_registrations(self, load_ids: Sequence[str], reason: str) -> int:
+        """Forget the VTN ids of loads the VTN no longer has (they become PENDING for the next run)."""
+        with self.engine.begin() as conn:
+            self._executemany(conn, self._sql(conn, "UPDATE loads SET vtn_resource_id = NULL, registration_status = "
+                                                    "'PENDING', last_error = ?, updated_at = CURRENT_TIMESTAMP "
+                                                    "WHERE load_id = ?"),
+                              [(reason, load_id) for load_id in load_ids])
+            conn.exec_driver_sql(self._sql(conn, "UPDATE resources SET registration_status = 'PENDING' "
+                                                 "WHERE registration_status = 'APPROVED' AND resource_id IN "
+                                                 "(SELECT resource_id FROM loads WHERE vtn_resource_id IS NULL)"))
+        return len(load_ids)
+
     # ------------------------------------------------------------------------------------ VENs
     def get_ven_vtn_id(self, ven_name: str) -> str | None:
         """The VTN's id of a VEN, if registered."""
         t = schema.vens
         with self.engine.connect() as conn:
             return conn.execute(sa.select(t.c.vtn_ven_id).where(t.c.ven_name == ven_name)).scalar_one_or_none()
+
+    def get_ven_registration(self, ven_name: str) -> tuple[str | None, str | None]:
+        """``(vtn_ven_id, vtn_url)`` the VEN was registered with, or ``(None, None)``."""
+        t = schema.vens
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.c.vtn_ven_id, t.c.vtn_url).where(t.c.ven_name == ven_name)).first()
+        return (row[0], row[1]) if row else (None, None)
 
     def set_ven_vtn_id(self, ven_name: str, vtn_ven_id: str, vtn_url: str | None = None) -> None:
         """Remember a VEN's VTN id (insert or update)."""
@@ -549,19 +606,24 @@ class SqlResourceStore:
         with self.engine.begin() as conn:
             return conn.execute(t.delete().where(t.c.id.in_(list(ids)))).rowcount if ids else 0
 
+    def outbox_mark_attempt(self, outbox_id: int) -> None:
+        """Count an attempt *before* sending, so an interrupted send is known to have maybe arrived."""
+        t = schema.outbox
+        with self.engine.begin() as conn:
+            conn.execute(t.update().where(t.c.id == outbox_id).values(attempts=t.c.attempts + 1, last_error=None))
+
     def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float) -> None:
-        """Record a failed attempt and when to try again."""
+        """Record why the last attempt failed and when to try again."""
         t = schema.outbox
         with self.engine.begin() as conn:
             conn.execute(t.update().where(t.c.id == outbox_id).values(
-                attempts=t.c.attempts + 1, last_error=error[:2000], next_attempt_at=next_attempt_at))
+                last_error=error[:2000], next_attempt_at=next_attempt_at))
 
     def outbox_reject(self, outbox_id: int, reason: str) -> None:
         """Keep a report the VTN refused (4xx) aside with the reason; it is not retried."""
         t = schema.outbox
         with self.engine.begin() as conn:
-            conn.execute(t.update().where(t.c.id == outbox_id).values(
-                state="rejected", attempts=t.c.attempts + 1, last_error=reason[:2000]))
+            conn.execute(t.update().where(t.c.id == outbox_id).values(state="rejected", last_error=reason[:2000]))
 
     def outbox_list(self, state: str | None = None) -> list[dict[str, Any]]:
         """Outbox rows without payloads (id, ven, state, attempts, last_error …), oldest first."""
