@@ -91,7 +91,7 @@ def test_bad_loads_change_nothing(any_store):
     before = snapshot(any_store)
     with pytest.raises(InputError, match="Loads already exist; use --force"):
         any_store.assign_meters_and_insert_loads([("res-0000", "m2")], load_rows("res-0000", "m2"))
-    with pytest.raises(InputError, match="resource that does not exist"):
+    with pytest.raises(InputError, match="names resource ghost, which does not exist"):
         any_store.assign_meters_and_insert_loads([("res-0000", "m2")], load_rows("ghost", "m2"), replace=True)
     with pytest.raises(InputError, match="duplicate"):
         any_store.bulk_insert_loads([{"load_id": "res-0000-load_0", "resource_id": "res-0000",
@@ -170,3 +170,17 @@ def test_vens_and_outbox(any_store):
     rows = {r["id"]: r for r in any_store.outbox_list()}
     assert rows[ids[1]]["state"] == "rejected" and rows[ids[1]]["last_error"] == "400 bad report"
     assert rows[ids[0]]["attempts"] == 1 and rows[ids[0]]["last_error"] == "503"
+
+
+def test_bulk_load_insert_checks_resources_and_changes_nothing(any_store):
+    any_store.insert_resources([make_resource(i) for i in range(1000)])
+    rows = [row for i in range(1000) for row in load_rows(f"res-{i:04d}")]  # 6,000 loads: the bulk path
+    bad = rows[:-1] + [("ghost-load", "ghost", "load_5", "Other Appliances", "m1")]
+    with pytest.raises(InputError, match="ghost"):
+        any_store.assign_meters_and_insert_loads([("res-0000", "m9")], bad)
+    assert any_store.count_loads() == 0 and any_store.get_resource("res-0000").h5_meter_id is None
+    assert any_store.assign_meters_and_insert_loads([(f"res-{i:04d}", "m1") for i in range(1000)], rows) == 6000
+    assert any_store.get_load_statistics()["loads_by_component"]["load_3"] == 1000
+    with pytest.raises(InputError):  # foreign keys are enforced again after the bulk path
+        any_store.bulk_insert_loads([{"load_id": "x", "resource_id": "ghost", "load_component": "load_0",
+                                      "h5_meter_id": "m1"}])

@@ -6,10 +6,11 @@ tuples, because building 116k SQLAlchemy parameter dicts costs more than the ins
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection as SaConnection
@@ -22,6 +23,7 @@ from plugins.sqlite_store.migrate import migrate_schema
 RESOURCE_COLUMNS = ("resource_id", "resource_name", "resource_type", "resource_sub_type", "meter_point_id",
                     "connection_id", "capacities", "location", "address", "ven", "enabled", "reporting",
                     "registration_status", "h5_meter_id")
+BULK_INDEX_THRESHOLD = 5000  # rows above which a bulk load rebuilds secondary indexes instead of updating them
 LOAD_COLUMNS = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id", "vtn_resource_id",
                 "registration_status")
 
@@ -237,7 +239,20 @@ class SqlResourceStore:
         return (get("load_id"), get("resource_id"), component, get("load_name") or LOAD_COMPONENTS.get(component),
                 get("h5_meter_id"), get("vtn_resource_id"), get("registration_status") or PENDING)
 
+    def _check_load_resources(self, conn: SaConnection, rows: list[tuple]) -> None:
+        """Raise InputError naming the first resource id a load row refers to that does not exist."""
+        wanted = {row[1] for row in rows}
+        if len(wanted) > 2000:  # one scan beats many IN (...) lookups
+            known = set(conn.execute(sa.select(schema.resources.c.resource_id)).scalars())
+        else:
+            known = self._existing_resource_ids(conn, sorted(wanted))
+        missing = wanted - known
+        if missing:
+            raise InputError(f"Loads could not be inserted (a load names resource {sorted(missing)[0]}, "
+                             "which does not exist); nothing was changed.")
+
     def _insert_load_rows(self, conn: SaConnection, rows: list[tuple]) -> None:
+        self._check_load_resources(conn, rows)
         sql = f"INSERT INTO loads ({', '.join(LOAD_COLUMNS)}) VALUES ({self._placeholders(conn, len(LOAD_COLUMNS))})"
         try:
             self._executemany(conn, sql, rows)
@@ -263,7 +278,7 @@ class SqlResourceStore:
         Without ``replace``, existing loads make it fail with InputError and nothing changes.
         """
         rows = [(*row, None, PENDING) if isinstance(row, tuple) else self._load_row(row) for row in loads]
-        with self.engine.begin() as conn:
+        with self._bulk_connection(rows) as conn:
             if replace:
                 conn.execute(schema.loads.delete())
             elif conn.execute(sa.select(sa.func.count()).select_from(schema.loads)).scalar_one():
@@ -271,8 +286,36 @@ class SqlResourceStore:
             self._executemany(conn, self._sql(conn, "UPDATE resources SET h5_meter_id = ?, "
                                                     "updated_at = CURRENT_TIMESTAMP WHERE resource_id = ?"),
                               [(meter, rid) for rid, meter in assignments])
+            # The table is empty here: building the secondary indexes once after the insert is cheaper
+            # than maintaining them row by row (116k loads: ~0.3 s saved).
+            secondary = [ix for ix in schema.loads.indexes if not ix.unique]
+            bulk = len(rows) >= BULK_INDEX_THRESHOLD
+            if bulk:
+                for index in secondary:
+                    index.drop(conn)
             self._insert_load_rows(conn, rows)
+            if bulk:
+                for index in secondary:
+                    index.create(conn)
         return len(rows)
+
+    @contextlib.contextmanager
+    def _bulk_connection(self, rows: list[tuple]) -> Iterator[SaConnection]:
+        """A transaction for a bulk load insert.  On SQLite the per-row foreign-key lookup is switched off for
+        this transaction only; ``_insert_load_rows`` checks every referenced resource with one set comparison."""
+        if self.engine.dialect.name != "sqlite" or len(rows) < BULK_INDEX_THRESHOLD:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # _insert_load_rows checks the resources itself
+            conn.commit()
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
     @staticmethod
     def _to_load(row: Any) -> Load:
@@ -624,6 +667,13 @@ class SqlResourceStore:
         t = schema.outbox
         with self.engine.begin() as conn:
             conn.execute(t.update().where(t.c.id == outbox_id).values(state="rejected", last_error=reason[:2000]))
+
+    def outbox_counts(self) -> dict[str, int]:
+        """``{"pending": n, "rejected": m}``."""
+        t = schema.outbox
+        with self.engine.connect() as conn:
+            counts = dict(conn.execute(sa.select(t.c.state, sa.func.count()).group_by(t.c.state)).all())
+        return {"pending": counts.get("pending", 0), "rejected": counts.get("rejected", 0)}
 
     def outbox_list(self, state: str | None = None) -> list[dict[str, Any]]:
         """Outbox rows without payloads (id, ven, state, attempts, last_error …), oldest first."""

@@ -1,0 +1,8 @@
+"""Sample resources and loads: the seeds' asset-CSV importer, a synthetic Danish fleet, load generation.
+
+Commands: ``ven samples import``, ``ven samples generate``, ``ven loads generate``.
+"""
+
+from plugins.samples.hooks import ven_cli
+
+__all__ = ["ven_cli"]
