@@ -95,6 +95,24 @@ class ResourceStore(Protocol):
     def connect_resources(self, resource_ids: Sequence[str], connection: "Connection") -> int:
         """Give ``resource_ids`` a new reader/writer connection (all or nothing); loads are untouched."""
 
+    def connect_many(self, pairs: Sequence[tuple[str, "Connection"]]) -> int:
+        """Connect each ``(resource_id, connection)`` pair in one transaction (all or nothing)."""
+
+    def resource_connections(self, resource_id: str) -> dict[str, "Connection | None"]:
+        """``{"reader": Connection|None, "writer": Connection|None}`` of one resource."""
+
+    def connections_by_id(self, ids: Iterable[int]) -> dict[int, "Connection"]:
+        """The connections with the given ids."""
+
+    def set_ven_status(self, ven: str, status: str) -> int:
+        """Set the status of every resource of a VEN; an unknown VEN raises InputError."""
+
+    # collection (core.collect)
+    def collection_rows(self, vens: Sequence[str] | None = None, status: str = "APPROVED") -> list[tuple]:
+        """Loads to collect: ``(load_id, resource_id, load_component, h5_meter_id, connection_id, meter_point_id,
+        ven, vtn_resource_id, connection_type)`` of enabled resources with ``status`` (of ``vens`` when given),
+        ordered by VEN, resource and component; ``connection_type`` is ``h5sim`` without a reader connection."""
+
 
 # --------------------------------------------------------------------------------------------------
 # Meter sources
@@ -133,6 +151,14 @@ class MeterSource(Protocol):
     Lifecycle: ``open(batch)`` when the set of loads changes, ``read(tick)`` every tick, ``close()`` at
     the end.  ``read`` must never raise for a meter that fails: it returns ``QUALITY_MISSING`` for those
     loads.  Blocking I/O goes to a thread; the collector cancels a read that passes its deadline.
+    ``open`` may be called again with a new batch without ``close`` in between (:meth:`core.collect.
+    Collector.refresh`); one source object serving several kinds gets one batch holding all of them.
+
+    Optional extras the framework uses when present: ``validate_connection(connection) -> None`` (raise
+    :class:`core.errors.InputError` with one sentence; ``ven resources connect`` calls it before storing),
+    ``async test_read(connection) -> {load_component: watts | None}`` (``ven resources test``; may also accept
+    ``resource=`` and ``tick=`` keywords), and ``timeline() -> ndarray | None`` (Unix seconds of recorded
+    data the :class:`core.clock.Clock` replays; the h5sim source has one).
     """
 
     kinds: tuple[str, ...]

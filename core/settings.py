@@ -66,6 +66,27 @@ def core_validators() -> list[Validator]:
                   messages={"operations": "vtn.timeout_seconds must be a number above 0, got {value!r}."}),
         Validator("vtn.verify_tls", default=True, is_type_of=(bool, str),
                   messages={"operations": "vtn.verify_tls must be true, false or a CA bundle path."}),
+        Validator("vens", default=[], condition=_is_str_list,
+                  messages={"condition": "vens must be a list of VEN names, got {value!r}."}),
+        Validator("reporting.interval_seconds", default=15.0, is_type_of=(int, float), gt=0,
+                  messages={"operations": "reporting.interval_seconds must be a number above 0, got {value!r}."}),
+        Validator("reporting.level", default="load", is_in=("load", "resource"),
+                  messages={"operations": "reporting.level must be load or resource, got {value!r}."}),
+        Validator("reporting.max_resources_per_report", default=2000, is_type_of=int, gte=1,
+                  messages={"operations": "reporting.max_resources_per_report must be a whole number of at "
+                                          "least 1, got {value!r}."}),
+        Validator("reporting.register_every_seconds", "reporting.shutdown_flush_seconds", "events.poll_seconds",
+                  is_type_of=(int, float), gt=0,
+                  messages={"operations": "{name} must be a number above 0, got {value!r}."}),
+        Validator("reporting.program", "reporting.event", default="", is_type_of=str,
+                  messages={"operations": "{name} must be a program/event name or id, got {value!r}."}),
+        Validator("events.programs", default=[], condition=_is_str_list,
+                  messages={"condition": "events.programs must be a list of program names or ids, got {value!r}."}),
+        Validator("clock.mode", default="replay", is_in=("replay", "wallclock"),
+                  messages={"operations": "clock.mode must be replay or wallclock, got {value!r}."}),
+        Validator("collect.source_timeout_seconds", default=5.0, is_type_of=(int, float), gt=0,
+                  messages={"operations": "collect.source_timeout_seconds must be a number above 0, "
+                                          "got {value!r}."}),
     ]
 
 
@@ -103,7 +124,8 @@ def validate(settings: Settings, validators: Iterable[Validator]) -> None:
 def _mask(key: str, value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _mask(k, v) for k, v in value.items()}
-    if any(s in key.lower() for s in SECRET_KEYS) and value:
+    name = key.lower()
+    if value and (name in SECRET_KEYS or name.endswith(tuple(f"_{s}" for s in SECRET_KEYS))):
         return "***"
     return value
 

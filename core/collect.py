@@ -1,0 +1,458 @@
+"""The collector: one tick of meter readings for the approved loads of some VENs, from every source at once.
+
+A :class:`Collector` asks the store which loads to read (``collection_rows``: enabled resources with
+status APPROVED, ordered by VEN, resource and component), builds a :class:`CollectionPlan` (position-aligned
+numpy arrays, a slice per VEN), gives each meter source one :class:`core.protocols.LoadBatch` with the loads
+of the connection kinds it serves, and on every tick reads all sources concurrently, each under a deadline
+(setting ``collect.source_timeout_seconds``).  A source that is late, raises, or answers with the wrong
+length gives ``QUALITY_MISSING`` for its loads that tick — the others still deliver.  The result is one
+:class:`core.model.Readings` for the whole plan (arrays, never an object per load), and the
+``ven_readings`` hook observes it.
+
+Usage (async)::
+
+    async with Collector.from_runtime(runtime, vens=["Herning"]) as collector:
+        readings = await collector.collect(clock.tick)
+        herning = collector.plan.ven_slice("Herning")
+        readings.power_w[herning], collector.plan.vtn_resource_ids[herning]
+
+:mod:`core.simulator` wraps this in the seeds' synchronous API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from core.clock import Clock, Tick
+from core.errors import VenError
+from core.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, Connection, Readings
+from core.protocols import LoadBatch, MeterSource, SourceReading
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SOURCE_TIMEOUT = 5.0
+DEFAULT_OPEN_TIMEOUT = 120.0
+NO_CONNECTION = -1
+VENS_PER_QUERY = 16  # the plan is read from the store a few VENs at a time to keep peak memory low
+
+
+# ------------------------------------------------------------------------------------------ the plan
+@dataclass
+class CollectionPlan:
+    """The loads a collector reads, as arrays aligned by position, grouped by VEN then resource.
+
+    Object arrays hold ``str`` (``vtn_resource_ids`` may hold ``None``); ``component_index`` is 0..5 and
+    ``connection_ids`` is ``-1`` where a resource has no reader connection (the default h5sim).  Rows of one
+    VEN are contiguous (``ven_slices``), and so are the rows of one resource (``resource_starts`` holds the
+    first position of each resource, ascending).  Treat the arrays as read-only: every tick's
+    :class:`Readings` shares them.
+    """
+
+    load_ids: np.ndarray
+    resource_ids: np.ndarray
+    components: np.ndarray
+    component_index: np.ndarray
+    h5_meter_ids: np.ndarray
+    connection_ids: np.ndarray
+    meter_point_ids: np.ndarray
+    vens: np.ndarray
+    vtn_resource_ids: np.ndarray
+    kinds: np.ndarray
+    ven_slices: dict[str, slice]
+    resource_starts: np.ndarray
+    connections: dict[int, Connection] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.load_ids)
+
+    def ven_slice(self, ven: str) -> slice:
+        """The positions of ``ven``'s loads (an empty slice for a VEN with nothing to collect)."""
+        return self.ven_slices.get(ven, slice(0, 0))
+
+    def resource_bounds(self, positions: slice | None = None) -> np.ndarray:
+        """Start positions of the resources inside ``positions`` (all by default), plus the end position."""
+        sl = positions or slice(0, len(self))
+        start, stop = sl.start or 0, len(self) if sl.stop is None else sl.stop
+        lo, hi = np.searchsorted(self.resource_starts, [start, stop])
+        return np.append(self.resource_starts[lo:hi], stop)
+
+    @classmethod
+    def empty(cls) -> "CollectionPlan":
+        """A plan with no loads."""
+        return _build_plan([], lambda ids: {}, {})
+
+
+def _build_plan(chunks: Iterable[Sequence[tuple]], connections_for: Callable[[set[int]], dict[int, Connection]],
+                served: Mapping[str, Any]) -> CollectionPlan:
+    """Turn ``collection_rows`` tuples into a plan, keeping only loads of served kinds and known components.
+
+    ``chunks`` is consumed one chunk at a time (each can be dropped once read), so peak memory stays near
+    the plan's own size; ``connections_for`` fetches the connections of the ids seen.
+    """
+    interned: dict[Any, Any] = {}
+    share = interned.setdefault
+    columns: list[list[Any]] = [[] for _ in range(9)]
+    skipped: dict[str, int] = {}
+    for rows in chunks:
+        for row in rows:
+            kind = row[8]
+            if kind not in served or row[2] not in COMPONENT_INDEX or row[6] is None:
+                key = kind if kind not in served else ("<no VEN>" if row[6] is None else f"<component {row[2]}>")
+                skipped[key] = skipped.get(key, 0) + 1
+                continue
+            # Repeated values (resource id, VEN, component, meter …) share one str object.
+            columns[0].append(row[0])
+            for i in range(1, 9):
+                value = row[i]
+                columns[i].append(share(value, value) if i != 7 else value)
+        del rows
+    del interned
+    connections = connections_for({c for c in set(columns[4]) if c is not None})
+    load_ids, resource_ids, components, meters, conn_ids, meter_points, vens, vtn_ids, kinds = columns
+
+    def obj(values: list[Any]) -> np.ndarray:
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+
+    n = len(load_ids)
+    ven_array = obj(vens)
+    resource_array = obj(resource_ids)
+    ven_slices: dict[str, slice] = {}
+    start = 0
+    for i in range(1, n + 1):
+        if i == n or vens[i] != vens[start]:
+            ven_slices[vens[start]] = slice(start, i)
+            start = i
+    if n:
+        changes = np.flatnonzero(resource_array[1:] != resource_array[:-1]) + 1
+        resource_starts = np.concatenate(([0], changes)).astype(np.intp)
+    else:
+        resource_starts = np.empty(0, dtype=np.intp)
+    return CollectionPlan(
+        load_ids=obj(load_ids), resource_ids=resource_array, components=obj(components),
+        component_index=np.fromiter((COMPONENT_INDEX[c] for c in components), dtype=np.int8, count=n),
+        h5_meter_ids=obj(meters),
+        connection_ids=np.fromiter((NO_CONNECTION if c is None else c for c in conn_ids), dtype=np.int64, count=n),
+        meter_point_ids=obj(meter_points), vens=ven_array, vtn_resource_ids=obj(vtn_ids), kinds=obj(kinds),
+        ven_slices=ven_slices, resource_starts=resource_starts,
+        connections={cid: connections[cid] for cid in set(conn_ids) if cid is not None and cid in connections},
+        skipped=skipped)
+
+
+# ------------------------------------------------------------------------------------------ sources
+@dataclass(eq=False)
+class _SourceRun:
+    """One source's share of the plan: its batch, where its values go, and its health."""
+
+    source: Any
+    name: str
+    positions: np.ndarray
+    batch: LoadBatch
+    whole_plan: bool = False
+    opened: bool = False
+    failing: bool = False
+    open_error: str | None = None
+
+
+def source_name(source: Any) -> str:
+    """``H5MeterSource (h5sim)`` — how messages name a source."""
+    return f"{type(source).__name__} ({', '.join(getattr(source, 'kinds', ()))})"
+
+
+def _same_batch(a: LoadBatch, b: LoadBatch) -> bool:
+    return (len(a) == len(b) and np.array_equal(a.load_ids, b.load_ids)
+            and np.array_equal(a.connection_ids, b.connection_ids)
+            and np.array_equal(a.h5_meter_ids, b.h5_meter_ids)
+            and np.array_equal(a.components, b.components) and a.connections == b.connections)
+
+
+# ------------------------------------------------------------------------------------------ collector
+class Collector:
+    """Reads the approved loads of ``vens`` (all VENs when ``None``) from every source, one tick at a time.
+
+    Lifecycle: :meth:`open` (or ``async with``) builds the plan and opens each source with its batch;
+    :meth:`refresh` re-reads the store after statuses or connections changed and re-opens only the sources
+    whose batch changed (``open`` again, as the MeterSource contract says; ``close`` for a source left with
+    no loads); :meth:`collect` reads one tick; :meth:`close` closes every source.
+
+    A source serving several kinds gets one batch with all of them.  Loads of a kind no enabled source
+    serves are left out of the plan with one warning per kind for the collector's lifetime.  With
+    ``strict_open`` (the default, for commands) a source that cannot open raises its
+    :class:`core.errors.VenError`; without it (long-running services) the error is logged once and that
+    source's loads stay missing until the next :meth:`refresh`.
+    """
+
+    def __init__(self, store: Any, sources: Mapping[str, MeterSource], *, vens: Sequence[str] | None = None,
+                 status: str = APPROVED, hook: Any = None, source_timeout: float = DEFAULT_SOURCE_TIMEOUT,
+                 open_timeout: float = DEFAULT_OPEN_TIMEOUT, strict_open: bool = True):
+        self.store = store
+        self.sources = dict(sources)
+        self.vens = list(vens) if vens is not None else None
+        self.status = status
+        self.hook = hook
+        self.source_timeout = float(source_timeout)
+        self.open_timeout = float(open_timeout)
+        self.strict_open = strict_open
+        self._plan: CollectionPlan | None = None
+        self._runs: list[_SourceRun] = []
+        self._warned: set[str] = set()
+        self._hook_failures: dict[str, int] = {}
+
+    @classmethod
+    def from_runtime(cls, runtime: Any, vens: Sequence[str] | None = None, **options: Any) -> "Collector":
+        """A collector on the runtime's store, fresh meter sources, hooks and ``collect.*`` settings."""
+        options.setdefault("source_timeout", float(runtime.settings.get("collect.source_timeout_seconds",
+                                                                         DEFAULT_SOURCE_TIMEOUT)))
+        return cls(runtime.store(), runtime.meter_sources(), vens=vens, hook=runtime.pm.hook, **options)
+
+    # ------------------------------------------------------------------------------ properties
+    @property
+    def plan(self) -> CollectionPlan:
+        """The current plan (built by :meth:`open` / :meth:`refresh`)."""
+        if self._plan is None:
+            raise RuntimeError("Collector.open() must run before the plan is used")
+        return self._plan
+
+    @property
+    def is_open(self) -> bool:
+        """Whether :meth:`open` has run (and :meth:`close` has not)."""
+        return self._plan is not None
+
+    def timeline(self) -> np.ndarray | None:
+        """The time axis of the first source that replays recorded data (``source.timeline()``), if any."""
+        for source in _unique(self.sources.values()):
+            timeline = getattr(source, "timeline", None)
+            if not callable(timeline):
+                continue
+            try:
+                axis = timeline()
+            except VenError as err:  # e.g. an unreadable H5 file while no load is simulated
+                self._warn_once(f"timeline:{err}", "%s The clock follows the wall clock.", err)
+                continue
+            if axis is not None and len(axis):
+                return np.asarray(axis, dtype=np.float64)
+        return None
+
+    def build_clock(self, settings: Any) -> Clock:
+        """A :class:`Clock` in the settings' mode over :meth:`timeline` (wall clock only without one)."""
+        return Clock.from_settings(settings, self.timeline())
+
+    # ------------------------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> "Collector":
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def open(self) -> CollectionPlan:
+        """Build the plan and open every source that has loads; returns the plan."""
+        return await self.refresh()
+
+    async def refresh(self) -> CollectionPlan:
+        """Re-read the loads from the store; (re)open sources whose batch changed, close those left empty."""
+        plan = await asyncio.to_thread(self._load_plan)
+        self._warn_skipped(plan)
+        old_runs = {id(run.source): run for run in self._runs}
+        runs = self._split(plan)
+        to_open = []
+        for run in runs:
+            old = old_runs.pop(id(run.source), None)
+            if old is not None and old.opened and _same_batch(old.batch, run.batch):
+                run.opened, run.failing = True, old.failing
+            else:
+                to_open.append(run)
+        for stale in old_runs.values():
+            if stale.opened:
+                await self._close_source(stale)
+        await asyncio.gather(*(self._open_source(run) for run in to_open))
+        self._plan, self._runs = plan, runs
+        return plan
+
+    async def close(self) -> None:
+        """Close every opened source; the collector can be opened again."""
+        for run in self._runs:
+            if run.opened:
+                await self._close_source(run)
+        self._runs = []
+        self._plan = None
+
+    def _load_plan(self) -> CollectionPlan:
+        def connections_for(ids: set[int]) -> dict[int, Connection]:
+            return self.store.connections_by_id(ids) if ids else {}
+
+        return _build_plan(self._row_chunks(), connections_for, self.sources)
+
+    def _row_chunks(self) -> Iterator[Sequence[tuple]]:
+        """``collection_rows`` a few VENs at a time (all at once for a store without ``get_ven_list``)."""
+        vens = self.vens
+        if vens is None:
+            get_vens = getattr(self.store, "get_ven_list", None)
+            if get_vens is None:
+                yield self.store.collection_rows(None, status=self.status)
+                return
+            vens = get_vens()
+        for i in range(0, len(vens), VENS_PER_QUERY):
+            yield self.store.collection_rows(vens[i:i + VENS_PER_QUERY], status=self.status)
+
+    def _split(self, plan: CollectionPlan) -> list[_SourceRun]:
+        """One run per distinct source object, with the positions of every kind it serves."""
+        runs: list[_SourceRun] = []
+        if not len(plan):
+            return runs
+        kind_names, kind_codes = np.unique(plan.kinds.astype(str), return_inverse=True)
+        for source in _unique(self.sources.values()):
+            codes = [i for i, kind in enumerate(kind_names.tolist()) if self.sources.get(kind) is source]
+            if not codes:
+                continue
+            positions = np.flatnonzero(np.isin(kind_codes, codes))
+            conn_ids = plan.connection_ids[positions]
+            batch = LoadBatch(
+                load_ids=plan.load_ids[positions], resource_ids=plan.resource_ids[positions],
+                components=plan.component_index[positions], h5_meter_ids=plan.h5_meter_ids[positions],
+                connection_ids=conn_ids,
+                connections={int(c): plan.connections[int(c)] for c in np.unique(conn_ids).tolist()
+                             if int(c) in plan.connections})
+            runs.append(_SourceRun(source=source, name=source_name(source), positions=positions, batch=batch,
+                                   whole_plan=len(positions) == len(plan)))
+        return runs
+
+    async def _open_source(self, run: _SourceRun) -> None:
+        try:
+            await asyncio.wait_for(run.source.open(run.batch), self.open_timeout)
+        except VenError as err:
+            if self.strict_open:
+                raise
+            self._open_failed(run, str(err))
+        except asyncio.TimeoutError:
+            message = f"Meter source {run.name} did not open within {self.open_timeout:g} s."
+            if self.strict_open:
+                raise VenError(message) from None
+            self._open_failed(run, message)
+        except Exception as err:  # noqa: BLE001 - a plugin can fail in any way
+            message = f"Meter source {run.name} could not open: {err}"
+            if self.strict_open:
+                raise VenError(message) from err
+            log.debug("open failed", exc_info=True)
+            self._open_failed(run, message)
+        else:
+            run.opened, run.open_error = True, None
+
+    def _open_failed(self, run: _SourceRun, message: str) -> None:
+        run.opened, run.open_error = False, message
+        self._warn_once(f"open:{run.name}:{message}", "%s Its %d loads report no value until it opens.",
+                        message, len(run.batch))
+
+    async def _close_source(self, run: _SourceRun) -> None:
+        try:
+            await asyncio.wait_for(run.source.close(), self.source_timeout)
+        except Exception:  # noqa: BLE001 - closing must not fail the caller
+            log.warning("Meter source %s did not close cleanly.", run.name, exc_info=True)
+        run.opened = False
+
+    # ------------------------------------------------------------------------------ ticks
+    async def collect(self, tick: Tick) -> Readings:
+        """Readings of every load of the plan at ``tick``; then the ``ven_readings`` hook sees them."""
+        plan = self.plan
+        runs = [run for run in self._runs if run.opened]
+        results = await asyncio.gather(*(self._read_source(run, tick) for run in runs))
+        n = len(plan)
+        if len(runs) == 1 and runs[0].whole_plan and results[0] is not None:
+            # A copy: a source may reuse its buffers, and every tick's Readings must stay as collected.
+            power = np.array(results[0].power_w, dtype=np.float64)
+            quality = np.array(results[0].quality, dtype=np.uint8)
+        else:
+            power = np.full(n, np.nan)
+            quality = np.full(n, QUALITY_MISSING, dtype=np.uint8)
+            for run, reading in zip(runs, results):
+                if reading is not None:
+                    power[run.positions] = reading.power_w
+                    quality[run.positions] = reading.quality
+        readings = Readings(timestamp_ms=tick.timestamp_ms, load_ids=plan.load_ids, resource_ids=plan.resource_ids,
+                            components=plan.components, power_w=power, quality=quality)
+        self._notify(tick, readings)
+        return readings
+
+    async def _read_source(self, run: _SourceRun, tick: Tick) -> SourceReading | None:
+        try:
+            reading = await asyncio.wait_for(run.source.read(tick), self.source_timeout)
+        except asyncio.TimeoutError:
+            return self._source_failed(run, f"did not answer within {self.source_timeout:g} s")
+        except Exception as err:  # noqa: BLE001 - read must not raise, but a plugin can
+            log.debug("read failed", exc_info=True)
+            return self._source_failed(run, f"failed: {err}")
+        if len(reading.power_w) != len(run.batch) or len(reading.quality) != len(run.batch):
+            return self._source_failed(run, f"returned {len(reading.power_w)} values for {len(run.batch)} loads")
+        if run.failing:
+            run.failing = False
+            log.info("Meter source %s answers again.", run.name)
+        return reading
+
+    def _source_failed(self, run: _SourceRun, what: str) -> None:
+        if not run.failing:  # one warning per failure streak, not one per tick
+            run.failing = True
+            log.warning("Meter source %s %s; its %d loads are missing until it answers again.",
+                        run.name, what, len(run.batch))
+        return None
+
+    def _notify(self, tick: Tick, readings: Readings) -> None:
+        """Call every ``ven_readings`` implementation; a failing one is logged (once) and skipped."""
+        if self.hook is None:
+            return
+        arguments = {"tick": tick, "readings": readings}
+        for impl in reversed(self.hook.ven_readings.get_hookimpls()):
+            try:
+                impl.function(*[arguments[name] for name in impl.argnames])
+            except Exception:  # noqa: BLE001 - an observer must not stop the tick
+                count = self._hook_failures.get(impl.plugin_name, 0) + 1
+                self._hook_failures[impl.plugin_name] = count
+                if count == 1:
+                    log.warning("Plugin %s failed in ven_readings (further failures are counted, not logged).",
+                                impl.plugin_name, exc_info=True)
+
+    # ------------------------------------------------------------------------------ helpers
+    def _warn_skipped(self, plan: CollectionPlan) -> None:
+        for what, count in sorted(plan.skipped.items()):
+            if what == "<no VEN>":
+                message = "%d loads belong to resources without a VEN; they are not collected."
+                self._warn_once(f"skip:{what}", message, count)
+            elif what.startswith("<component"):
+                self._warn_once(f"skip:{what}", "%d loads have an unknown load component %s; they are not "
+                                "collected.", count, what[len("<component "):-1])
+            else:
+                known = ", ".join(sorted(self.sources)) or "none"
+                self._warn_once(f"skip:{what}", "%d loads use connection kind %r, which no enabled plugin serves "
+                                "(served kinds: %s); they are not collected.", count, what, known)
+
+    def _warn_once(self, key: str, message: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message, *args)
+
+
+def _unique(items: Iterable[Any]) -> list[Any]:
+    """Distinct objects by identity, in first-seen order."""
+    seen: dict[int, Any] = {}
+    for item in items:
+        seen.setdefault(id(item), item)
+    return list(seen.values())
+
+
+def tidy_watts(values: np.ndarray) -> np.ndarray:
+    """Watts rounded to 7 significant digits: float32-stored data printed as written (``123.45``,
+    not ``123.44999694824219``).  NaN stays NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    out = values.copy()
+    finite = np.isfinite(values) & (values != 0)
+    if finite.any():
+        magnitude = np.floor(np.log10(np.abs(values[finite])))
+        scale = 10.0 ** (6 - magnitude)
+        out[finite] = np.round(values[finite] * scale) / scale
+    return out
