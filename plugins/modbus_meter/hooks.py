@@ -1,0 +1,28 @@
+"""Hook implementations of the Modbus plugin: the source, the writer and the ``[modbus]`` settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.hookspecs import hookimpl
+from plugins.modbus_meter.options import ModbusOptions, settings_validators
+from plugins.modbus_meter.source import ModbusMeterSource
+from plugins.modbus_meter.writer import ModbusWriter
+
+
+@hookimpl
+def ven_settings_validators() -> list[Any]:
+    """``modbus.timeout_seconds``, ``modbus.backoff_min_seconds``, ``modbus.backoff_max_seconds``."""
+    return settings_validators()
+
+
+@hookimpl
+def ven_meter_sources(settings: Any) -> list[ModbusMeterSource]:
+    """One source serving ``modbustcp`` and ``modbusrtu``."""
+    return [ModbusMeterSource(ModbusOptions.from_settings(settings))]
+
+
+@hookimpl
+def ven_writers(settings: Any) -> list[ModbusWriter]:
+    """One writer serving ``modbustcp`` and ``modbusrtu`` writer connections."""
+    return [ModbusWriter(ModbusOptions.from_settings(settings))]

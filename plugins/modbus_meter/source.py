@@ -1,0 +1,178 @@
+"""The Modbus meter source (kinds ``modbustcp`` and ``modbusrtu``).
+
+``open(batch)`` resolves every load's channel to a register, groups the registers per bus and unit into
+block reads, and connects the buses.  ``read(tick)`` asks all buses concurrently (requests on one bus in
+sequence) and scatters the decoded watts into arrays aligned with the batch.  A load whose connection has
+no channel for its component reports NaN / ``QUALITY_MISSING`` — nothing, not zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.errors import InputError
+from core.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, WRITER, Connection
+from core.protocols import LoadBatch, SourceReading
+from plugins.modbus_meter.bus import ModbusBus, decode
+from plugins.modbus_meter.options import ModbusOptions
+from plugins.modbus_meter.params import KINDS, BusAddress, ModbusTarget, Register, parse_reader, parse_writer
+from plugins.modbus_meter.planner import Block, locate, plan_blocks
+
+log = logging.getLogger(__name__)
+
+COMPONENT_NAMES: tuple[str, ...] = tuple(LOAD_COMPONENTS)
+
+
+@dataclass
+class _Slot:
+    """One load to fill: its batch position, the request holding its register and where in it."""
+
+    position: int
+    request: int
+    offset: int
+    register: Register
+
+
+@dataclass
+class _BusPlan:
+    """Everything one bus reads per tick and where the values go."""
+
+    bus: ModbusBus
+    requests: list[tuple[int, Block]] = field(default_factory=list)
+    slots: list[_Slot] = field(default_factory=list)
+    positions: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))
+
+
+def _plan_bus(bus: ModbusBus, wanted: dict[int, list[tuple[int, Register]]], gaps: dict[int, int]) -> _BusPlan:
+    """Block reads for every unit of one bus; ``wanted[unit]`` lists ``(batch position, register)``."""
+    plan = _BusPlan(bus=bus)
+    for unit in sorted(wanted):
+        blocks = plan_blocks(((r.function, r.address, r.count) for _, r in wanted[unit]), max_gap=gaps[unit])
+        first = len(plan.requests)
+        plan.requests.extend((unit, block) for block in blocks)
+        for position, register in wanted[unit]:
+            index, offset = locate(blocks, register.function, register.address, register.count)
+            plan.slots.append(_Slot(position, first + index, offset, register))
+    plan.positions = np.fromiter((s.position for s in plan.slots), dtype=np.intp, count=len(plan.slots))
+    return plan
+
+
+class ModbusMeterSource:
+    """Reads Eastron SDM630/SDM120 and generic Modbus meters over TCP and RTU (see the plugin README)."""
+
+    kinds: tuple[str, ...] = KINDS
+
+    def __init__(self, options: ModbusOptions | None = None):
+        self.options = options or ModbusOptions()
+        self._size = 0
+        self._plans: list[_BusPlan] = []
+        self._buses: dict[BusAddress, ModbusBus] = {}
+        self._reported_bad: set[int] = set()
+
+    # ------------------------------------------------------------------ contract extras
+    def validate_connection(self, connection: Connection) -> None:
+        """Raise InputError (one sentence) when the connection's options are unusable."""
+        (parse_writer if connection.actortype == WRITER else parse_reader)(connection)
+
+    async def test_read(self, connection: Connection) -> dict[str, float | None]:
+        """Read one connection once: ``{load_component: watts or None}``; InputError when unreachable."""
+        target = parse_reader(connection)
+        bus = ModbusBus(target.bus, self.options, target.serial, target.timeout)
+        try:
+            if not await bus.connect():
+                raise InputError(f"Modbus {target.bus.describe()} is unreachable (no connection within "
+                                 f"{bus.timeout:g} s).")
+            wanted = {target.unit: [(i, r) for i, r in enumerate(target.channels.values())]}
+            plan = _plan_bus(bus, wanted, {target.unit: target.max_gap})
+            _, values = await self._read_plan(plan)
+        finally:
+            await bus.close()
+        return {name: (None if np.isnan(v) else float(v)) for name, v in zip(target.channels, values)}
+
+    # ------------------------------------------------------------------ MeterSource
+    async def open(self, batch: LoadBatch) -> None:
+        """Plan block reads for ``batch`` and connect its buses (reusing buses that stay)."""
+        targets = self._targets(batch)
+        wanted: dict[BusAddress, dict[int, list[tuple[int, Register]]]] = defaultdict(lambda: defaultdict(list))
+        gaps: dict[BusAddress, dict[int, int]] = defaultdict(dict)
+        first_target: dict[BusAddress, ModbusTarget] = {}
+        for position, (connection_id, component) in enumerate(zip(batch.connection_ids, batch.components)):
+            target = targets.get(int(connection_id))
+            register = target.channels.get(COMPONENT_NAMES[int(component)]) if target is not None else None
+            if target is None or register is None:
+                continue  # no channel: this load reports nothing
+            wanted[target.bus][target.unit].append((position, register))
+            gaps[target.bus][target.unit] = min(gaps[target.bus].get(target.unit, target.max_gap), target.max_gap)
+            first_target.setdefault(target.bus, target)
+
+        buses: dict[BusAddress, ModbusBus] = {}
+        for address, target in first_target.items():
+            fresh = ModbusBus(address, self.options, target.serial, target.timeout)
+            kept = self._buses.get(address)
+            if kept is not None and (kept.serial, kept.timeout) == (fresh.serial, fresh.timeout):
+                fresh = self._buses.pop(address)
+            buses[address] = fresh
+        await self._close_buses(self._buses.values())
+        self._buses = buses
+        self._plans = [_plan_bus(buses[a], wanted[a], gaps[a]) for a in buses]
+        self._size = len(batch)
+        await asyncio.gather(*(b.connect() for b in buses.values() if not b.connected))
+
+    async def read(self, tick: Any = None) -> SourceReading:
+        """Watts per load of the opened batch; failures give NaN / QUALITY_MISSING, never an exception."""
+        power = np.full(self._size, np.nan)
+        quality = np.full(self._size, QUALITY_MISSING, dtype=np.uint8)
+        results = await asyncio.gather(*(self._read_plan(p) for p in self._plans), return_exceptions=True)
+        for plan, result in zip(self._plans, results):
+            if isinstance(result, BaseException):
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                log.error("Modbus bus %s failed unexpectedly: %r", plan.bus.address.describe(), result)
+                continue
+            positions, values = result
+            power[positions] = values
+            quality[positions] = np.where(np.isnan(values), QUALITY_MISSING, QUALITY_OK)
+        return SourceReading(power_w=power, quality=quality)
+
+    async def close(self) -> None:
+        """Close every bus."""
+        await self._close_buses(self._buses.values())
+        self._buses, self._plans, self._size = {}, [], 0
+
+    # ------------------------------------------------------------------ internals
+    def _targets(self, batch: LoadBatch) -> dict[int, ModbusTarget]:
+        """Parsed reader connections of the batch; a bad one is logged once and its loads stay missing."""
+        targets: dict[int, ModbusTarget] = {}
+        for connection_id in {int(c) for c in np.unique(batch.connection_ids)}:
+            connection = batch.connections.get(connection_id)
+            if connection is None or connection.type not in self.kinds:
+                continue
+            try:
+                targets[connection_id] = parse_reader(connection)
+            except InputError as err:
+                if connection_id not in self._reported_bad:
+                    log.warning("%s Its loads report no value.", err)
+                    self._reported_bad.add(connection_id)
+        return targets
+
+    @staticmethod
+    async def _read_plan(plan: _BusPlan) -> tuple[np.ndarray, np.ndarray]:
+        """Read one bus and decode its slots: ``(batch positions, watts with NaN for failures)``."""
+        raw = await plan.bus.read(plan.requests)
+        values = np.full(len(plan.slots), np.nan)
+        for i, slot in enumerate(plan.slots):
+            words = raw[slot.request]
+            if words is not None:
+                values[i] = decode(words[slot.offset:slot.offset + slot.register.count], slot.register)
+        return plan.positions, values
+
+    @staticmethod
+    async def _close_buses(buses: Any) -> None:
+        await asyncio.gather(*(b.close() for b in list(buses)))
+

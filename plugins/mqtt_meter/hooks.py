@@ -1,0 +1,28 @@
+"""Hook implementations of the MQTT plugin: the source, the writer and the ``[mqtt]`` settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.hookspecs import hookimpl
+from plugins.mqtt_meter.options import MqttOptions, settings_validators
+from plugins.mqtt_meter.source import MqttMeterSource
+from plugins.mqtt_meter.writer import MqttWriter
+
+
+@hookimpl
+def ven_settings_validators() -> list[Any]:
+    """``mqtt.stale_after_seconds``, credentials, TLS, backoff and timeouts."""
+    return settings_validators()
+
+
+@hookimpl
+def ven_meter_sources(settings: Any) -> list[MqttMeterSource]:
+    """One source serving ``mqtt``."""
+    return [MqttMeterSource(MqttOptions.from_settings(settings), settings)]
+
+
+@hookimpl
+def ven_writers(settings: Any) -> list[MqttWriter]:
+    """One writer serving ``mqtt`` writer connections."""
+    return [MqttWriter(MqttOptions.from_settings(settings), settings)]
