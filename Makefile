@@ -1,27 +1,30 @@
-# Two commands on a fresh machine: `make demo` and `make test`.
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when missing.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean install
+.PHONY: demo test bench install clean
 
-$(STAMP): pyproject.toml tests/plugins/venclient_example/pyproject.toml
+$(VENV)/.installed-app: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-app tests/plugins/venclient_example/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,postgres]' -e tests/plugins/venclient_example
-	touch $(STAMP)
+	touch $@
 
-install: $(STAMP)
+install: $(VENV)/.installed-app
 
-demo: $(STAMP)
+demo: $(VENV)/.installed-app
 	$(BIN)/ven demo
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-test
 	for b in tests/benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) config/resources.db* config/examplemeterdata
+	rm -rf $(VENV) config/resources.db* config/examplemeterdata config/local_vtn.json

@@ -360,7 +360,7 @@ def build_resources_app() -> typer.Typer:
         password_env: Optional[str] = typer.Option(None, "--password-env",
                                                    help="Environment variable holding the password."),
         from_file: Optional[Path] = typer.Option(None, "--from", help="Many resources from a TOML file of "
-                                                                      "[[resource]] tables."),
+                                                                      "\\[\\[resource]] tables."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Connect resources to a meter source (reader) or writer; their loads are untouched."""

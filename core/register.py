@@ -1,0 +1,330 @@
+"""Registration engine: every VEN (one per town) and every load as its own OpenADR resource, exactly once.
+
+How it stays exactly-once across crashes:
+
+* A load's ``resourceName`` is stable and unique within its VEN (``"{resource_id}_{load_component}"``).
+* Results are written to the store as they arrive (flushed in small batches every ``flush_seconds``).
+* A 409 means the VTN already holds that name (a previous run crashed before its result was stored, or
+  another client made it): the engine looks the name up in that VEN and adopts the VTN's id.
+* A failure keeps the load ``PENDING`` with ``last_error``; the next run retries it.
+
+Two dispatch strategies share the per-load step: a bounded *window* of requests in flight (the default,
+optionally capped at ``rate`` requests per second) and the seeds' *batch-then-sleep*
+(:func:`register_loads_parallel`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Awaitable, Callable, Sequence
+
+from core.model import APPROVED, external_resource_name
+from core.vtn_errors import VtnConflict, VtnError
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int], None]  # (ven, done, total)
+
+
+@dataclass
+class VenResult:
+    """What registration did for one VEN."""
+
+    ven: str
+    vtn_ven_id: str | None = None
+    total_loads: int = 0
+    registered: int = 0
+    adopted: int = 0
+    failed: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.failed == 0
+
+
+@dataclass
+class RegistrationSummary:
+    """The outcome of one ``ven register`` run (the JSON of ``--json``)."""
+
+    vens: list[VenResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total_vens": len(self.vens),
+            "vens_registered": sum(1 for v in self.vens if v.ok),
+            "loads_registered": sum(v.registered + v.adopted for v in self.vens),
+            "loads_adopted": sum(v.adopted for v in self.vens),
+            "loads_failed": sum(v.failed for v in self.vens),
+            "failed_vens": [v.ven for v in self.vens if not v.ok],
+            "seconds": round(self.seconds, 3),
+            "per_ven": [asdict(v) for v in self.vens],
+        }
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def resource_payload(row: dict[str, Any]) -> dict[str, Any]:
+    """The OpenADR resource (wire format) for one load row of ``store.registration_rows``."""
+    attributes: list[dict[str, Any]] = [
+        {"type": "DESCRIPTION", "values": [f"{row['resource_name']} - {row['load_name']}"[:128]]},
+    ]
+    location = row.get("location") or {}
+    lon, lat = _number(location.get("longitude")), _number(location.get("latitude"))
+    if lon is not None and lat is not None:
+        attributes.append({"type": "LOCATION", "values": [lon, lat]})
+    for key, value in sorted((row.get("capacities") or {}).items()):
+        number = _number(value)
+        if number is not None:
+            attributes.append({"type": str(key).upper(), "values": [number]})
+    for type_, value in (("RESOURCE_TYPE", row.get("resource_type")),
+                         ("RESOURCE_SUB_TYPE", row.get("resource_sub_type")),
+                         ("LOAD_COMPONENT", row.get("load_component")),
+                         ("LOAD_NAME", row.get("load_name")),
+                         ("LOAD_ID", row.get("load_id")),
+                         ("RESOURCE_ID", row.get("resource_id")),
+                         ("H5_METER_ID", row.get("h5_meter_id")),
+                         ("SERVICE_LOCATION", row.get("meter_point_id")),
+                         ("ADDRESS", row.get("address"))):
+        if value:
+            attributes.append({"type": type_, "values": [str(value)]})
+    return {"resourceName": external_resource_name(row["resource_id"], row["load_component"]),
+            "attributes": attributes}
+
+
+class RateLimiter:
+    """At most ``rate`` acquisitions per second, evenly spaced (``None`` = unlimited)."""
+
+    def __init__(self, rate: float | None):
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if not self.interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            wait = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+class ResultWriter:
+    """Buffers registration results and writes them to the store in small transactions, off the loop."""
+
+    def __init__(self, store: Any, flush_every: int = 200, flush_seconds: float = 0.25):
+        self.store = store
+        self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        self._ok: list[tuple[str, str]] = []
+        self._failed: list[tuple[str, str]] = []
+        self._last = time.monotonic()
+
+    async def ok(self, load_id: str, vtn_id: str) -> None:
+        self._ok.append((load_id, vtn_id))
+        await self._maybe_flush()
+
+    async def failed(self, load_id: str, error: str) -> None:
+        self._failed.append((load_id, error))
+        await self._maybe_flush()
+
+    async def _maybe_flush(self) -> None:
+        if (len(self._ok) + len(self._failed) >= self.flush_every
+                or time.monotonic() - self._last >= self.flush_seconds):
+            await self.flush()
+
+    async def flush(self) -> None:
+        ok, failed = self._ok, self._failed
+        self._ok, self._failed = [], []
+        self._last = time.monotonic()
+        if ok or failed:
+            await asyncio.to_thread(self._write, ok, failed)
+
+    def _write(self, ok: list[tuple[str, str]], failed: list[tuple[str, str]]) -> None:
+        if ok:
+            self.store.record_registrations(ok, status=APPROVED)
+        if failed:
+            self.store.record_registration_failures(failed)
+
+
+class Registrar:
+    """Registers VENs and their loads through a transport, writing results to the store as they arrive."""
+
+    def __init__(self, store: Any, transport: Any, *, vtn_url: str | None = None,
+                 concurrency: int = 50, rate: float | None = None,
+                 progress: ProgressCallback | None = None):
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.store = store
+        self.transport = transport
+        self.vtn_url = vtn_url
+        self.concurrency = concurrency
+        self.limiter = RateLimiter(rate)
+        self.progress = progress
+        self.writer = ResultWriter(store)
+
+    async def ven_id(self, ven: str) -> str:
+        """The VTN id of ``ven``: from the store when it was registered at this VTN, else find-or-create."""
+        known_id, known_url = await asyncio.to_thread(self.store.get_ven_registration, ven)
+        if known_id and known_url == self.vtn_url:
+            return known_id
+        ven_obj = await self.transport.find_or_create_ven(ven)
+        await asyncio.to_thread(self.store.set_ven_vtn_id, ven, ven_obj.id, self.vtn_url)
+        return ven_obj.id
+
+    async def register_one(self, ven_id: str, row: dict[str, Any], result: VenResult) -> None:
+        """Create one load's resource; adopt the existing id on 409; record the outcome."""
+        await self.limiter.acquire()
+        payload = resource_payload(row)
+        try:
+            try:
+                created = await self.transport.create_resource(ven_id, payload)
+                vtn_id, adopted = created.id, False
+            except VtnConflict:
+                existing = await self.transport.find_resource(ven_id, payload["resourceName"])
+                if existing is None:
+                    raise VtnError(f"VTN answered 409 for {payload['resourceName']} but does not list it") from None
+                vtn_id, adopted = existing.id, True
+        except (VtnError, OSError) as err:
+            result.failed += 1
+            await self.writer.failed(row["load_id"], str(err))
+            return
+        if adopted:
+            result.adopted += 1
+        else:
+            result.registered += 1
+        await self.writer.ok(row["load_id"], vtn_id)
+
+    async def register_ven(self, ven: str, queue_window: asyncio.Semaphore | None = None) -> VenResult:
+        """Register one VEN and its unregistered loads within the shared window."""
+        result = VenResult(ven=ven)
+        try:
+            result.vtn_ven_id = await self.ven_id(ven)
+        except (VtnError, OSError) as err:
+            result.error = f"VEN {ven}: {err}"
+            log.warning("Could not register VEN %s: %s", ven, err)
+            return result
+        rows = await asyncio.to_thread(self.store.registration_rows, ven)
+        result.total_loads = len(rows)
+        window = queue_window or asyncio.Semaphore(self.concurrency)
+        done = 0
+
+        async def one(row: dict[str, Any]) -> None:
+            nonlocal done
+            try:
+                await self.register_one(result.vtn_ven_id, row, result)
+            finally:
+                window.release()
+                done += 1
+                if self.progress:
+                    self.progress(ven, done, len(rows))
+
+        tasks = []
+        for row in rows:
+            await window.acquire()  # bounded in-flight window, shared across VENs
+            tasks.append(asyncio.create_task(one(row)))
+        if self.progress and not rows:
+            self.progress(ven, 0, 0)
+        await asyncio.gather(*tasks)
+        await self.writer.flush()
+        await asyncio.to_thread(self.store.refresh_resource_registration, ven)
+        return result
+
+    async def register_vens(self, vens: Sequence[str], ven_parallelism: int = 4) -> RegistrationSummary:
+        """Register ``vens``; several VENs run at once, all sharing one in-flight window."""
+        started = time.perf_counter()
+        window = asyncio.Semaphore(self.concurrency)
+        gate = asyncio.Semaphore(max(1, ven_parallelism))
+
+        async def guarded(ven: str) -> VenResult:
+            async with gate:
+                return await self.register_ven(ven, window)
+
+        try:
+            results = await asyncio.gather(*(guarded(v) for v in vens))
+        finally:
+            await self.writer.flush()
+        return RegistrationSummary(vens=list(results), seconds=time.perf_counter() - started)
+
+    async def register_ven_in_batches(self, ven: str, batch_size: int = 50,
+                                      delay_between_batches: float = 0.5) -> VenResult:
+        """The seeds' strategy: ``batch_size`` requests with ``gather``, then sleep, then the next batch."""
+        result = VenResult(ven=ven)
+        try:
+            result.vtn_ven_id = await self.ven_id(ven)
+        except (VtnError, OSError) as err:
+            result.error = f"VEN {ven}: {err}"
+            return result
+        rows = await asyncio.to_thread(self.store.registration_rows, ven)
+        result.total_loads = len(rows)
+        for start in range(0, len(rows), batch_size):
+            await asyncio.gather(*(self.register_one(result.vtn_ven_id, row, result)
+                                   for row in rows[start:start + batch_size]))
+            if self.progress:
+                self.progress(ven, min(start + batch_size, len(rows)), len(rows))
+            if start + batch_size < len(rows):
+                await asyncio.sleep(delay_between_batches)
+        await self.writer.flush()
+        await asyncio.to_thread(self.store.refresh_resource_registration, ven)
+        return result
+
+
+def select_vens(store: Any, vens: Sequence[str] | None = None, limit_vens: int | None = None) -> list[str]:
+    """The VENs to work on: the named ones (each must exist) or all, optionally only the first N."""
+    from core.errors import InputError
+
+    known = store.get_ven_list()
+    if vens:
+        unknown = [v for v in vens if v not in known]
+        if unknown:
+            raise InputError(f"Unknown VEN {unknown[0]!r}: no resource in the store belongs to it.")
+        chosen = list(dict.fromkeys(vens))
+    else:
+        chosen = known
+    return chosen[:limit_vens] if limit_vens else chosen
+
+
+async def with_transport(runtime: Any, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Open the runtime's transport, run ``work(transport)``, close it."""
+    async with runtime.transport() as transport:
+        return await work(transport)
+
+
+async def register_loads_parallel(runtime: Any, ven_id: str, batch_size: int = 50,
+                                  delay_between_batches: float = 0.5) -> dict[str, Any]:
+    """The seeds' API: register one VEN's loads in batches; returns the seeds' stats dict."""
+    store = runtime.store()
+
+    async def work(transport: Any) -> VenResult:
+        registrar = Registrar(store, transport, vtn_url=runtime.settings.vtn.url)
+        return await registrar.register_ven_in_batches(ven_id, batch_size, delay_between_batches)
+
+    result = await with_transport(runtime, work)
+    mapped = result.registered + result.adopted
+    return {"success": result.error is None and result.failed == 0, "ven_id": ven_id,
+            "total_loads": result.total_loads, "registered": mapped, "failed": result.failed,
+            "vtn_ids_mapped": mapped}
+
+
+async def sample_registration(runtime: Any, limit_vens: int | None = None, batch_size: int = 50,
+                              delay_between_batches: float = 0.5) -> dict[str, Any]:
+    """The seeds' API: every VEN (or the first ``limit_vens``) with :func:`register_loads_parallel`."""
+    started = time.perf_counter()
+    stats = [await register_loads_parallel(runtime, ven, batch_size, delay_between_batches)
+             for ven in select_vens(runtime.store(), limit_vens=limit_vens)]
+    return {"total_vens": len(stats), "vens_registered": sum(1 for s in stats if s["success"]),
+            "loads_registered": sum(s["registered"] for s in stats),
+            "loads_failed": sum(s["failed"] for s in stats),
+            "failed_vens": [s["ven_id"] for s in stats if not s["success"]],
+            "seconds": round(time.perf_counter() - started, 3), "per_ven": stats}
