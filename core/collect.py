@@ -327,6 +327,10 @@ class Collector:
     async def _open_source(self, run: _SourceRun) -> None:
         try:
             await asyncio.wait_for(run.source.open(run.batch), self.open_timeout)
+            ready = getattr(run.source, "wait_ready", None)  # optional: subscriptions acknowledged, first values in
+            if callable(ready) and not await ready(self.source_timeout):
+                self._warn_once(f"ready:{run.name}", "Meter source %s is not ready after %g s; its loads may be "
+                                "missing on the first ticks.", run.name, self.source_timeout)
         except VenError as err:
             if self.strict_open:
                 raise

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 COMPONENT_NAMES: tuple[str, ...] = tuple(LOAD_COMPONENTS)
 PARSE_ERRORS = (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError)
+RETAINED_SETTLE_SECONDS = 0.2  # retained messages follow the subscription's acknowledgement
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,19 @@ class MqttMeterSource:
         target = parse_reader(connection)
         return await asyncio.to_thread(self._probe, target)
 
-    async def wait_ready(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds until every broker is connected and subscribed (False if not)."""
+    async def wait_ready(self, timeout: float, settle: float = RETAINED_SETTLE_SECONDS) -> bool:
+        """Wait up to ``timeout`` seconds until every broker is connected and subscribed (False if not), then
+        ``settle`` seconds more for the retained messages a broker sends right after acknowledging."""
         brokers = list(self._brokers.values())
 
         def wait_all() -> bool:
             deadline = time.monotonic() + timeout
             return all(b.wait_ready(max(0.0, deadline - time.monotonic())) for b in brokers)
 
-        return await asyncio.to_thread(wait_all)
+        ready = await asyncio.to_thread(wait_all)
+        if ready and brokers and settle > 0:
+            await asyncio.sleep(settle)
+        return ready
 
     def messages_received(self) -> int:
         """Messages delivered by all brokers since their clients started (a statistic)."""
