@@ -1,0 +1,485 @@
+"""The local VTN as a Starlette app: the OpenADR 3.0.1 REST API over an in-memory :class:`VtnState`.
+
+``create_app(state)`` serves ``/openadr3/3.0.1``: ``auth/token`` (form-encoded client credentials or HTTP
+Basic), programs, events, reports, subscriptions, VENs and their resources.  Behaviour follows the spec:
+201 with the full object on create, 409 for a duplicate ``programName``/``venName``/``resourceName`` within
+a VEN, 404 problem objects for unknown ids, 400 for ``limit`` above 50 or a body that is not a valid object,
+403 for a missing, unknown or expired token or a missing scope (the spec lists no 401).  Bodies are
+validated with the :mod:`core.openadr` models.  With ``state_file`` the state is saved atomically every
+``save_interval`` seconds when it changed, and on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import binascii
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+from urllib.parse import parse_qsl
+
+import orjson
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from core.openadr import Event, OpenADRModel, Program, Report, Resource, Subscription, Ven
+from plugins.local_vtn.notify import Notifier
+from plugins.local_vtn.state import Collection, VtnClient, VtnState, save_state
+
+log = logging.getLogger("venclient.local_vtn")
+
+BASE_PATH = "/openadr3/3.0.1"
+MAX_LIMIT = 50
+JSON = "application/json"
+
+
+class Problem(Exception):
+    """An error answer as an RFC 7807 problem object."""
+
+    def __init__(self, status: int, title: str, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=JSON, headers=headers)
+
+
+def _problem_response(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 403 else None
+    return _json({"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.detail},
+                 exc.status, headers)
+
+
+def _http_error_response(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _json({"type": "about:blank", "title": exc.detail, "status": exc.status_code,
+                  "detail": f"{request.method} {request.url.path}: {exc.detail}."}, exc.status_code)
+
+
+def _validation_detail(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+    return f"{where}: {first.get('msg', 'invalid')}"
+
+
+def _target_filter(request: Request) -> Callable[[dict[str, Any]], bool] | None:
+    target_type = request.query_params.get("targetType")
+    values = set(request.query_params.getlist("targetValues"))
+    if not target_type and not values:
+        return None
+
+    def keep(obj: dict[str, Any]) -> bool:
+        for target in obj.get("targets") or ():
+            if (not target_type or target.get("type") == target_type) and \
+                    (not values or values.intersection(str(v) for v in target.get("values") or ())):
+                return True
+        return False
+
+    return keep
+
+
+def _field_filter(request: Request, names: tuple[str, ...]) -> Callable[[dict[str, Any]], bool] | None:
+    wanted = {name: request.query_params[name] for name in names if request.query_params.get(name)}
+    if not wanted:
+        return None
+    return lambda obj: all(obj.get(k) == v for k, v in wanted.items())
+
+
+def _all_of(*filters: Callable[[dict[str, Any]], bool] | None) -> Callable[[dict[str, Any]], bool] | None:
+    active = [f for f in filters if f is not None]
+    if not active:
+        return None
+    if len(active) == 1:
+        return active[0]
+    return lambda obj: all(f(obj) for f in active)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One top-level collection of the API: its model, object type, write scope and unique-name field."""
+
+    path: str
+    id_param: str
+    model: type[OpenADRModel]
+    object_type: str
+    write_scope: str
+    label: str
+    query_fields: tuple[str, ...] = ()
+    program_field: bool = False
+
+
+KINDS = (
+    Kind("programs", "program_id", Program, "PROGRAM", "write_programs", "program"),
+    Kind("events", "event_id", Event, "EVENT", "write_events", "event", ("programID",), program_field=True),
+    Kind("reports", "report_id", Report, "REPORT", "write_reports", "report", ("programID", "eventID", "clientName"),
+         program_field=True),
+    Kind("subscriptions", "subscription_id", Subscription, "SUBSCRIPTION", "write_subscriptions", "subscription",
+         ("programID", "clientName"), program_field=True),
+    Kind("vens", "ven_id", Ven, "VEN", "write_vens", "VEN"),
+)
+
+
+class VtnApi:
+    """The request handlers over one state; every write goes through here so notifications follow."""
+
+    def __init__(self, state: VtnState, notifier: Notifier):
+        self.state = state
+        self.notifier = notifier
+
+    # ------------------------------------------------------------------ helpers
+    def authorize(self, request: Request, scope: str) -> VtnClient:
+        """The client of the request's bearer token, if it holds ``scope``; else a 403 problem."""
+        header = request.headers.get("authorization")
+        if not header or header[:7].lower() != "bearer ":
+            raise Problem(403, "Forbidden", "A bearer token is required: fetch one at auth/token.")
+        client = self.state.token_client(header[7:].strip())
+        if client is None:
+            raise Problem(403, "Forbidden", "The bearer token is unknown or expired: fetch a new one.")
+        if scope not in client.scopes:
+            raise Problem(403, "Forbidden", f"Client {client.client_id!r} ({client.role}) lacks scope {scope}.")
+        return client
+
+    @staticmethod
+    def paging(request: Request) -> tuple[int, int]:
+        """``(skip, limit)`` from the query; limit defaults to 50 and may not exceed it."""
+        params = request.query_params
+        try:
+            skip = int(params.get("skip", 0))
+            limit = int(params.get("limit", MAX_LIMIT))
+        except ValueError:
+            raise Problem(400, "Bad Request", "skip and limit must be whole numbers.") from None
+        if skip < 0 or limit < 0:
+            raise Problem(400, "Bad Request", "skip and limit may not be negative.")
+        if limit > MAX_LIMIT:
+            raise Problem(400, "Bad Request", f"limit may not exceed {MAX_LIMIT}, got {limit}.")
+        return skip, limit
+
+    @staticmethod
+    async def body(request: Request, model: type[OpenADRModel]) -> dict[str, Any]:
+        """The request body validated as ``model``, as a wire dict; a 400 problem if it is not one."""
+        raw = await request.body()
+        try:
+            return model.model_validate_json(raw).model_dump(mode="json", by_alias=True, exclude_none=True)
+        except ValidationError as err:
+            raise Problem(400, "Bad Request",
+                          f"The body is not a valid {model.__name__.lower()}: {_validation_detail(err)}.") from None
+
+    def _require_program(self, program_id: str, what: str) -> None:
+        if self.state.programs.get(program_id) is None:
+            raise Problem(400, "Bad Request", f"The {what} names programID {program_id!r}, which does not exist.")
+
+    def _check_references(self, kind: Kind, obj: dict[str, Any]) -> None:
+        if kind.program_field:
+            self._require_program(obj["programID"], kind.label)
+        if kind.object_type == "REPORT" and self.state.events.get(obj["eventID"]) is None:
+            raise Problem(400, "Bad Request", f"The report names eventID {obj['eventID']!r}, which does not exist.")
+
+    def _collection(self, kind: Kind) -> Collection:
+        return getattr(self.state, kind.path)
+
+    def _unique_name_conflict(self, kind: Kind, obj: dict[str, Any], own_id: str | None = None) -> None:
+        collection = self._collection(kind)
+        if collection.name_field is None:
+            return
+        existing = collection.id_for_name(obj[collection.name_field])
+        if existing is not None and existing != own_id:
+            raise Problem(409, "Conflict",
+                          f"A {kind.label} named {obj[collection.name_field]!r} already exists (id {existing}).")
+
+    # ------------------------------------------------------------------ auth/token
+    async def token(self, request: Request) -> Response:
+        """RFC 6749 client credentials: form fields, or HTTP Basic for the client id and secret."""
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        header = request.headers.get("authorization", "")
+        if header[:6].lower() == "basic ":
+            try:
+                client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return self._auth_error("invalid_request", "The Basic authorization header is malformed.")
+        if form.get("grant_type") != "client_credentials":
+            return self._auth_error("unsupported_grant_type", "Only grant_type=client_credentials is supported.")
+        if not client_id or not secret:
+            return self._auth_error("invalid_request", "client_id and client_secret are required.")
+        client = self.state.client(client_id, secret)
+        if client is None:
+            return self._auth_error("invalid_client", "Unknown client or wrong secret.")
+        token, ttl = self.state.issue_token(client)
+        return _json({"access_token": token, "token_type": "Bearer", "expires_in": max(1, round(ttl)),
+                      "scope": " ".join(sorted(client.scopes))}, headers={"Cache-Control": "no-store"})
+
+    @staticmethod
+    def _auth_error(error: str, description: str) -> Response:
+        return _json({"error": error, "error_description": description}, 400)
+
+    # ------------------------------------------------------------------ top-level collections
+    def handlers(self, kind: Kind) -> tuple[Callable, Callable, Callable, Callable, Callable]:
+        """``(search, create, get, update, delete)`` endpoints for one collection."""
+        collection_name = kind.path
+        id_param = kind.id_param
+
+        def fetch(request: Request) -> dict[str, Any]:
+            object_id = request.path_params[id_param]
+            obj = getattr(self.state, collection_name).get(object_id)
+            if obj is None:
+                raise Problem(404, "Not Found", f"No {kind.label} with id {object_id!r}.")
+            return obj
+
+        async def search(request: Request) -> Response:
+            self.authorize(request, "read_all")
+            skip, limit = self.paging(request)
+            collection: Collection = getattr(self.state, collection_name)
+            keep = _all_of(_field_filter(request, kind.query_fields), _target_filter(request))
+            if kind.object_type == "VEN" and request.query_params.get("venName") is not None:
+                found = collection.get(collection.id_for_name(request.query_params["venName"]) or "")
+                items = [o for o in ([found] if found else []) if keep is None or keep(o)][skip:skip + limit]
+            elif kind.object_type == "SUBSCRIPTION" and request.query_params.getlist("objects"):
+                objects = set(request.query_params.getlist("objects"))
+                wanted = _all_of(keep, lambda o: any(objects.intersection(e.get("objects", ()))
+                                                     for e in o.get("objectOperations", ())))
+                items = collection.page(skip, limit, wanted)
+            else:
+                items = collection.page(skip, limit, keep)
+            return _json(items)
+
+        async def create(request: Request) -> Response:
+            self.authorize(request, kind.write_scope)
+            obj = await self.body(request, kind.model)
+            self._check_references(kind, obj)
+            self._unique_name_conflict(kind, obj)
+            if kind.object_type == "VEN":
+                obj.pop("resources", None)  # resources are created under /vens/{venID}/resources
+            self.state.stamp(obj, kind.object_type)
+            getattr(self.state, collection_name).add(obj)
+            self.notifier.notify(kind.object_type, "POST", obj)
+            return _json(obj, 201)
+
+        async def get(request: Request) -> Response:
+            self.authorize(request, "read_all")
+            return _json(fetch(request))
+
+        async def update(request: Request) -> Response:
+            self.authorize(request, kind.write_scope)
+            previous = fetch(request)
+            obj = await self.body(request, kind.model)
+            self._check_references(kind, obj)
+            self._unique_name_conflict(kind, obj, previous["id"])
+            if kind.object_type == "VEN":
+                obj.pop("resources", None)
+            self.state.stamp(obj, kind.object_type, previous=previous)
+            getattr(self.state, collection_name).replace(obj)
+            self.notifier.notify(kind.object_type, "PUT", obj)
+            return _json(obj)
+
+        async def delete(request: Request) -> Response:
+            self.authorize(request, kind.write_scope)
+            obj = fetch(request)
+            if kind.object_type == "VEN":
+                self.state.remove_ven(obj["id"])
+            else:
+                getattr(self.state, collection_name).remove(obj["id"])
+                self.state.version += 1
+            if kind.object_type == "PROGRAM":
+                for event in [e for e in self.state.events if e.get("programID") == obj["id"]]:
+                    self.state.events.remove(event["id"])
+                    self.notifier.notify("EVENT", "DELETE", event)
+            self.notifier.notify(kind.object_type, "DELETE", obj)
+            return _json(obj)
+
+        return search, create, get, update, delete
+
+    # ------------------------------------------------------------------ VEN resources
+    def _ven(self, request: Request) -> dict[str, Any]:
+        ven_id = request.path_params["ven_id"]
+        ven = self.state.vens.get(ven_id)
+        if ven is None:
+            raise Problem(404, "Not Found", f"No VEN with id {ven_id!r}.")
+        return ven
+
+    def _resource(self, request: Request) -> tuple[Collection, dict[str, Any]]:
+        ven = self._ven(request)
+        collection = self.state.ven_resources(ven["id"])
+        resource_id = request.path_params["resource_id"]
+        obj = collection.get(resource_id)
+        if obj is None:
+            raise Problem(404, "Not Found", f"No resource with id {resource_id!r} in VEN {ven['venName']!r}.")
+        return collection, obj
+
+    async def search_resources(self, request: Request) -> Response:
+        """GET /vens/{venID}/resources with resourceName / targetType / targetValues filters."""
+        self.authorize(request, "read_all")
+        skip, limit = self.paging(request)
+        ven = self._ven(request)
+        collection = self.state.ven_resources(ven["id"])
+        keep = _target_filter(request)
+        name = request.query_params.get("resourceName")
+        if name is not None:
+            found = collection.get(collection.id_for_name(name) or "")
+            items = [o for o in ([found] if found else []) if keep is None or keep(o)][skip:skip + limit]
+        else:
+            items = collection.page(skip, limit, keep)
+        return _json(items)
+
+    async def create_resource(self, request: Request) -> Response:
+        """POST /vens/{venID}/resources: 201, or 409 when the VEN already has that resourceName."""
+        self.authorize(request, "write_vens")
+        ven = self._ven(request)
+        obj = await self.body(request, Resource)
+        collection = self.state.ven_resources(ven["id"])
+        existing = collection.id_for_name(obj["resourceName"])
+        if existing is not None:
+            raise Problem(409, "Conflict", f"VEN {ven['venName']!r} already has a resource named "
+                                           f"{obj['resourceName']!r} (id {existing}).")
+        obj["venID"] = ven["id"]
+        self.state.stamp(obj, "RESOURCE")
+        self.state.add_resource(ven["id"], obj)
+        self.notifier.notify("RESOURCE", "POST", obj)
+        return _json(obj, 201)
+
+    async def get_resource(self, request: Request) -> Response:
+        """GET /vens/{venID}/resources/{resourceID}."""
+        self.authorize(request, "read_all")
+        return _json(self._resource(request)[1])
+
+    async def update_resource(self, request: Request) -> Response:
+        """PUT /vens/{venID}/resources/{resourceID}; renaming onto another resource's name is a 409."""
+        self.authorize(request, "write_vens")
+        collection, previous = self._resource(request)
+        obj = await self.body(request, Resource)
+        existing = collection.id_for_name(obj["resourceName"])
+        if existing is not None and existing != previous["id"]:
+            raise Problem(409, "Conflict", f"The VEN already has a resource named {obj['resourceName']!r}.")
+        obj["venID"] = previous["venID"]
+        self.state.stamp(obj, "RESOURCE", previous=previous)
+        collection.replace(obj)
+        self.notifier.notify("RESOURCE", "PUT", obj)
+        return _json(obj)
+
+    async def delete_resource(self, request: Request) -> Response:
+        """DELETE /vens/{venID}/resources/{resourceID}."""
+        self.authorize(request, "write_vens")
+        _, obj = self._resource(request)
+        self.state.remove_resource(obj["venID"], obj["id"])
+        self.notifier.notify("RESOURCE", "DELETE", obj)
+        return _json(obj)
+
+    def routes(self) -> list[Route]:
+        """Every route of the API below :data:`BASE_PATH`, the busiest first (Starlette matches in order)."""
+        resources = f"{BASE_PATH}/vens/{{ven_id}}/resources"
+        routes = [
+            Route(resources, self.create_resource, methods=["POST"]),
+            Route(resources, self.search_resources, methods=["GET"]),
+            Route(f"{resources}/{{resource_id}}", self.get_resource, methods=["GET"]),
+            Route(f"{resources}/{{resource_id}}", self.update_resource, methods=["PUT"]),
+            Route(f"{resources}/{{resource_id}}", self.delete_resource, methods=["DELETE"]),
+            Route(f"{BASE_PATH}/auth/token", self.token, methods=["POST"]),
+        ]
+        for kind in sorted(KINDS, key=lambda k: k.path not in ("reports", "vens")):
+            search, create, get, update, delete = self.handlers(kind)
+            item = f"{BASE_PATH}/{kind.path}/{{{kind.id_param}}}"
+            routes += [
+                Route(f"{BASE_PATH}/{kind.path}", create, methods=["POST"]),
+                Route(f"{BASE_PATH}/{kind.path}", search, methods=["GET"]),
+                Route(item, get, methods=["GET"]),
+                Route(item, update, methods=["PUT"]),
+                Route(item, delete, methods=["DELETE"]),
+            ]
+        return routes
+
+
+class StateSaver:
+    """Saves the state to a JSON file: every ``interval`` seconds when it changed, and always at shutdown."""
+
+    def __init__(self, state: VtnState, path: Path, interval: float = 5.0):
+        self.state = state
+        self.path = path
+        self.interval = interval
+        self.saves = 0
+        self._saved_version = state.version
+
+    async def save_if_changed(self, force: bool = False) -> bool:
+        """Write the file if anything changed since the last save (or ``force``); return whether it wrote."""
+        version = self.state.version
+        if version == self._saved_version and not force:
+            return False
+        snapshot = self.state.snapshot()
+        await asyncio.to_thread(save_state, snapshot, self.path)
+        self._saved_version = version
+        self.saves += 1
+        return True
+
+    async def run(self) -> None:
+        """Save periodically until cancelled; a failing save is logged and retried next period."""
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.save_if_changed()
+            except OSError as err:
+                log.warning("Could not save the local VTN state to %s: %s", self.path, err)
+
+
+async def freeze_stored_objects(state: VtnState, interval: float = 10.0) -> None:
+    """Every ``interval`` seconds after writes: collect garbage, then ``gc.freeze()`` what survives.
+
+    Stored objects live until deleted and never form reference cycles, yet the cyclic collector would
+    re-scan all of them (millions of containers at 116k resources) on every full collection, slowing
+    requests as the store grows.  Frozen objects are still freed by reference counting when deleted.
+    """
+    seen: int | None = None  # the first round also freezes what a state file loaded
+    while True:
+        await asyncio.sleep(interval)
+        if state.version != seen:
+            seen = state.version
+            gc.collect()
+            gc.freeze()
+
+
+def create_app(state: VtnState, *, state_file: Path | str | None = None, save_interval: float = 5.0,
+               notifier: Notifier | None = None, freeze_gc: bool = False) -> Starlette:
+    """The Starlette app serving ``state`` under ``/openadr3/3.0.1``.
+
+    ``freeze_gc``: run :func:`freeze_stored_objects` — for a VTN in its own process (``ven vtn serve``),
+    not for one sharing a process with other work (``gc.freeze`` is process-wide).
+
+    ``state_file``: save there (atomically) every ``save_interval`` seconds after changes, and at shutdown;
+    loading it is the caller's job (:func:`plugins.local_vtn.state.load_state`).
+    """
+    notifier = notifier or Notifier(state)
+    api = VtnApi(state, notifier)
+    saver = StateSaver(state, Path(state_file), save_interval) if state_file else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await notifier.start()
+        loop = asyncio.get_running_loop()
+        saving = loop.create_task(saver.run()) if saver else None
+        freezing = loop.create_task(freeze_stored_objects(state)) if freeze_gc else None
+        try:
+            yield
+        finally:
+            for task in (saving, freezing):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if saver is not None:
+                await saver.save_if_changed(force=True)
+            await notifier.stop()
+
+    app = Starlette(routes=api.routes(), exception_handlers={Problem: _problem_response, HTTPException: _http_error_response}, lifespan=lifespan)
+    app.state.vtn = state
+    app.state.notifier = notifier
+    app.state.saver = saver
+    return app

@@ -1,0 +1,74 @@
+"""``ven vtn serve``: run the local development VTN in the foreground."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from core.output import console
+from plugins.local_vtn.seed import seed_demo
+from plugins.local_vtn.server import serve_forever
+from plugins.local_vtn.state import VtnState, clients_from_settings, development_clients, load_state
+
+VTN_GROUP_HELP = "Talk to an OpenADR 3.0.1 VTN, or run the local development VTN."
+
+
+def vtn_group(app: typer.Typer) -> typer.Typer:
+    """The ``ven vtn`` group of ``app``, created when no other plugin has added it yet."""
+    for info in app.registered_groups:
+        if info.name == "vtn" and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(help=VTN_GROUP_HELP, no_args_is_help=True)
+    app.add_typer(group, name="vtn")
+    return group
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def serve(
+    ctx: typer.Context,
+    host: Optional[str] = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port to listen on (default 8080; 0 = any free)."),
+    state: Optional[Path] = typer.Option(None, "--state", help="Keep the VTN's objects in this JSON file.",
+                                         dir_okay=False),
+    seed: Optional[bool] = typer.Option(None, "--seed-demo/--no-seed-demo",
+                                        help="Create demo-program and its metering event (default on)."),
+) -> None:
+    """Run the local OpenADR 3.0.1 VTN until Ctrl-C (development and tests; not for production)."""
+    settings = ctx.obj.settings
+    host = host or settings.get("local_vtn.host", "127.0.0.1")
+    port = settings.get("local_vtn.port", 8080) if port is None else port
+    state_path = state or (Path(settings.get("local_vtn.state_file")) if settings.get("local_vtn.state_file") else None)
+    clients = clients_from_settings(settings.get("local_vtn.clients")) or development_clients()
+    vtn = VtnState(clients=clients, token_ttl_seconds=float(settings.get("local_vtn.token_ttl_seconds", 3600)))
+    loaded = load_state(state_path, vtn) if state_path else False
+    if (settings.get("local_vtn.seed_demo", True) if seed is None else seed):
+        seed_demo(vtn)
+    out = console(stderr=True)
+
+    def ready(url: str) -> None:
+        counts = vtn.counts()
+        where = (f"state {state_path} ({'loaded' if loaded else 'new'})" if state_path else "state in memory only")
+        objects = ", ".join(_plural(counts[key], word) for key, word in (
+            ("programs", "program"), ("events", "event"), ("vens", "VEN"), ("resources", "resource")))
+        out.print(f"Local VTN listening on {url} — clients "
+                  + ", ".join(f"{c.client_id} ({c.role})" for c in clients)
+                  + f"; {where}; {objects}. Ctrl-C stops it.",
+                  highlight=False)
+
+    level = logging.getLevelName(logging.getLogger().level).lower()
+    serve_forever(vtn, host, port, state_file=state_path,
+                  save_interval=float(settings.get("local_vtn.save_interval_seconds", 5.0)),
+                  log_level=level if level in ("debug", "info", "warning", "error") else "warning", on_ready=ready)
+    if state_path:
+        out.print(f"Local VTN stopped; state saved to {state_path}.", highlight=False)
+
+
+def add_commands(app: typer.Typer) -> None:
+    """Register ``ven vtn serve``."""
+    vtn_group(app).command("serve")(serve)
