@@ -49,3 +49,8 @@ def progress(transient: bool = False) -> Progress:
     """A progress bar on stderr: description, bar, n/total, elapsed time."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console(stderr=True), transient=transient)
+
+
+def plural(count: int, word: str) -> str:
+    """``plural(1, "event")`` → ``1 event``; ``plural(1200, "event")`` → ``1,200 events``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from core.output import console
+from core.cli_groups import command_group
+from core.output import console, plural
 from plugins.local_vtn.seed import seed_demo
 from plugins.local_vtn.server import serve_forever
 from plugins.local_vtn.state import VtnState, clients_from_settings, development_clients, load_state
@@ -16,18 +17,6 @@ from plugins.local_vtn.state import VtnState, clients_from_settings, development
 VTN_GROUP_HELP = "Talk to an OpenADR 3.0.1 VTN, or run the local development VTN."
 
 
-def vtn_group(app: typer.Typer) -> typer.Typer:
-    """The ``ven vtn`` group of ``app``, created when no other plugin has added it yet."""
-    for info in app.registered_groups:
-        if info.name == "vtn" and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(help=VTN_GROUP_HELP, no_args_is_help=True)
-    app.add_typer(group, name="vtn")
-    return group
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def serve(
@@ -54,7 +43,7 @@ def serve(
     def ready(url: str) -> None:
         counts = vtn.counts()
         where = (f"state {state_path} ({'loaded' if loaded else 'new'})" if state_path else "state in memory only")
-        objects = ", ".join(_plural(counts[key], word) for key, word in (
+        objects = ", ".join(plural(counts[key], word) for key, word in (
             ("programs", "program"), ("events", "event"), ("vens", "VEN"), ("resources", "resource")))
         out.print(f"Local VTN listening on {url} — clients "
                   + ", ".join(f"{c.client_id} ({c.role})" for c in clients)
@@ -71,4 +60,4 @@ def serve(
 
 def add_commands(app: typer.Typer) -> None:
     """Register ``ven vtn serve``."""
-    vtn_group(app).command("serve")(serve)
+    command_group(app, "vtn", VTN_GROUP_HELP).command("serve")(serve)

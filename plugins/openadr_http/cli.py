@@ -8,27 +8,16 @@ from typing import Any
 
 import typer
 
+from core.cli_groups import command_group
 from core.errors import InputError
 from core.openadr import Event, Program
-from core.output import console, print_json, table
+from core.output import console, plural, print_json, table
 from core.vtn_errors import VtnError
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 VTN_GROUP_HELP = "Talk to an OpenADR 3.0.1 VTN, or run the local development VTN."
 
 
-def vtn_group(app: typer.Typer) -> typer.Typer:
-    """The ``ven vtn`` group of ``app``, created when no other plugin has added it yet."""
-    for info in app.registered_groups:
-        if info.name == "vtn" and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(help=VTN_GROUP_HELP, no_args_is_help=True)
-    app.add_typer(group, name="vtn")
-    return group
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 async def _ping(transport: Any) -> dict[str, Any]:
@@ -60,7 +49,7 @@ def ping(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     auth = {"client_credentials": f"as client {ctx.obj.settings.get('vtn.client_id')!r}",
             "token": "with the configured bearer token", "none": "without authentication"}.get(result["auth"], "")
     console().print(f"The VTN at {result['url']} answered {auth} in {result['elapsed_ms']:g} ms: "
-                    f"{_plural(result['programs'], 'program')}, {_plural(result['events'], 'event')}.")
+                    f"{plural(result['programs'], 'program')}, {plural(result['events'], 'event')}.")
 
 
 def _program_row(program: Program) -> tuple[Any, ...]:
@@ -80,7 +69,7 @@ def programs(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json([p.to_wire() for p in found])
         return
-    console().print(table(f"{_plural(len(found), 'program')}", ["name", "id", "type", "retailer", "created"],
+    console().print(table(f"{plural(len(found), 'program')}", ["name", "id", "type", "retailer", "created"],
                           [_program_row(p) for p in found]))
 
 
@@ -117,13 +106,13 @@ def events(ctx: typer.Context,
         print_json([e.to_wire() for e in found])
         return
     console().print(table(
-        _plural(len(found), "event") + (f" of program {program}" if program else ""),
+        plural(len(found), "event") + (f" of program {program}" if program else ""),
         ["name", "program", "priority", "start", "duration", "intervals", "payloads", "reports"],
         [_event_row(e, names) for e in found]))
 
 
 def add_commands(app: typer.Typer) -> None:
     """Register ``ven vtn ping``, ``ven programs`` and ``ven events`` on the root app."""
-    vtn_group(app).command("ping")(ping)
+    command_group(app, "vtn", VTN_GROUP_HELP).command("ping")(ping)
     app.command("programs")(programs)
     app.command("events")(events)
