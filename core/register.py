@@ -130,6 +130,7 @@ class ResultWriter:
         self._ok: list[tuple[str, str]] = []
         self._failed: list[tuple[str, str]] = []
         self._last = time.monotonic()
+        self._writing = asyncio.Lock()  # one write at a time, so flush() returns only when all is stored
 
     async def ok(self, load_id: str, vtn_id: str) -> None:
         self._ok.append((load_id, vtn_id))
@@ -145,11 +146,14 @@ class ResultWriter:
             await self.flush()
 
     async def flush(self) -> None:
-        ok, failed = self._ok, self._failed
-        self._ok, self._failed = [], []
-        self._last = time.monotonic()
-        if ok or failed:
-            await asyncio.to_thread(self._write, ok, failed)
+        """Write what is buffered; returns after every result handed in before the call is in the store
+        (also those another task's flush is still writing)."""
+        async with self._writing:
+            ok, failed = self._ok, self._failed
+            self._ok, self._failed = [], []
+            self._last = time.monotonic()
+            if ok or failed:
+                await asyncio.to_thread(self._write, ok, failed)
 
     def _write(self, ok: list[tuple[str, str]], failed: list[tuple[str, str]]) -> None:
         if ok:

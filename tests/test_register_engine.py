@@ -190,3 +190,13 @@ def test_seed_api_batches(vtn_runtime, local_vtn):
     summary = asyncio.run(sample_registration(vtn_runtime, limit_vens=2, batch_size=10, delay_between_batches=0.01))
     assert summary["total_vens"] == 2 and summary["loads_failed"] == 0
     assert summary["loads_registered"] == len(store.list_loads(fleet.vens[1]))  # the first VEN had nothing left
+
+
+def test_every_fully_registered_resource_is_approved_with_many_vens_at_once(vtn_runtime, local_vtn):
+    """VENs run concurrently and share one result writer: no VEN may judge its resources before its results
+    are stored (a resource left PENDING would never be collected)."""
+    store = vtn_runtime.store()
+    small_fleet(store, vtn_runtime.settings.h5_path, resources=120, vens=6)
+    result = register(vtn_runtime, concurrency=3)
+    assert result["loads_failed"] == 0
+    assert {r.registration_status for r in store.list_resources()} == {APPROVED}
