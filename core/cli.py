@@ -10,15 +10,16 @@ import logging
 import sys
 from typing import Optional
 
-import click
 import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from core import __version__
+from core import __version__, collect_cli, resources_cli
 from core.errors import VenError
 from core.output import console, print_json, table
 from core.plugins import list_plugins
+from core.register_cli import add_register_command
+from core.run_cli import add_run_commands
 from core.runtime import Runtime
 from core.settings import effective_settings
 
@@ -33,6 +34,12 @@ def _setup_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"venclient {__version__}")
+        raise typer.Exit()
+
+
 def build_app(runtime: Runtime) -> typer.Typer:
     """The root Typer app with core commands and every plugin's ``ven_cli`` commands."""
     app = typer.Typer(name="ven", no_args_is_help=True, add_completion=False,
@@ -44,11 +51,9 @@ def build_app(runtime: Runtime) -> typer.Typer:
         ctx: typer.Context,
         log_level: str = typer.Option("INFO", "--log-level", envvar="VEN_LOG_LEVEL",
                                       help="DEBUG, INFO, WARNING or ERROR."),
-        version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+        version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                     help="Print the version and exit."),
     ) -> None:
-        if version:
-            typer.echo(f"venclient {__version__}")
-            raise typer.Exit()
         _setup_logging(log_level)
         ctx.obj = runtime
 
@@ -79,6 +84,10 @@ def build_app(runtime: Runtime) -> typer.Typer:
                 rows.append((key, repr(value)))
         console().print(table(f"Settings ({data['env']})", ["key", "value"], rows))
 
+    add_register_command(app)
+    add_run_commands(app)
+    resources_cli.register(app)
+    collect_cli.register(app)
     runtime.pm.hook.ven_cli(app=app)
     return app
 
@@ -96,16 +105,10 @@ def main(argv: Optional[list[str]] = None) -> None:
         runtime = Runtime.create()
         app = build_app(runtime)
         command = typer.main.get_command(app)
-        command.main(args=args, prog_name="ven", obj=runtime, standalone_mode=False)
+        # Standalone mode: click/typer print usage errors themselves and exit 2; VenError propagates to here.
+        command.main(args=args, prog_name="ven", obj=runtime, standalone_mode=True)
     except VenError as err:
         _fail(str(err), err.exit_code)
-    except click.exceptions.Exit as err:
-        sys.exit(err.exit_code)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        _fail("Aborted.", 130)
     except KeyboardInterrupt:
         _fail("Interrupted.", 130)
     finally:

@@ -28,6 +28,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.openadr_http",
     "plugins.local_vtn",
     "plugins.event_log",
+    "plugins.demo",
 )
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME

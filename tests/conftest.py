@@ -2,4 +2,10 @@
 
 pytest_plugins = [
     "fixtures.core",
+    "fixtures.vtn",
+    "fixtures.samples",
+    "fixtures.collect",
+    "fixtures.hardware",
+    "fixtures.vtn_runtime",
+    "fixtures.run",
 ]

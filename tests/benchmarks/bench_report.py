@@ -1,0 +1,228 @@
+"""Benchmark: one reporting tick of the whole 19,402-resource fleet, end to end, against the local VTN.
+
+    .venv/bin/python tests/benchmarks/bench_report.py [--dir DIR] [--ticks 3] [--profile]
+
+1. The fleet (19,402 resources, 116,412 loads, 153 meters × 8741 hours) is built in DIR with the project's
+   own commands, like ``bench_collect.py`` does (skipped when DIR already holds it).
+2. The local VTN runs in a separate process: ``ven vtn serve --port P --state DIR/vtn_state.json`` (the demo
+   program and its metering event, USAGE in kWh; reports of earlier benchmark runs are dropped from the
+   state file first).
+3. Every VEN and load is registered for real by ``ven register`` in a child process (~116k POSTs the first
+   time; later runs find everything registered at the same VTN state and post nothing).
+4. In this process — the VEN — the pieces ``ven run`` uses are set up (not timed): the transport, the event
+   engine's first poll (it dispatches the metering event to the plugins), the collector over every approved
+   load, the reporter and the outbox.  Then each tick is timed from collection until the outbox is empty
+   again: collect, build the reports, persist them to the outbox (SQLite), POST every report and delete it.
+
+Figures: ``fleet_tick_s`` (median of ``--ticks`` ticks after the first), ``first_tick_s`` (the first tick,
+which also builds the reporter's per-plan name arrays), ``posts`` (POST /reports of one tick), ``posts_bound``
+(one per VEN per event plus chunks), ``report_bytes`` (JSON bytes of one tick's reports), ``rss_mb`` (peak
+resident memory of this VEN process), ``ven_cpu_s`` and ``vtn_cpu_s`` (CPU seconds this process and the VTN
+process spent per tick — when ``vtn_cpu_s`` is near ``fleet_tick_s`` the VTN is the bottleneck).  The last line printed is that JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import math
+import os
+import pstats
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
+
+from bench_collect import _env, build_fleet  # noqa: E402 - the same fleet, built the same way
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def vtn_env(folder: Path, url: str) -> dict[str, str]:
+    env = _env(folder)
+    env.update({"VEN_VTN__URL": url, "VEN_VTN__CLIENT_ID": "ven-dev", "VEN_VTN__CLIENT_SECRET": "ven-dev-secret"})
+    return env
+
+
+DROP_REPORTS = """
+import sys, orjson
+from pathlib import Path
+path = Path(sys.argv[1])
+data = orjson.loads(path.read_bytes())
+if data.get("reports"):
+    data["reports"] = []
+    path.write_bytes(orjson.dumps(data))
+"""
+
+
+def drop_old_reports(state_file: Path) -> None:
+    """Earlier runs' reports would only make the VTN's state file (and its start-up) bigger.  Done in a child
+    process: parsing a big state file must not count towards this process's peak memory."""
+    if state_file.is_file():
+        subprocess.run([sys.executable, "-c", DROP_REPORTS, str(state_file)], check=True)
+
+
+def start_vtn(folder: Path, port: int) -> subprocess.Popen:
+    state_file = folder / "vtn_state.json"
+    drop_old_reports(state_file)
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "vtn", "serve", "--port", str(port),
+                             "--state", str(state_file)], cwd=ROOT, env=_env(folder),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"The VTN did not start: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("The VTN did not start within 120 s.")
+
+
+def stop_vtn(proc: subprocess.Popen) -> None:
+    proc.terminate()  # SIGTERM: uvicorn saves the state file on the way out
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds of this process, every thread."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def register(folder: Path, url: str) -> None:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "core.cli", "register"], check=True, cwd=ROOT, env=vtn_env(folder, url),
+                   stdout=subprocess.DEVNULL)
+    print(f"  ven register: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+
+async def measure(runtime, ticks: int, vtn_pid: int, profile: bool) -> dict:
+    from core.collect import Collector
+    from core.events import EventEngine
+    from core.outbox import Outbox
+    from core.register import select_vens
+    from core.report import Reporter
+
+    store = runtime.store()
+    vens = select_vens(store)
+    settings = runtime.settings
+    async with runtime.transport() as transport:
+        events = EventEngine(runtime, transport, vens)
+        await events.poll()
+        requests = events.report_requests()
+        async with Collector.from_runtime(runtime, vens=vens, strict_open=False) as collector:
+            plan = collector.plan
+            clock = collector.build_clock(settings)
+            reporter = Reporter(interval_seconds=float(settings.reporting.interval_seconds),
+                                level=settings.reporting.level,
+                                max_resources=int(settings.reporting.max_resources_per_report))
+            outbox = Outbox(store)
+            registered = sum(1 for v in plan.vtn_resource_ids.tolist() if v is not None)
+            bound = sum(math.ceil((s.stop - s.start) / reporter.max_resources) for s in plan.ven_slices.values())
+            bound *= len(requests)
+            profiler = cProfile.Profile() if profile else None
+            times, vtn_cpu, ven_cpu, posts, report_bytes = [], [], [], [], []
+            for n in range(ticks + 1):
+                if n:
+                    clock.increase_time()
+                cpu_before = cpu_seconds(vtn_pid)
+                own_before = own_cpu_seconds()
+                if profiler is not None and n:
+                    profiler.enable()
+                started = time.perf_counter()
+                readings = await collector.collect(clock.tick)
+                reports = reporter.build(clock.tick.time, readings, plan, requests)
+                await outbox.put(reports, tick_ms=clock.tick.timestamp_ms)
+                report_bytes.append(sum(len(r.json.encode()) for r in reports))
+                del reports  # as in `ven run`: the outbox holds them now
+                attempts = 0
+                while store.outbox_counts()["pending"]:
+                    result = await outbox.flush(transport)
+                    attempts += result.sent + result.deferred + result.rejected
+                    if result.errors:
+                        raise SystemExit(f"The VTN refused reports: {result.errors[0]}")
+                times.append(time.perf_counter() - started)
+                if profiler is not None and n:
+                    profiler.disable()
+                vtn_cpu.append(cpu_seconds(vtn_pid) - cpu_before)
+                ven_cpu.append(own_cpu_seconds() - own_before)
+                posts.append(attempts)
+                print(f"  tick {n}: {times[-1]:.3f} s, {attempts} posts, {report_bytes[-1] / 1e6:.1f} MB, "
+                      f"VEN CPU {ven_cpu[-1]:.2f} s, VTN CPU {vtn_cpu[-1]:.2f} s", file=sys.stderr)
+            if profiler is not None:
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+                print(out.getvalue(), file=sys.stderr)
+    steady = times[1:] or times
+    return {"fleet_tick_s": round(statistics.median(steady), 3), "first_tick_s": round(times[0], 3),
+            "posts": posts[-1], "posts_bound": bound, "report_bytes": report_bytes[-1],
+            "vtn_cpu_s": round(statistics.median(vtn_cpu[1:] or vtn_cpu), 3),
+            "ven_cpu_s": round(statistics.median(ven_cpu[1:] or ven_cpu), 3),
+            "loads": len(plan), "registered_loads": registered, "vens": len(plan.ven_slices),
+            "events": len(requests)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=None, help="Where the fleet lives (built when missing).")
+    parser.add_argument("--ticks", type=int, default=3, help="Timed ticks after the first (median reported).")
+    parser.add_argument("--profile", action="store_true", help="Print a cProfile of the timed ticks to stderr.")
+    args = parser.parse_args()
+    folder = args.dir or Path(tempfile.mkdtemp(prefix="bench_report_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    build_fleet(folder)
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/openadr3/3.0.1"
+    vtn = start_vtn(folder, port)
+    try:
+        register(folder, url)
+        os.environ.update(vtn_env(folder, url))
+        from core.runtime import Runtime
+
+        runtime = Runtime.create(load_entry_points=False)
+        try:
+            figures = asyncio.run(measure(runtime, args.ticks, vtn.pid, args.profile))
+        finally:
+            runtime.close()
+    finally:
+        stop_vtn(vtn)
+    figures["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(f"fleet: {figures['loads']:,} loads ({figures['registered_loads']:,} registered) in {figures['vens']} VENs, "
+          f"{figures['events']} event(s) asking for reports; goals: fleet_tick_s <= 2, posts <= {figures['posts_bound']}, "
+          f"rss_mb <= 200", file=sys.stderr)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Events created, changed and deleted on the real local VTN reach ``ven_event`` with the loads they target,
+and a writer acts on a targeted load; the tracker's diffing rules on their own."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from core.events import CHANGED, CREATED, REMOVED, EventEngine, EventTracker, LoadIndex, current_value
+from core.model import Connection, Load
+from core.openadr import Event, ValuesMap
+from fixtures.run import EventRecorder, WriterPlugin, amake_run_env
+from fixtures.vtn import sample_event
+from plugins.local_vtn import DEMO_PROGRAM
+
+
+@pytest.fixture
+async def engine_env(tmp_path, local_vtn, contract):
+    env = await amake_run_env(tmp_path, local_vtn, contract)
+    recorder = EventRecorder()
+    writers = WriterPlugin()
+    env.runtime.pm.register(recorder, name="test-events")
+    env.runtime.pm.register(writers, name="test-writers")
+    async with env.runtime.transport() as transport:
+        engine = EventEngine(env.runtime, transport, env.vens)
+        yield env, engine, recorder, writers.writer
+    env.runtime.close()
+
+
+def load_ids(loads) -> set[str]:
+    return {load.load_id for load in loads}
+
+
+async def test_created_changed_removed_with_the_targeted_loads(engine_env, bl_transport):
+    env, engine, recorder, _ = engine_env
+    store = env.store
+    first, second = env.vens[:2]
+    all_loads = load_ids(store.list_loads())
+    changes = await engine.poll()
+    assert [(c.change, c.event.event_name) for c in changes] == [(CREATED, "demo-metering")]
+    assert load_ids(recorder.calls[0][2]) == all_loads  # no targets: the whole program
+
+    program = await bl_transport.find_program(DEMO_PROGRAM)
+    resource_id = store.list_loads(ven=second)[0].resource_id
+    single = store.list_loads(ven=first)[4]
+    by_name = await bl_transport.create_event(sample_event(program.id, "by-name", targets=[
+        ValuesMap(type="RESOURCE_NAME", values=[single.resource_name_on_vtn, resource_id])]))
+    by_ven = await bl_transport.create_event(sample_event(program.id, "by-ven", targets=[
+        ValuesMap(type="VEN_NAME", values=[first])]))
+    whole = await bl_transport.create_event(sample_event(program.id, "whole-program"))
+    elsewhere = await bl_transport.create_event(sample_event(program.id, "elsewhere", targets=[
+        ValuesMap(type="VEN_NAME", values=["Not-our-VEN"])]))
+    changes = await engine.poll()
+    assert sorted((c.change, c.event.event_name) for c in changes) == [
+        (CREATED, "by-name"), (CREATED, "by-ven"), (CREATED, "elsewhere"), (CREATED, "whole-program")]
+    resource_loads = {l.load_id for l in store.get_loads_by_resource(resource_id)}
+    assert [(c, load_ids(loads)) for c, loads in recorder.of(by_name.id)] == [
+        (CREATED, {single.load_id} | resource_loads)]  # a load's resourceName, or every load of a resource id
+    assert [(c, load_ids(loads)) for c, loads in recorder.of(by_ven.id)] == [
+        (CREATED, load_ids(store.list_loads(ven=first)))]
+    assert [(c, load_ids(loads)) for c, loads in recorder.of(whole.id)] == [(CREATED, all_loads)]
+    assert recorder.of(elsewhere.id) == [(CREATED, [])]
+
+    assert await engine.poll() == []  # nothing changed: nothing dispatched
+    await bl_transport.update_event(by_name.id, by_name.model_copy(update={"priority": 7}))
+    await bl_transport.delete_event(by_ven.id)
+    changes = await engine.poll()
+    assert sorted((c.change, c.event.id) for c in changes) == sorted([(CHANGED, by_name.id), (REMOVED, by_ven.id)])
+    assert recorder.of(by_name.id)[-1][0] == CHANGED
+    assert load_ids(recorder.of(by_name.id)[-1][1]) == {single.load_id} | resource_loads
+    assert recorder.of(by_ven.id)[-1] == (REMOVED, recorder.of(by_ven.id)[0][1])
+    assert recorder.of(by_name.id)[-1][1] and engine.tracker.events.keys() == {
+        e.id for e in await bl_transport.list_events(program_id=program.id)}
+
+
+async def test_a_writer_acts_on_the_targeted_load(engine_env, bl_transport):
+    env, engine, recorder, writer = engine_env
+    store = env.store
+    target = store.list_loads(ven=env.vens[0])[0].resource_id
+    other = store.list_loads(ven=env.vens[1])[0].resource_id
+    for resource_id in (target, other):
+        store.connect_resources([resource_id], Connection(id=None, type="testrelay", actortype="writer",
+                                                          params={"loads": ["load_2"], "release_value": 0}))
+    await engine.poll()  # demo-metering (SIMPLE 0, whole program) writes 0 to load_2 of both
+    writer.writes.clear()
+    program = await bl_transport.find_program(DEMO_PROGRAM)
+    event = await bl_transport.create_event(sample_event(program.id, "shed", level=3, targets=[
+        ValuesMap(type="RESOURCE_NAME", values=[target])]))
+    await engine.poll()
+    assert [(w[0], w[1]) for w in writer.writes] == [(_load_id(store, target, "load_2"), 3.0)]  # only load_2
+    writer.writes.clear()
+    await bl_transport.delete_event(event.id)
+    await engine.poll()
+    assert [(w[0], w[1]) for w in writer.writes] == [(_load_id(store, target, "load_2"), 0.0)]  # released
+    assert recorder.of(event.id)[-1][0] == REMOVED
+
+
+def _load_id(store, resource_id: str, component: str) -> str:
+    return next(l.load_id for l in store.get_loads_by_resource(resource_id) if l.load_component == component)
+
+
+async def test_events_of_a_deleted_program_are_removed(engine_env, bl_transport):
+    env, engine, recorder, _ = engine_env
+    program = await bl_transport.create_program({"programName": "short-lived"})
+    event = await bl_transport.create_event(sample_event(program.id, "in-short-lived"))
+    await engine.poll()
+    assert recorder.of(event.id)[0][0] == CREATED
+    await bl_transport.delete_program(program.id)
+    await engine.poll()
+    assert recorder.of(event.id)[-1][0] == REMOVED and event.id not in engine.tracker.events
+
+
+# ------------------------------------------------------------------------------------------ pure rules
+def event(event_id: str, program: str = "p1", modified: int = 0, **extra) -> Event:
+    stamp = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=modified)
+    return Event(id=event_id, program_id=program, modification_date_time=stamp,
+                 intervals=[{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}], **extra)
+
+
+def test_tracker_keeps_events_of_programs_it_could_not_read():
+    tracker = EventTracker()
+    tracker.update([event("a", "p1"), event("b", "p2")])
+    changes = tracker.update([event("a", "p1")], programs=["p1"])  # p2 failed to read
+    assert changes == [] and set(tracker.events) == {"a", "b"}
+    changes = tracker.update([event("a", "p1")], programs=["p1", "p2"])
+    assert [(c.change, c.event.id) for c in changes] == [(REMOVED, "b")]
+
+
+def test_pushed_changes_are_applied_once_and_stale_ones_ignored():
+    tracker = EventTracker()
+    assert [c.change for c in tracker.apply(CHANGED, event("a", modified=1))] == [CREATED]
+    assert tracker.apply(CHANGED, event("a", modified=1)) == []  # a repeat
+    assert [c.change for c in tracker.apply(CHANGED, event("a", modified=3))] == [CHANGED]
+    assert tracker.apply(CHANGED, event("a", modified=2)) == []  # arrived late: older than what is known
+    assert tracker.events["a"].modification_date_time.minute == 3
+    assert tracker.update([event("a", modified=3)]) == []  # the next poll agrees
+    assert [c.change for c in tracker.apply(REMOVED, event("a"))] == [REMOVED]
+    assert tracker.apply(REMOVED, event("a")) == []
+
+
+class ListStore:
+    """Just ``list_loads(ven=)`` over a dict of loads per VEN."""
+
+    def __init__(self, by_ven):
+        self.by_ven = by_ven
+
+    def list_loads(self, ven=None):
+        return list(self.by_ven[ven])
+
+
+def test_load_index_targets_without_an_object_per_load():
+    loads = [Load(load_id=f"{r}-{c}", resource_id=r, load_component=c, load_name=c, h5_meter_id="m",
+                  vtn_resource_id=f"vtn-{r}-{c}")
+             for r in ("r1", "r2", "r_3") for c in ("load_0", "load_1")]
+    index = LoadIndex.from_store(ListStore({"V1": loads[:2], "V2": loads[2:]}), ["V1", "V2"])
+    targeted = lambda *targets: [l.load_id for l in index.targeted(Event(
+        id="e", program_id="p", intervals=[], targets=[ValuesMap(type=t, values=v) for t, v in targets]))]
+    assert targeted() == [l.load_id for l in loads]
+    assert targeted(("VEN_NAME", ["V2"])) == ["r2-load_0", "r2-load_1", "r_3-load_0", "r_3-load_1"]
+    assert targeted(("RESOURCE_NAME", ["r1_load_1"]), ("VEN_NAME", ["V1"])) == ["r1-load_0", "r1-load_1"]
+    assert targeted(("RESOURCE_NAME", ["r_3_load_1", "r2"])) == ["r_3-load_1", "r2-load_0", "r2-load_1"]
+    assert targeted(("RESOURCE_NAME", ["nothing", "r1_load_9"]), ("VEN_NAME", ["V9"])) == []
+    selection = index.targeted(Event(id="e", program_id="p", intervals=[]))
+    assert selection == loads and list(selection) == loads  # the same Load values, made on reading
+    assert selection[1] == loads[1] and selection[-2:] == loads[-2:] and len(selection) == 6
+    assert selection.resource_ids == {"r1", "r2", "r_3"}
+
+
+def test_current_value_follows_the_active_interval():
+    now = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
+    ev = Event(id="e", program_id="p", interval_period={"start": now - timedelta(hours=1), "duration": "PT1H"},
+               intervals=[{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]},
+                          {"id": 1, "interval_period": {"start": now, "duration": "PT1H"},
+                           "payloads": [{"type": "SIMPLE", "values": [2]}]}])
+    assert current_value(ev, now) == 2.0
+    assert current_value(ev, now - timedelta(minutes=30)) == 1.0
+    assert current_value(ev, now + timedelta(hours=2)) is None
