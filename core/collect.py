@@ -240,9 +240,10 @@ class Collector:
                 return np.asarray(axis, dtype=np.float64)
         return None
 
-    def build_clock(self, settings: Any) -> Clock:
-        """A :class:`Clock` in the settings' mode over :meth:`timeline` (wall clock only without one)."""
-        return Clock.from_settings(settings, self.timeline())
+    def build_clock(self, settings: Any, start_index: int = 0) -> Clock:
+        """A :class:`Clock` in the settings' mode over :meth:`timeline` (wall clock only without one); a replay
+        clock starts at row ``start_index``."""
+        return Clock.from_settings(settings, self.timeline(), start_index=start_index)
 
     # ------------------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> "Collector":

@@ -87,11 +87,15 @@ class Outbox:
         self.batch = batch
         self._no_search_warned = False
 
-    async def put(self, reports: Sequence[WireReport | dict[str, Any]], tick_ms: int | None = None) -> list[int]:
-        """Persist reports — :class:`core.report.WireReport` text or wire dicts — in one transaction; returns
-        their outbox ids in the order given (a VEN's reports are sent in that order)."""
+    async def put(self, reports: Sequence[WireReport | dict[str, Any]], tick_ms: int | None = None,
+                  state: dict[str, str] | None = None) -> list[int]:
+        """Persist reports — :class:`core.report.WireReport` text or wire dicts — in one transaction, together
+        with the runtime ``state`` entries given; returns their outbox ids in the order given (a VEN's reports
+        are sent in that order)."""
         items = [_item(r, tick_ms) for r in reports]
-        return await asyncio.to_thread(self.store.outbox_add, items) if items else []
+        if not items and not state:
+            return []
+        return await asyncio.to_thread(self.store.outbox_add, items, state)
 
     def _backoff(self, failures: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * (2 ** max(0, failures - 1)))

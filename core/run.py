@@ -11,6 +11,9 @@ for reports, and the reports go into the outbox (the store).  Beside the loop, b
 Schedules are in simulated seconds, like the tick interval, so ``--speed`` scales everything.  A VTN that
 is away delays nothing but delivery: ticks go on and reports wait in the outbox.
 
+In replay mode the clock continues after the last row an earlier run put into the outbox (the row is stored
+in the same transaction as that tick's reports), so a restart neither repeats nor skips data.
+
 SIGINT/SIGTERM finish the current tick, flush what can be flushed within ``reporting.shutdown_flush_seconds``,
 delete our webhook subscriptions, close the sources and return normally.  Whatever is left in the outbox
 is sent by the next run.
@@ -35,6 +38,8 @@ from core.report import Reporter
 from core.webhook import CallbackServer, Subscriptions
 
 log = logging.getLogger("venclient.run")
+
+REPLAY_ROW_KEY = "clock.replay_row"  # the last replayed row whose reports are in the outbox
 
 
 @dataclass
@@ -354,7 +359,7 @@ class VenRunner:
     async def _loop(self, events: EventEngine, vens: list[str]) -> None:
         """Tick until stopped, ``once`` or ``max_ticks``: collect, report, queue."""
         async with Collector.from_runtime(self.runtime, vens=vens, strict_open=False) as collector:
-            clock = collector.build_clock(self.runtime.settings)
+            clock = collector.build_clock(self.runtime.settings, start_index=await self._replay_start())
             self._loads_changed = False  # the collector has just read the loads
             while True:
                 started = time.monotonic()
@@ -370,6 +375,14 @@ class VenRunner:
                 if self.stop_event.is_set():
                     break
 
+    async def _replay_start(self) -> int:
+        """The row after the last one a previous run reported, so a restart continues instead of repeating."""
+        saved = await asyncio.to_thread(self.store.get_state, REPLAY_ROW_KEY)
+        try:
+            return int(saved) + 1 if saved is not None else 0
+        except ValueError:
+            return 0
+
     def _done(self) -> bool:
         return (self.options.once or self.stop_event.is_set()
                 or (self.options.max_ticks is not None and len(self.stats.ticks) >= self.options.max_ticks))
@@ -379,7 +392,7 @@ class VenRunner:
         tick = clock.tick
         readings = await collector.collect(tick)
         reports = self.reporter.build(tick.time, readings, collector.plan, self.report_requests(events))
-        await self.outbox.put(reports, tick_ms=tick.timestamp_ms)
+        await self.outbox.put(reports, tick_ms=tick.timestamp_ms, state={REPLAY_ROW_KEY: str(tick.index)})
         self._wakeup.set()
         counts = await asyncio.to_thread(self.store.outbox_counts)
         stats = TickStats(index=tick.index, loads=len(readings), ok=int(readings.ok_mask().sum()),

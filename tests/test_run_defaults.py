@@ -118,3 +118,13 @@ def test_an_event_asking_for_reports_wins_over_the_setting(tmp_path, local_vtn, 
         env.runtime.close()
     metering = next(e["id"] for e in local_vtn.state.events if e["eventName"] == DEMO_EVENT)
     assert {r["eventID"] for r in vtn_reports(local_vtn.state)} == {metering}
+
+
+def test_a_restart_continues_the_replay_where_the_last_run_stopped(run_env):
+    from fixtures.run import run_runner
+
+    first = run_runner(run_env.runtime, max_ticks=3)
+    second = run_runner(run_env.runtime, max_ticks=2)
+    assert [t.index for t in first.stats.ticks] == [0, 1, 2]
+    assert [t.index for t in second.stats.ticks] == [3, 4]
+    assert run_env.runtime.store().get_state("clock.replay_row") == "4"

@@ -1,7 +1,8 @@
 """The seeds' schema as SQLAlchemy Core tables (portable to SQLite and PostgreSQL).
 
 Tables ``connections``, ``resources``, ``loads`` keep the seeds' columns and indexes; ``vens`` keeps each
-VEN's VTN id; ``outbox`` holds reports until the VTN accepts them.  JSON columns are TEXT holding JSON
+VEN's VTN id; ``outbox`` holds reports until the VTN accepts them; ``runtime_state`` keeps small facts a
+restart continues from (the replay clock's row).  JSON columns are TEXT holding JSON
 (as in the seeds), booleans INTEGER 0/1.
 """
 
@@ -76,6 +77,13 @@ vens = sa.Table(
     sa.Column("ven_name", sa.Text, primary_key=True),
     sa.Column("vtn_ven_id", sa.Text),
     sa.Column("vtn_url", sa.Text),
+    sa.Column("updated_at", sa.DateTime, server_default=NOW),
+)
+
+runtime_state = sa.Table(
+    "runtime_state", metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text),
     sa.Column("updated_at", sa.DateTime, server_default=NOW),
 )
 

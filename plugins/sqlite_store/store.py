@@ -625,14 +625,38 @@ class SqlResourceStore:
             return dict(conn.execute(sa.select(t.c.ven_name, t.c.vtn_ven_id).where(t.c.vtn_ven_id.is_not(None))).all())
 
     # ------------------------------------------------------------------------------------ outbox
-    def outbox_add(self, items: Sequence[dict[str, Any]]) -> list[int]:
-        """Persist reports before sending: dicts with ven, program_id, event_id, tick_ms, payload (JSON str)."""
+    def outbox_add(self, items: Sequence[dict[str, Any]], state: dict[str, str] | None = None) -> list[int]:
+        """Persist reports before sending (dicts with ven, program_id, event_id, tick_ms, payload JSON text),
+        and ``state`` entries (see :meth:`set_state`) in the same transaction: a tick's reports and the
+        position it advanced to are stored together or not at all."""
         t = schema.outbox
         ids = []
         with self.engine.begin() as conn:
             for item in items:
                 ids.append(int(conn.execute(t.insert().values(**item)).inserted_primary_key[0]))
+            for key, value in (state or {}).items():
+                self._set_state(conn, key, value)
         return ids
+
+    # ------------------------------------------------------------------------------------ runtime state
+    def get_state(self, key: str) -> str | None:
+        """A value a previous run left (``None`` when never set)."""
+        t = schema.runtime_state
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.c.value).where(t.c.key == key)).scalar_one_or_none()
+
+    def set_state(self, key: str, value: str) -> None:
+        """Remember ``value`` under ``key`` for the next run."""
+        with self.engine.begin() as conn:
+            self._set_state(conn, key, value)
+
+    @staticmethod
+    def _set_state(conn: SaConnection, key: str, value: str) -> None:
+        t = schema.runtime_state
+        updated = conn.execute(t.update().where(t.c.key == key).values(
+            value=value, updated_at=sa.func.current_timestamp())).rowcount
+        if not updated:
+            conn.execute(t.insert().values(key=key, value=value))
 
     def outbox_due(self, now: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Pending reports whose next attempt is due, oldest first."""
