@@ -114,6 +114,33 @@ async def test_invalid_bodies_are_400(local_vtn):
         assert local_vtn.state.vens.by_id == {}
 
 
+async def test_invalid_reports_are_400_and_nothing_is_stored(local_vtn, vtn_state):
+    event = next(iter(vtn_state.events))
+    good_resource = {"resourceName": "r1_load_0", "intervalPeriod": {"start": "2025-01-15T13:00:00Z",
+                                                                      "duration": "PT15S"},
+                     "intervals": [{"id": 0, "payloads": [{"type": "USAGE", "values": [0.5]}]}]}
+    base = {"programID": event["programID"], "eventID": event["id"], "clientName": "Herning"}
+    bad_bodies = [
+        {**base, "resources": [{**good_resource, "intervals": [{"id": 0}]}]},                 # no payloads
+        {**base, "resources": [{**good_resource, "intervalPeriod": {"start": "yesterday"}}]},  # not a time
+        {**base, "resources": [{**good_resource, "intervalPeriod": {"start": "2025-01-15T13:00:00Z",
+                                                                    "duration": "15 s"}}]},   # not a duration
+        {**base, "programID": "has space", "resources": [good_resource]},                      # not an id
+        {**base, "clientName": "", "resources": [good_resource]},                              # empty name
+        {k: v for k, v in base.items() if k != "eventID"} | {"resources": [good_resource]},    # no eventID
+    ]
+    async with httpx.AsyncClient(base_url=local_vtn.url + "/") as raw:
+        auth = await token(raw)
+        for body in bad_bodies:
+            answer = await raw.post("reports", json=body, headers=auth)
+            assert answer.status_code == 400, body
+            assert answer.json()["detail"].startswith("The body is not a valid report")
+        assert len(local_vtn.state.reports) == 0
+        ok = await raw.post("reports", json={**base, "resources": [good_resource]}, headers=auth)
+        assert ok.status_code == 201 and ok.json()["resources"] == [good_resource]
+        assert len(local_vtn.state.reports) == 1
+
+
 async def test_paging_with_skip_and_limit(http):
     auth = await token(http)
     ven_id = (await http.post("vens", json={"venName": "Kolding"}, headers=auth)).json()["id"]
