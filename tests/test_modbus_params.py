@@ -106,3 +106,11 @@ def test_plan_merges_adjacent_and_near_registers():
     assert len(plan_blocks([("input", 0, 2), ("input", 200, 2)], max_gap=500)) == 2
     blocks = plan_blocks(spans, max_gap=64)
     assert locate(blocks, "input", 0x0034, 2) == (0, 0x0034 - 0x000C)
+
+
+def test_writer_accepts_the_event_engine_keys():
+    from core.model import Connection
+    from plugins.modbus_meter.params import parse_writer
+
+    parse_writer(Connection(id=1, type="modbustcp", actortype="writer", host="127.0.0.1", port=502,
+                            params={"unit": 2, "register": 10, "release_value": 1, "loads": ["load_1"]}))

@@ -118,3 +118,11 @@ def test_unparsable_payloads_raise_value_error(payload):
 def test_valid_json_without_the_field_is_absent_not_garbage():
     with pytest.raises(FieldAbsent):
         extract_watts(b'{"state": "ON"}', ("power",), 1.0)
+
+
+def test_writer_accepts_the_event_engine_keys():
+    from core.model import Connection
+    from plugins.mqtt_meter.params import parse_writer
+
+    parse_writer(Connection(id=1, type="mqtt", actortype="writer", host="127.0.0.1", port=1883,
+                            params={"command_topic": "cmnd/plug1/POWER", "release_value": 1, "loads": ["load_0"]}))

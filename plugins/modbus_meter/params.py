@@ -25,7 +25,10 @@ WRITE_KINDS: tuple[str, ...] = ("holding", "coil")
 
 SERIAL_KEYS = ("serial_port", "baudrate", "parity", "stopbits", "bytesize", "timeout")
 READER_KEYS = frozenset({"unit", "map", "channels", "loads", "word_order", *SERIAL_KEYS})
-WRITER_KEYS = frozenset({"unit", "register", "kind", "scale", "type", "word_order", "channels", *SERIAL_KEYS})
+EVENT_KEYS = ("release_value", "loads")  # read by core.events.EventActuator: value written when an event ends,
+                                         # and the loads an event may act on
+WRITER_KEYS = frozenset({"unit", "register", "kind", "scale", "type", "word_order", "channels", *SERIAL_KEYS,
+                         *EVENT_KEYS})
 GENERIC_CHANNEL_KEYS = frozenset({"function", "address", "type", "word_order", "scale"})
 NAMED_CHANNEL_KEYS = frozenset({"channel", "word_order", "scale"})
 WRITE_CHANNEL_KEYS = frozenset({"register", "kind", "scale", "type", "word_order"})

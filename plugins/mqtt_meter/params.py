@@ -22,7 +22,8 @@ DEFAULT_TLS_PORT = 8883
 READER_KEYS = frozenset({"broker", "preset", "path", "scale", "channels", "loads", "qos", "tls",
                          "stale_after_seconds"})
 CHANNEL_KEYS = frozenset({"topic", "preset", "path", "scale"})
-WRITER_KEYS = frozenset({"broker", "command_topic", "payload_template", "qos", "retain", "tls", "channels"})
+WRITER_KEYS = frozenset({"broker", "command_topic", "payload_template", "qos", "retain", "tls", "channels",
+                         "release_value", "loads"})  # the last two are read by core.events.EventActuator
 WRITE_CHANNEL_KEYS = frozenset({"command_topic", "payload_template", "qos", "retain"})
 TEMPLATE_FIELDS = frozenset({"value", "on_off", "load", "load_id", "resource"})
 SECRET_SCHEMES = ("env:", "settings:")
