@@ -251,9 +251,13 @@ class SqlResourceStore:
             raise InputError(f"Loads could not be inserted (a load names resource {sorted(missing)[0]}, "
                              "which does not exist); nothing was changed.")
 
-    def _insert_load_rows(self, conn: SaConnection, rows: list[tuple]) -> None:
+    def _insert_load_rows(self, conn: SaConnection, rows: Sequence[tuple]) -> None:
+        """Insert rows of the first ``len(row)`` ``LOAD_COLUMNS`` (the rest take their defaults)."""
+        if not rows:
+            return
         self._check_load_resources(conn, rows)
-        sql = f"INSERT INTO loads ({', '.join(LOAD_COLUMNS)}) VALUES ({self._placeholders(conn, len(LOAD_COLUMNS))})"
+        columns = LOAD_COLUMNS[:len(rows[0])]
+        sql = f"INSERT INTO loads ({', '.join(columns)}) VALUES ({self._placeholders(conn, len(columns))})"
         try:
             self._executemany(conn, sql, rows)
         except sa.exc.IntegrityError as err:
@@ -277,7 +281,10 @@ class SqlResourceStore:
         ``loads`` are dicts or tuples ``(load_id, resource_id, load_component, load_name, h5_meter_id)``.
         Without ``replace``, existing loads make it fail with InputError and nothing changes.
         """
-        rows = [(*row, None, PENDING) if isinstance(row, tuple) else self._load_row(row) for row in loads]
+        # Tuples of the five generated columns go in as they are (vtn_resource_id NULL, status PENDING by default).
+        rows = (loads if loads and isinstance(loads[0], tuple) and all(len(row) == 5 for row in loads)
+                else [self._load_row(row) if isinstance(row, dict) else tuple(row) + (None, PENDING)[len(row) - 5:]
+                      for row in loads])
         with self._bulk_connection(rows) as conn:
             if replace:
                 conn.execute(schema.loads.delete())
@@ -385,17 +392,21 @@ class SqlResourceStore:
     def get_load_statistics(self) -> dict[str, Any]:
         """*(seeds)* Load counts: total, by component, by status, unique H5 meters."""
         t = schema.loads
-        with self.engine.connect() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-            by_component = dict(conn.execute(sa.select(t.c.load_component, sa.func.count())
-                                             .group_by(t.c.load_component).order_by(t.c.load_component)).all())
-            by_status = dict(conn.execute(sa.select(t.c.registration_status, sa.func.count())
-                                          .group_by(t.c.registration_status)).all())
+        by_component: Counter[str] = Counter()
+        by_status: Counter[str] = Counter()
+        registered = 0
+        with self.engine.connect() as conn:  # one grouped scan for the counts, one index scan for the meters
+            for component, status, count, with_id in conn.execute(
+                    sa.select(t.c.load_component, t.c.registration_status, sa.func.count(),
+                              sa.func.count(t.c.vtn_resource_id)).group_by(t.c.load_component,
+                                                                           t.c.registration_status)):
+                by_component[component] += count
+                by_status[status] += count
+                registered += with_id
             meters = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.h5_meter_id)))).scalar_one()
-            registered = conn.execute(sa.select(sa.func.count()).select_from(t)
-                                      .where(t.c.vtn_resource_id.is_not(None))).scalar_one()
-        return {"loads": total, "loads_by_component": {k: by_component.get(k, 0) for k in LOAD_COMPONENTS},
-                "loads_by_status": by_status, "unique_h5_meters": meters, "loads_registered": registered}
+        return {"loads": sum(by_component.values()),
+                "loads_by_component": {k: by_component.get(k, 0) for k in LOAD_COMPONENTS},
+                "loads_by_status": dict(by_status), "unique_h5_meters": meters, "loads_registered": registered}
 
     def statistics(self) -> dict[str, Any]:
         """Everything ``ven db status`` shows, as a JSON-ready dict."""
