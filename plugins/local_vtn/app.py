@@ -26,7 +26,7 @@ import orjson
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -170,7 +170,10 @@ class VtnApi:
     @staticmethod
     async def body(request: Request, model: type[OpenADRModel]) -> dict[str, Any]:
         """The request body validated as ``model``, as a wire dict; a 400 problem if it is not one."""
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client gave up mid-body: nobody is left to answer, nothing is stored
+            raise Problem(400, "Bad Request", "The client disconnected before sending the whole body.") from None
         try:
             if model is Report:  # the hot path: a fleet tick posts ~116k report resources
                 REPORT_BODY.validate_json(raw)
