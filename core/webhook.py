@@ -19,15 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import socket
-import threading
-import time
 from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 import orjson
 
-from core.errors import VenError
+from core.background_server import BackgroundServer
 from core.openadr import ObjectOperation, Subscription
 
 log = logging.getLogger("venclient.webhook")
@@ -37,20 +34,6 @@ EVENT_OPERATIONS = ("CREATE", "UPDATE", "DELETE")
 NOTIFICATION_OPERATIONS = ("GET", "POST", "PUT", "DELETE")
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as err:
-        sock.close()
-        reason = err.strerror.lower() if err.strerror else str(err)
-        raise VenError(f"The event callback server cannot listen on {host}:{port} (events.callback_host / "
-                       f"events.callback_port): {reason}.", exit_code=2) from None
-    return sock
 
 
 def _notification_problem(body: Any) -> str | None:
@@ -66,7 +49,7 @@ def _notification_problem(body: Any) -> str | None:
     return None
 
 
-class CallbackServer:
+class CallbackServer(BackgroundServer):
     """Receives the VTN's notifications on ``host:port`` and passes them to ``handler`` in ``loop``.
 
     ``token`` is the bearer token the VTN must send (the subscriptions carry it); requests without it get
@@ -75,17 +58,17 @@ class CallbackServer:
 
     def __init__(self, handler: Handler, loop: asyncio.AbstractEventLoop, *, host: str = "127.0.0.1",
                  port: int = 0, token: str | None = None):
+        import uvicorn
+
         self.handler = handler
         self.loop = loop
-        self.host = host
-        self.requested_port = port
         self.token = token or secrets.token_urlsafe(24)
-        self.port: int | None = None
         self.received = 0
         self.refused = 0
-        self._socket: socket.socket | None = None
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        config = uvicorn.Config(self._app(), log_config=None, log_level="warning", access_log=False,
+                                lifespan="off", ws="none")
+        super().__init__(config, host, port, what="The event callback server (events.callback_host / "
+                                                  "events.callback_port)")
 
     @property
     def url(self) -> str:
@@ -135,45 +118,6 @@ class CallbackServer:
             asyncio.run_coroutine_threadsafe(run(), self.loop)
         except RuntimeError:  # the VEN's loop is closing
             log.debug("Notification dropped: the event loop is closed.")
-
-    def start(self, timeout: float = 10.0) -> "CallbackServer":
-        """Bind, serve in a background thread and wait (bounded) until it accepts connections."""
-        import uvicorn
-
-        if self._thread is not None:
-            return self
-        self._socket = _bind(self.host, self.requested_port)
-        self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(self._app(), log_config=None, log_level="warning", access_log=False,
-                                lifespan="off", ws="none")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name=f"event-callbacks-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise VenError(f"The event callback server on {self.host}:{self.port} did not start.")
-            time.sleep(0.01)
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving (bounded), join the thread, close the socket."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-
-    def __enter__(self) -> "CallbackServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
 
 def _same_endpoint(url: str, ours: str) -> bool:

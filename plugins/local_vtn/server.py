@@ -6,32 +6,14 @@ starts, so a port in use is one clear sentence and ``port=0`` gives a free port 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from core.errors import VenError
+from core.background_server import BackgroundServer, bind_socket
 from plugins.local_vtn.app import BASE_PATH, create_app
 from plugins.local_vtn.state import VtnState
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on ``host:port`` (``port`` 0 = any free port); VenError if it cannot bind."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as err:
-        sock.close()
-        reason = err.strerror.lower() if err.strerror else str(err)
-        raise VenError(f"The local VTN cannot listen on {host}:{port}: {reason}.", exit_code=2) from None
-    sock.set_inheritable(True)
-    return sock
 
 
 def _url(host: str, port: int, tls: bool = False) -> str:
@@ -53,7 +35,7 @@ def serve_forever(state: VtnState, host: str = "127.0.0.1", port: int = 8080, *,
     The process is the VTN's own, so stored objects are frozen out of the cyclic GC's scans (see
     :func:`plugins.local_vtn.app.freeze_stored_objects`).
     """
-    sock = bind_socket(host, port)
+    sock = bind_socket(host, port, "The local VTN")
     app = create_app(state, state_file=state_file, save_interval=save_interval, freeze_gc=True)
     server = uvicorn.Server(_config(app, log_level))
     if on_ready is not None:
@@ -66,31 +48,24 @@ def serve_forever(state: VtnState, host: str = "127.0.0.1", port: int = 8080, *,
         sock.close()
 
 
-class LocalVtnServer:
+class LocalVtnServer(BackgroundServer):
     """The local VTN in a background thread with its own event loop; ``start()``/``stop()`` or ``with``.
 
     ``url`` is the OpenADR base URL (``http://127.0.0.1:<port>/openadr3/3.0.1``, ``https`` with ``tls_cert``
-    and ``tls_key``); ``state`` may be read (and, for tests, poked) from the caller's thread.
+    and ``tls_key``); ``state`` may be read (and, for tests, poked) from the caller's thread.  ``stop()`` runs
+    the app's lifespan shutdown, which saves the state file.
     """
 
     def __init__(self, state: VtnState | None = None, host: str = "127.0.0.1", port: int = 0, *,
                  state_file: Path | str | None = None, save_interval: float = 5.0, log_level: str = "warning",
                  app_wrapper: Any = None, tls_cert: Path | str | None = None, tls_key: Path | str | None = None):
         self.state = state if state is not None else VtnState()
-        self.host = host
-        self.requested_port = port
-        self.port: int | None = None
         self.state_file = Path(state_file) if state_file else None
-        self.save_interval = save_interval
-        self.log_level = log_level
         self.tls_cert = Path(tls_cert) if tls_cert else None
         self.tls_key = Path(tls_key) if tls_key else None
         self.app = create_app(self.state, state_file=self.state_file, save_interval=save_interval)
-        self._asgi = app_wrapper(self.app) if app_wrapper is not None else self.app
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self._error: BaseException | None = None
+        asgi = app_wrapper(self.app) if app_wrapper is not None else self.app
+        super().__init__(_config(asgi, log_level, self.tls_cert, self.tls_key), host, port, what="The local VTN")
 
     @property
     def url(self) -> str:
@@ -98,44 +73,3 @@ class LocalVtnServer:
         if self.port is None:
             raise RuntimeError("The local VTN is not started.")
         return _url(self.host, self.port, tls=self.tls_cert is not None)
-
-    def start(self, timeout: float = 15.0) -> "LocalVtnServer":
-        """Bind, start serving in a thread and wait until it accepts connections."""
-        if self._thread is not None:
-            return self
-        self._socket = bind_socket(self.host, self.requested_port)
-        self.port = self._socket.getsockname()[1]
-        self._server = uvicorn.Server(_config(self._asgi, self.log_level, self.tls_cert, self.tls_key))
-        self._thread = threading.Thread(target=self._run, name=f"local-vtn-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise VenError(f"The local VTN on {self.host}:{self.port} did not start"
-                               + (f": {self._error}." if self._error else "."))
-            time.sleep(0.01)
-        return self
-
-    def _run(self) -> None:
-        try:
-            self._server.run(sockets=[self._socket])  # type: ignore[union-attr, list-item]
-        except BaseException as err:  # noqa: BLE001 - reported by start()
-            self._error = err
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Ask uvicorn to exit (lifespan shutdown saves the state), join the thread, close the socket."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-
-    def __enter__(self) -> "LocalVtnServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
