@@ -6,10 +6,13 @@ structural: no base class to inherit, just the attributes and methods below.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence, TypeVar, runtime_checkable
 
 import numpy as np
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.clock import Tick
@@ -134,6 +137,29 @@ class LoadBatch:
 
     def __len__(self) -> int:
         return len(self.load_ids)
+
+
+def parsed_connections(batch: LoadBatch, kinds: Sequence[str], parse: Callable[["Connection"], T],
+                       reported: set[int], log: logging.Logger) -> dict[int, T]:
+    """``{connection_id: parse(connection)}`` for the batch's connections of ``kinds`` — a helper for sources.
+
+    A connection ``parse`` rejects with :class:`core.errors.InputError` is left out (its loads report nothing)
+    and logged once: its id goes into ``reported``, which the source keeps across ``open`` calls.
+    """
+    from core.errors import InputError
+
+    parsed: dict[int, T] = {}
+    for connection_id in {int(c) for c in np.unique(batch.connection_ids)}:
+        connection = batch.connections.get(connection_id)
+        if connection is None or connection.type not in kinds:
+            continue
+        try:
+            parsed[connection_id] = parse(connection)
+        except InputError as err:
+            if connection_id not in reported:
+                reported.add(connection_id)
+                log.warning("%s Its loads report no value.", err)
+    return parsed
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, WRITER, Connection
-from core.protocols import LoadBatch, SourceReading
+from core.protocols import LoadBatch, SourceReading, parsed_connections
 from plugins.modbus_meter.bus import ModbusBus, decode
 from plugins.modbus_meter.options import ModbusOptions
 from plugins.modbus_meter.params import KINDS, BusAddress, ModbusTarget, Register, parse_reader, parse_writer
@@ -148,18 +148,7 @@ class ModbusMeterSource:
     # ------------------------------------------------------------------ internals
     def _targets(self, batch: LoadBatch) -> dict[int, ModbusTarget]:
         """Parsed reader connections of the batch; a bad one is logged once and its loads stay missing."""
-        targets: dict[int, ModbusTarget] = {}
-        for connection_id in {int(c) for c in np.unique(batch.connection_ids)}:
-            connection = batch.connections.get(connection_id)
-            if connection is None or connection.type not in self.kinds:
-                continue
-            try:
-                targets[connection_id] = parse_reader(connection)
-            except InputError as err:
-                if connection_id not in self._reported_bad:
-                    log.warning("%s Its loads report no value.", err)
-                    self._reported_bad.add(connection_id)
-        return targets
+        return parsed_connections(batch, self.kinds, parse_reader, self._reported_bad, log)
 
     @staticmethod
     async def _read_plan(plan: _BusPlan) -> tuple[np.ndarray, np.ndarray]:

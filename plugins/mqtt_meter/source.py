@@ -23,7 +23,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, WRITER, Connection
-from core.protocols import LoadBatch, SourceReading
+from core.protocols import LoadBatch, SourceReading, parsed_connections
 from plugins.mqtt_meter.broker import BrokerClient, connect_once, stop_client
 from plugins.mqtt_meter.options import MqttOptions
 from plugins.mqtt_meter.params import KIND, BrokerAddress, Channel, MqttTarget, parse_reader, parse_writer
@@ -158,18 +158,8 @@ class MqttMeterSource:
 
     # ------------------------------------------------------------------ internals
     def _targets(self, batch: LoadBatch) -> dict[int, MqttTarget]:
-        targets: dict[int, MqttTarget] = {}
-        for connection_id in {int(c) for c in np.unique(batch.connection_ids)}:
-            connection = batch.connections.get(connection_id)
-            if connection is None or connection.type not in self.kinds:
-                continue
-            try:
-                targets[connection_id] = parse_reader(connection)
-            except InputError as err:
-                if connection_id not in self._reported_bad:
-                    log.warning("%s Its loads report no value.", err)
-                    self._reported_bad.add(connection_id)
-        return targets
+        """Parsed reader connections of the batch; a bad one is logged once and its loads stay missing."""
+        return parsed_connections(batch, self.kinds, parse_reader, self._reported_bad, log)
 
     def _sync_brokers(self, topics: dict[BrokerAddress, dict[str, int]]) -> None:
         """Start clients for new brokers, update subscriptions, stop clients no longer needed (blocking)."""
