@@ -25,7 +25,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import orjson
 
@@ -87,14 +87,13 @@ class Outbox:
         self.batch = batch
         self._no_search_warned = False
 
-    async def put(self, reports: Sequence[WireReport | dict[str, Any]], tick_ms: int | None = None,
+    async def put(self, reports: Iterable[WireReport | dict[str, Any]], tick_ms: int | None = None,
                   state: dict[str, str] | None = None) -> list[int]:
         """Persist reports — :class:`core.report.WireReport` text or wire dicts — in one transaction, together
         with the runtime ``state`` entries given; returns their outbox ids in the order given (a VEN's reports
-        are sent in that order)."""
-        items = [_item(r, tick_ms) for r in reports]
-        if not items and not state:
-            return []
+        are sent in that order).  ``reports`` may be a generator (e.g. :meth:`core.report.Reporter.iter_build`):
+        it is consumed inside the transaction, in a worker thread, one report at a time."""
+        items = (_item(r, tick_ms) for r in reports)
         return await asyncio.to_thread(self.store.outbox_add, items, state)
 
     def _backoff(self, failures: int) -> float:

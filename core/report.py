@@ -20,7 +20,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import orjson
@@ -226,9 +226,13 @@ class Reporter:
 
     def build(self, start: datetime, readings: Any, plan: Any, events: Sequence[Any]) -> list[WireReport]:
         """Reports for every (VEN, event asking for reports) at the tick starting at ``start``."""
+        return list(self.iter_build(start, readings, plan, events))
+
+    def iter_build(self, start: datetime, readings: Any, plan: Any, events: Sequence[Any]) -> Iterator[WireReport]:
+        """:meth:`build`, one VEN's reports at a time, so a fleet tick never holds all its JSON text at once
+        (the outbox stores each as it comes).  ``readings`` and ``plan`` must not change while it runs."""
         self._prepare(plan)
         power = np.where(readings.quality == 0, readings.power_w, np.nan)
-        reports: list[WireReport] = []
         for event in events:
             specs = payload_specs(event.report_descriptors, self.interval_seconds, warn=self._warn_once)
             if not specs:
@@ -237,8 +241,7 @@ class Reporter:
             for ven, sl in plan.ven_slices.items():
                 if vens is not None and ven not in vens and names is None:
                     continue
-                reports.extend(self._ven_reports(ven, sl, event, specs, start, power, plan, vens, names))
-        return reports
+                yield from self._ven_reports(ven, sl, event, specs, start, power, plan, vens, names)
 
     def _ven_reports(self, ven: str, sl: slice, event: Any, specs: list[PayloadSpec], start: datetime,
                      power: np.ndarray, plan: Any, vens: set[str] | None, names: set[str] | None) -> list[WireReport]:

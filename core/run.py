@@ -391,12 +391,12 @@ class VenRunner:
         started = time.perf_counter()
         tick = clock.tick
         readings = await collector.collect(tick)
-        reports = self.reporter.build(tick.time, readings, collector.plan, self.report_requests(events))
-        await self.outbox.put(reports, tick_ms=tick.timestamp_ms, state={REPLAY_ROW_KEY: str(tick.index)})
+        reports = self.reporter.iter_build(tick.time, readings, collector.plan, self.report_requests(events))
+        queued = await self.outbox.put(reports, tick_ms=tick.timestamp_ms, state={REPLAY_ROW_KEY: str(tick.index)})
         self._wakeup.set()
         counts = await asyncio.to_thread(self.store.outbox_counts)
         stats = TickStats(index=tick.index, loads=len(readings), ok=int(readings.ok_mask().sum()),
-                          reports=len(reports), pending=counts.get("pending", 0),
+                          reports=len(queued), pending=counts.get("pending", 0),
                           seconds=time.perf_counter() - started)
         self.stats.ticks.append(stats)
         self.stats.reports_built += stats.reports

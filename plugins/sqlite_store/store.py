@@ -636,7 +636,7 @@ class SqlResourceStore:
             return dict(conn.execute(sa.select(t.c.ven_name, t.c.vtn_ven_id).where(t.c.vtn_ven_id.is_not(None))).all())
 
     # ------------------------------------------------------------------------------------ outbox
-    def outbox_add(self, items: Sequence[dict[str, Any]], state: dict[str, str] | None = None) -> list[int]:
+    def outbox_add(self, items: Iterable[dict[str, Any]], state: dict[str, str] | None = None) -> list[int]:
         """Persist reports before sending (dicts with ven, program_id, event_id, tick_ms, payload JSON text),
         and ``state`` entries (see :meth:`set_state`) in the same transaction: a tick's reports and the
         position it advanced to are stored together or not at all."""

@@ -119,6 +119,11 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def register(folder: Path, url: str) -> None:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "core.cli", "register"], check=True, cwd=ROOT, env=vtn_env(folder, url),
@@ -140,8 +145,10 @@ async def measure(runtime, ticks: int, vtn_pid: int, profile: bool) -> dict:
         events = EventEngine(runtime, transport, vens)
         await events.poll()
         requests = events.report_requests()
+        print(f"  peak RSS after the event poll: {peak_rss_mb():.0f} MB", file=sys.stderr)
         async with Collector.from_runtime(runtime, vens=vens, strict_open=False) as collector:
             plan = collector.plan
+            print(f"  peak RSS after opening the collector: {peak_rss_mb():.0f} MB", file=sys.stderr)
             clock = collector.build_clock(settings)
             reporter = Reporter(interval_seconds=float(settings.reporting.interval_seconds),
                                 level=settings.reporting.level,
@@ -161,10 +168,16 @@ async def measure(runtime, ticks: int, vtn_pid: int, profile: bool) -> dict:
                     profiler.enable()
                 started = time.perf_counter()
                 readings = await collector.collect(clock.tick)
-                reports = reporter.build(clock.tick.time, readings, plan, requests)
-                await outbox.put(reports, tick_ms=clock.tick.timestamp_ms)
-                report_bytes.append(sum(len(r.json.encode()) for r in reports))
-                del reports  # as in `ven run`: the outbox holds them now
+                sizes: list[int] = []
+
+                def measured(reports):  # as in `ven run`: built one VEN at a time, stored as they come
+                    for report in reports:
+                        sizes.append(len(report.json.encode()))
+                        yield report
+
+                await outbox.put(measured(reporter.iter_build(clock.tick.time, readings, plan, requests)),
+                                 tick_ms=clock.tick.timestamp_ms)
+                report_bytes.append(sum(sizes))
                 attempts = 0
                 while store.outbox_counts()["pending"]:
                     result = await outbox.flush(transport)
