@@ -8,8 +8,8 @@ Run: ``.venv/bin/python tests/benchmarks/bench_register.py [--resources 3400] [-
 2. For each contender, starts a fresh local VTN in its own process (``ven vtn serve``) and registers a fresh
    copy of the store:
    * ``ours`` — ``Registrar.register_vens`` (window of 50 in flight, results written to the store);
-   * ``raw`` — a minimal ``httpx.AsyncClient`` posting the same resource bodies with the same window of 50,
-     writing nothing anywhere (the ceiling for this VTN on this machine);
+   * ``raw`` — minimal ``httpx.AsyncClient``s (one kept-alive connection per request in flight, like ours)
+     posting the same resource bodies with the same window of 50, writing nothing anywhere;
    * ``seed`` — the seeds' method: batches of 50 with ``gather`` and a 0.5 s pause, on the first
      ``--seed-loads`` loads only (it is slow by design).
 3. Prints details, then LAST one JSON line: ``loads``, ``loads_per_s``, ``raw_per_s``, ``seed_method_per_s``,
@@ -127,7 +127,12 @@ async def run_raw(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, float]:
     work = [(ven, row) for ven in store.get_ven_list() for row in store.registration_rows(ven)]
     runtime.close()
     bodies = [(ven, json.dumps(resource_payload(row)).encode()) for ven, row in work]
-    async with httpx.AsyncClient(base_url=vtn.url, limits=httpx.Limits(max_connections=WINDOW)) as client:
+    # One kept-alive connection per worker, like our transport: a single AsyncClient pooling 50 connections
+    # is far slower (httpcore scans every pooled connection on every request).
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [httpx.AsyncClient(base_url=vtn.url + "/", limits=limits) for _ in range(WINDOW)]
+    try:
+        client = clients[0]
         token = (await client.post("auth/token", data={"grant_type": "client_credentials", "client_id": "ven-dev",
                                                        "client_secret": "ven-dev-secret"})).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -138,15 +143,18 @@ async def run_raw(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, float]:
         queue = iter(bodies)
         failures = 0
 
-        async def worker() -> None:
+        async def worker(own: httpx.AsyncClient) -> None:
             nonlocal failures
             for ven, body in queue:
-                response = await client.post(f"vens/{ven_ids[ven]}/resources", content=body, headers=headers)
+                response = await own.post(f"vens/{ven_ids[ven]}/resources", content=body, headers=headers)
                 failures += response.status_code != 201
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(WINDOW)))
+        await asyncio.gather(*(worker(c) for c in clients))
         seconds = time.perf_counter() - started
+    finally:
+        for c in clients:
+            await c.aclose()
     if failures:
         sys.exit(f"raw: {failures} requests failed")
     return len(bodies), seconds
