@@ -32,7 +32,7 @@ Rules of the house:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pluggy
 
@@ -86,7 +86,11 @@ def ven_meter_sources(settings: "Settings") -> "list[MeterSource] | None":
     Each source names the connection kinds it serves in ``source.kinds`` (``h5sim``, ``modbustcp``,
     ``modbusrtu``, ``mqtt``, ``filereader``, or a new kind of your own).  The collector groups the
     approved loads by their resource's connection type and asks the source serving that kind once per
-    tick for the whole batch.  Two sources claiming the same kind is an error naming both plugins.
+    tick for the whole batch, every source concurrently under ``collect.source_timeout_seconds``.  Two
+    sources claiming the same kind is an error naming both plugins.  Optional extras a source may have:
+    ``validate_connection(connection)`` (checked by ``ven resources connect`` before anything is stored),
+    ``test_read(connection)`` (``ven resources test``), ``wait_ready(timeout)`` (awaited after ``open``)
+    and ``timeline()`` (a replayed time axis for the clock).  See :class:`core.protocols.MeterSource`.
     """
 
 
@@ -123,12 +127,16 @@ def ven_readings(tick: Any, readings: Any) -> None:
 
 
 @hookspec
-def ven_event(change: str, event: Any, loads: list[Any]) -> None:
+def ven_event(change: str, event: Any, loads: Sequence[Any]) -> None:
     """A demand-response event was created, changed or removed on the VTN.
 
     ``change`` is ``"created"``, ``"changed"`` or ``"removed"``; ``event`` is a
-    :class:`core.openadr.Event`; ``loads`` are the :class:`core.model.Load` objects the event targets
-    (by resource name, VEN name, or every load of the VEN when the event targets the whole program).
-    Act on them (switch a relay, set a set-point) or just log.  Exceptions are logged per plugin and do
-    not stop other plugins from seeing the event.
+    :class:`core.openadr.Event`; ``loads`` is a read-only sequence of the :class:`core.model.Load` objects
+    the event targets — by ``RESOURCE_NAME`` target (a load's VTN resourceName or a resource id), by
+    ``VEN_NAME`` target, or every load of the VENs this process runs when the event has neither (the whole
+    program).  It makes each Load when read, so a fleet-wide event costs nothing until you iterate.
+    Act on them (switch a relay, set a set-point) or just log.  Called on the event loop: do blocking I/O in
+    a thread.  Exceptions are logged per plugin and do not stop other plugins from seeing the event.
+    Connections with ``actortype = "writer"`` are acted on by the framework itself (see ``ven_writers``).
+    After a restart every active event is reported as ``created`` again.
     """

@@ -183,8 +183,10 @@ class MeterSource(Protocol):
     Optional extras the framework uses when present: ``validate_connection(connection) -> None`` (raise
     :class:`core.errors.InputError` with one sentence; ``ven resources connect`` calls it before storing),
     ``async test_read(connection) -> {load_component: watts | None}`` (``ven resources test``; may also accept
-    ``resource=`` and ``tick=`` keywords), and ``timeline() -> ndarray | None`` (Unix seconds of recorded
-    data the :class:`core.clock.Clock` replays; the h5sim source has one).
+    ``resource=`` and ``tick=`` keywords), ``async wait_ready(timeout) -> bool`` (awaited after ``open``:
+    e.g. subscriptions acknowledged and retained values in, so the first tick has them), and
+    ``timeline() -> ndarray | None`` (Unix seconds of recorded data the :class:`core.clock.Clock` replays;
+    the h5sim source has one).  :func:`parsed_connections` helps a source read its batch's connections.
     """
 
     kinds: tuple[str, ...]
