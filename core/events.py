@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from collections.abc import Sequence
 from typing import Any, Iterator
@@ -106,8 +106,10 @@ class EventTracker:
         return [EventChange(CHANGED if known else CREATED, event)]
 
 
-LOAD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Load))
-UNIQUE_COLUMNS = frozenset({"load_id", "vtn_resource_id", "id"})  # the other columns' values repeat: shared
+# The Load fields an event index keeps (the store's ``load_tuples`` order); the others stay at their defaults.
+LOAD_COLUMNS: tuple[str, ...] = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id",
+                                 "vtn_resource_id", "registration_status")
+UNIQUE_COLUMNS = frozenset({"load_id", "vtn_resource_id"})  # the other columns' values repeat: shared
 
 
 class LoadSelection(Sequence[Load]):
@@ -166,16 +168,17 @@ class LoadIndex:
 
     @classmethod
     def from_store(cls, store: Any, vens: Sequence[str]) -> "LoadIndex":
-        """Read the loads of ``vens`` one VEN at a time (peak memory: one VEN's Load objects)."""
+        """Read the loads of ``vens`` one VEN at a time, as plain tuples (no Load object is made here)."""
         values: dict[str, list[Any]] = {name: [] for name in LOAD_COLUMNS}
         shared: dict[Any, Any] = {}
         ven_ranges: dict[str, range] = {}
+        unique = [name in UNIQUE_COLUMNS for name in LOAD_COLUMNS]
+        lists = [values[name] for name in LOAD_COLUMNS]
         for ven in vens:
             start = len(values["load_id"])
-            for load in store.list_loads(ven=ven):
-                for name in LOAD_COLUMNS:
-                    value = getattr(load, name)
-                    values[name].append(value if name in UNIQUE_COLUMNS else shared.setdefault(value, value))
+            for row in store.load_tuples(ven):
+                for keep_own, column, value in zip(unique, lists, row):
+                    column.append(value if keep_own else shared.setdefault(value, value))
             ven_ranges[ven] = range(start, len(values["load_id"]))
         columns = {}
         for name, items in values.items():

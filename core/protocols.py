@@ -73,6 +73,10 @@ class ResourceStore(Protocol):
     def get_loads_by_resource(self, resource_id: str) -> list["Load"]:
         """*(seeds)* The loads of one resource, ordered by component."""
 
+    def load_tuples(self, ven: str) -> list[tuple]:
+        """One VEN's loads as tuples ``(load_id, resource_id, load_component, load_name, h5_meter_id,
+        vtn_resource_id, registration_status)``, by resource and component (lean reads for fleet indexes)."""
+
     def get_loads_by_h5_meter(self, h5_meter_id: str) -> list["Load"]:
         """*(seeds)* Loads simulated from one H5 meter."""
 

@@ -140,13 +140,15 @@ def test_pushed_changes_are_applied_once_and_stale_ones_ignored():
 
 
 class ListStore:
-    """Just ``list_loads(ven=)`` over a dict of loads per VEN."""
+    """Just ``load_tuples(ven)`` over a dict of loads per VEN."""
 
     def __init__(self, by_ven):
         self.by_ven = by_ven
 
-    def list_loads(self, ven=None):
-        return list(self.by_ven[ven])
+    def load_tuples(self, ven):
+        from core.events import LOAD_COLUMNS
+
+        return [tuple(getattr(load, name) for name in LOAD_COLUMNS) for load in self.by_ven[ven]]
 
 
 def test_load_index_targets_without_an_object_per_load():

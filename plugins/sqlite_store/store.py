@@ -356,6 +356,18 @@ class SqlResourceStore:
         with self.engine.connect() as conn:
             return [self._to_load(row) for row in conn.execute(query)]
 
+    LOAD_TUPLE_COLUMNS = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id",
+                          "vtn_resource_id", "registration_status")
+
+    def load_tuples(self, ven: str) -> list[tuple]:
+        """The loads of one VEN as plain tuples of ``LOAD_TUPLE_COLUMNS``, by resource and component
+        (a lean read for indexes over the whole fleet)."""
+        sql = (f"SELECT {', '.join('l.' + c for c in self.LOAD_TUPLE_COLUMNS)} FROM loads l "
+               "JOIN resources r ON r.resource_id = l.resource_id WHERE r.ven = ? "
+               "ORDER BY l.resource_id, l.load_component")
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(self._sql(conn, sql), (ven,))]
+
     def count_loads(self) -> int:
         """How many loads the store holds."""
         with self.engine.connect() as conn:
