@@ -178,6 +178,7 @@ async def measure(runtime, ticks: int, vtn_pid: int, profile: bool) -> dict:
                 await outbox.put(measured(reporter.iter_build(clock.tick.time, readings, plan, requests)),
                                  tick_ms=clock.tick.timestamp_ms)
                 report_bytes.append(sum(sizes))
+                after_put = peak_rss_mb()
                 attempts = 0
                 while store.outbox_counts()["pending"]:
                     result = await outbox.flush(transport)
@@ -191,7 +192,8 @@ async def measure(runtime, ticks: int, vtn_pid: int, profile: bool) -> dict:
                 ven_cpu.append(own_cpu_seconds() - own_before)
                 posts.append(attempts)
                 print(f"  tick {n}: {times[-1]:.3f} s, {attempts} posts, {report_bytes[-1] / 1e6:.1f} MB, "
-                      f"VEN CPU {ven_cpu[-1]:.2f} s, VTN CPU {vtn_cpu[-1]:.2f} s", file=sys.stderr)
+                      f"VEN CPU {ven_cpu[-1]:.2f} s, VTN CPU {vtn_cpu[-1]:.2f} s; peak RSS {after_put:.0f} MB after "
+                      f"queuing, {peak_rss_mb():.0f} MB after posting", file=sys.stderr)
             if profiler is not None:
                 out = io.StringIO()
                 pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
