@@ -12,7 +12,7 @@ from core.clock import Clock
 from core.collect import Collector, tidy_watts
 from core.errors import InputError
 from core.model import LOAD_COMPONENTS, QUALITY_OK, QUALITY_STALE, Readings
-from core.output import console, print_json, table
+from core.output import console, print_json, print_wide, table
 from core.simulator import resource_meter_data
 
 
@@ -71,14 +71,6 @@ async def _collect(runtime: Any, vens: list[str], ticks: int, interval: float, s
                     ["resource_id", "meter point", *LOAD_COMPONENTS], readings_rows(collector, readings, ven)))
     if as_json:
         print_json(documents[0] if ticks == 1 else documents)
-
-
-def print_wide(renderable: Any) -> None:
-    """Print a table; when stdout is not a terminal, wide enough that ids are not cut."""
-    out = console()
-    if not out.is_terminal:
-        out.width = max(out.width, 200)
-    out.print(renderable)
 
 
 def register(app: typer.Typer) -> None:

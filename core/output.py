@@ -45,6 +45,14 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     return t
 
 
+def print_wide(renderable: Any) -> None:
+    """Print a table; when stdout is not a terminal, wide enough that ids are not cut."""
+    out = console()
+    if not out.is_terminal:
+        out.width = max(out.width, 200)
+    out.print(renderable)
+
+
 def progress(transient: bool = False) -> Progress:
     """A progress bar on stderr: description, bar, n/total, elapsed time."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

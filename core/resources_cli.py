@@ -36,7 +36,7 @@ import typer
 from core.clock import Clock
 from core.errors import InputError
 from core.model import COMPONENT_INDEX, LOAD_COMPONENTS, READER, STATUSES, WRITER, Connection, Resource
-from core.output import console, print_json, table
+from core.output import console, print_json, print_wide, table
 
 SERIAL_KINDS = ("modbusrtu",)
 MQTT_SCHEMES = {"mqtt": (1883, False), "tcp": (1883, False), "mqtts": (8883, True), "ssl": (8883, True)}
@@ -472,14 +472,6 @@ def build_resources_app() -> typer.Typer:
                             f"{describe_connection(connection)} in {elapsed_ms:.1f} ms.")
 
     return app
-
-
-def print_wide(renderable: Any) -> None:
-    """Print a table; when stdout is not a terminal, wide enough that ids are not cut."""
-    out = console()
-    if not out.is_terminal:
-        out.width = max(out.width, 200)
-    out.print(renderable)
 
 
 def register(app: typer.Typer) -> None:
