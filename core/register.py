@@ -177,6 +177,7 @@ class Registrar:
         self.limiter = RateLimiter(rate)
         self.progress = progress
         self.writer = ResultWriter(store)
+        self._create_id = getattr(transport, "create_resource_id", None)
 
     async def ven_id(self, ven: str) -> str:
         """The VTN id of ``ven``: from the store when it was registered at this VTN, else find-or-create."""
@@ -193,8 +194,11 @@ class Registrar:
         payload = resource_payload(row)
         try:
             try:
-                created = await self.transport.create_resource(ven_id, payload)
-                vtn_id, adopted = created.id, False
+                if self._create_id is not None:  # a transport may offer an id-only create (no model parse)
+                    vtn_id = await self._create_id(ven_id, payload)
+                else:
+                    vtn_id = (await self.transport.create_resource(ven_id, payload)).id
+                adopted = False
             except VtnConflict:
                 existing = await self.transport.find_resource(ven_id, payload["resourceName"])
                 if existing is None:

@@ -202,3 +202,18 @@ async def test_non_json_success_body_is_a_protocol_error(server, faults):
     async with HttpVtnTransport(make_config(server.url)) as vtn:
         with pytest.raises(VtnProtocolError, match="not a valid program"):
             await vtn.list_programs()
+
+
+async def test_create_resource_id_returns_the_new_id_and_rejects_an_answer_without_one(server, faults):
+    from core.vtn_errors import VtnProtocolError
+
+    async with HttpVtnTransport(make_config(server.url)) as vtn:
+        ven = await vtn.find_or_create_ven("Skive")
+        new_id = await vtn.create_resource_id(ven.id, {"resourceName": "r1_load_0"})
+        assert (await vtn.find_resource(ven.id, "r1_load_0")).id == new_id
+        faults.add("POST", "/resources", status=201, body=json_body({"resourceName": "r2_load_0"}))
+        with pytest.raises(VtnProtocolError, match="without the new resource's id"):
+            await vtn.create_resource_id(ven.id, {"resourceName": "r2_load_0"})
+        faults.add("POST", "/resources", status=409, body=b"[]")
+        with pytest.raises(VtnConflict):
+            await vtn.create_resource_id(ven.id, {"resourceName": "r1_load_0"})

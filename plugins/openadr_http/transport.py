@@ -361,6 +361,21 @@ class HttpVtnTransport:
         """
         return self._one(Resource, await self._json("POST", f"/vens/{_seg(ven_id)}/resources", resource))
 
+    async def create_resource_id(self, ven_id: str, resource: Resource | dict[str, Any]) -> str:
+        """:meth:`create_resource` for callers that need only the new id (the registration hot path): the
+        answer is checked for an ``id`` but not validated as a whole resource."""
+        response = await self._json("POST", f"/vens/{_seg(ven_id)}/resources", resource)
+        try:
+            object_id = orjson.loads(response.content)["id"]
+        except (orjson.JSONDecodeError, TypeError, KeyError):
+            object_id = None
+        if isinstance(object_id, bool) or not isinstance(object_id, (str, int)) or object_id == "":
+            raise VtnProtocolError(
+                f"The VTN answered {response.request.method} {response.request.url} without the new resource's id.",
+                status=response.status_code, method=response.request.method, url=str(response.request.url),
+                body=response.text[:2000])
+        return str(object_id)
+
     async def find_resource(self, ven_id: str, resource_name: str) -> Resource | None:
         """The VEN's resource named exactly ``resource_name``, or ``None``."""
         found = await self._paged(Resource, f"/vens/{_seg(ven_id)}/resources", {"resourceName": resource_name},
