@@ -162,6 +162,39 @@ class ResultWriter:
             self.store.record_registration_failures(failed)
 
 
+@dataclass
+class _VenProgress:
+    """Counts one VEN's finished loads; ``finished`` is set when all are done (at once for none)."""
+
+    ven: str
+    total: int
+    progress: ProgressCallback | None
+    done: int = 0
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        if self.total == 0:
+            self.finished.set()
+            if self.progress:
+                self.progress(self.ven, 0, 0)
+
+    def one_done(self) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(self.ven, self.done, self.total)
+        if self.done >= self.total:
+            self.finished.set()
+
+
+@dataclass
+class _Work:
+    """One load to register, with the VEN result and progress it counts towards."""
+
+    result: VenResult
+    row: dict[str, Any]
+    tracker: _VenProgress
+
+
 class Registrar:
     """Registers VENs and their loads through a transport, writing results to the store as they arrive."""
 
@@ -214,8 +247,11 @@ class Registrar:
             result.registered += 1
         await self.writer.ok(row["load_id"], vtn_id)
 
-    async def register_ven(self, ven: str, queue_window: asyncio.Semaphore | None = None) -> VenResult:
-        """Register one VEN and its unregistered loads within the shared window."""
+    async def register_ven(self, ven: str, queue: "asyncio.Queue[_Work | None] | None" = None) -> VenResult:
+        """Register one VEN and its unregistered loads.  With ``queue`` the requests go to the shared workers
+        of :meth:`register_vens` (one in-flight window for every VEN); without, this VEN gets its own."""
+        if queue is None:
+            return (await self.register_vens([ven])).vens[0]
         result = VenResult(ven=ven)
         try:
             result.vtn_ven_id = await self.ven_id(ven)
@@ -225,43 +261,41 @@ class Registrar:
             return result
         rows = await asyncio.to_thread(self.store.registration_rows, ven)
         result.total_loads = len(rows)
-        window = queue_window or asyncio.Semaphore(self.concurrency)
-        done = 0
-
-        async def one(row: dict[str, Any]) -> None:
-            nonlocal done
-            try:
-                await self.register_one(result.vtn_ven_id, row, result)
-            finally:
-                window.release()
-                done += 1
-                if self.progress:
-                    self.progress(ven, done, len(rows))
-
-        tasks = []
+        tracker = _VenProgress(ven, len(rows), self.progress)
         for row in rows:
-            await window.acquire()  # bounded in-flight window, shared across VENs
-            tasks.append(asyncio.create_task(one(row)))
-        if self.progress and not rows:
-            self.progress(ven, 0, 0)
-        await asyncio.gather(*tasks)
+            await queue.put(_Work(result, row, tracker))  # blocks while the window is full
+        await tracker.finished.wait()
         await self.writer.flush()
         await asyncio.to_thread(self.store.refresh_resource_registration, ven)
         return result
 
+    async def _worker(self, queue: "asyncio.Queue[_Work | None]") -> None:
+        """One slot of the in-flight window: take the next load of any VEN, register it, repeat."""
+        while (work := await queue.get()) is not None:
+            try:
+                await self.register_one(work.result.vtn_ven_id, work.row, work.result)
+            finally:
+                work.tracker.one_done()
+
     async def register_vens(self, vens: Sequence[str], ven_parallelism: int = 4) -> RegistrationSummary:
-        """Register ``vens``; several VENs run at once, all sharing one in-flight window."""
+        """Register ``vens``: a few VENs feed their loads at once into ``concurrency`` workers (the window)."""
         started = time.perf_counter()
-        window = asyncio.Semaphore(self.concurrency)
+        queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=self.concurrency)
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
         gate = asyncio.Semaphore(max(1, ven_parallelism))
 
         async def guarded(ven: str) -> VenResult:
             async with gate:
-                return await self.register_ven(ven, window)
+                return await self.register_ven(ven, queue)
 
         try:
             results = await asyncio.gather(*(guarded(v) for v in vens))
+            for _ in workers:
+                await queue.put(None)  # every load is done: let the workers end
         finally:
+            for worker in workers:
+                worker.cancel()  # harmless for a worker that has ended; stops the rest on errors
+            await asyncio.gather(*workers, return_exceptions=True)
             await self.writer.flush()
         return RegistrationSummary(vens=list(results), seconds=time.perf_counter() - started)
 
