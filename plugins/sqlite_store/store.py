@@ -489,21 +489,9 @@ class SqlResourceStore:
     def connect_resources(self, resource_ids: Sequence[str], connection: Connection) -> int:
         """Give each resource its own copy of ``connection`` (reader or writer), all or nothing.
 
-        A resource's loads are never touched.  ``connection.type == "h5sim"`` with no options clears the
-        reader connection (back to simulation).
+        A resource's loads are never touched; an ``h5sim`` reader puts a resource back on simulation.
         """
-        ids = list(dict.fromkeys(resource_ids))
-        r = schema.resources
-        column = "writer_connection_id" if connection.actortype == "writer" else "connection_id"
-        with self.engine.begin() as conn:
-            missing = set(ids) - self._existing_resource_ids(conn, ids)
-            if missing:
-                raise InputError(f"Unknown resource {sorted(missing)[0]}; no connection was changed.")
-            for rid in ids:
-                conn_id = self._add_connection(conn, connection)
-                conn.execute(r.update().where(r.c.resource_id == rid)
-                             .values({column: conn_id, "updated_at": sa.func.current_timestamp()}))
-        return len(ids)
+        return self.connect_many([(rid, connection) for rid in dict.fromkeys(resource_ids)])
 
     def connect_many(self, pairs: Sequence[tuple[str, Connection]]) -> int:
         """Connect each ``(resource_id, connection)`` pair in one transaction (bulk from a TOML file)."""
