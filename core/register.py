@@ -252,22 +252,33 @@ class Registrar:
         of :meth:`register_vens` (one in-flight window for every VEN); without, this VEN gets its own."""
         if queue is None:
             return (await self.register_vens([ven])).vens[0]
+        result, rows = await self._begin_ven(ven)
+        if result.error is not None:
+            return result
+        tracker = _VenProgress(ven, len(rows), self.progress)
+        for row in rows:
+            await queue.put(_Work(result, row, tracker))  # blocks while the window is full
+        await tracker.finished.wait()
+        await self._end_ven(ven)
+        return result
+
+    async def _begin_ven(self, ven: str) -> tuple[VenResult, list[dict[str, Any]]]:
+        """The VEN's VTN id and its loads still to register (an error in the result when the VEN fails)."""
         result = VenResult(ven=ven)
         try:
             result.vtn_ven_id = await self.ven_id(ven)
         except (VtnError, OSError) as err:
             result.error = f"VEN {ven}: {err}"
             log.warning("Could not register VEN %s: %s", ven, err)
-            return result
+            return result, []
         rows = await asyncio.to_thread(self.store.registration_rows, ven)
         result.total_loads = len(rows)
-        tracker = _VenProgress(ven, len(rows), self.progress)
-        for row in rows:
-            await queue.put(_Work(result, row, tracker))  # blocks while the window is full
-        await tracker.finished.wait()
+        return result, rows
+
+    async def _end_ven(self, ven: str) -> None:
+        """Store every result, then let the VEN's fully registered resources become APPROVED."""
         await self.writer.flush()
         await asyncio.to_thread(self.store.refresh_resource_registration, ven)
-        return result
 
     async def _worker(self, queue: "asyncio.Queue[_Work | None]") -> None:
         """One slot of the in-flight window: take the next load of any VEN, register it, repeat."""
@@ -302,14 +313,9 @@ class Registrar:
     async def register_ven_in_batches(self, ven: str, batch_size: int = 50,
                                       delay_between_batches: float = 0.5) -> VenResult:
         """The seeds' strategy: ``batch_size`` requests with ``gather``, then sleep, then the next batch."""
-        result = VenResult(ven=ven)
-        try:
-            result.vtn_ven_id = await self.ven_id(ven)
-        except (VtnError, OSError) as err:
-            result.error = f"VEN {ven}: {err}"
+        result, rows = await self._begin_ven(ven)
+        if result.error is not None:
             return result
-        rows = await asyncio.to_thread(self.store.registration_rows, ven)
-        result.total_loads = len(rows)
         for start in range(0, len(rows), batch_size):
             await asyncio.gather(*(self.register_one(result.vtn_ven_id, row, result)
                                    for row in rows[start:start + batch_size]))
@@ -317,8 +323,7 @@ class Registrar:
                 self.progress(ven, min(start + batch_size, len(rows)), len(rows))
             if start + batch_size < len(rows):
                 await asyncio.sleep(delay_between_batches)
-        await self.writer.flush()
-        await asyncio.to_thread(self.store.refresh_resource_registration, ven)
+        await self._end_ven(ven)
         return result
 
 
