@@ -6,11 +6,15 @@ Layout (written by ``ven meterdata generate``)::
     meters/meter_<id>.attrs["meter_id"]        the meter id (optional; the group name also names it)
 
 A resource's ``h5_meter_id`` matches a group by its name (``meter_<id>``, with or without the prefix) or by
-its ``meter_id`` attribute.  ``open(batch)`` loads the watts of every (meter, component) the batch needs,
-once, into a float32 tick-major matrix (rows × columns); each ``read(tick)`` is then one numpy gather
-of row ``tick.index``.  Loads whose meter or component is not in the file are ``QUALITY_MISSING`` with one
-warning per meter; a file that is not HDF5 or has a wrongly shaped dataset raises one
-:class:`core.errors.InputError` naming the path and the dataset.
+its ``meter_id`` attribute.  ``open(batch)`` maps every load to one (meter, component) column and loads a
+*window* of :data:`WINDOW_ROWS` consecutive rows of those columns into a float32 tick-major matrix, so memory
+is window rows × columns × 4 bytes (≈ 1.9 MB for 512 rows × 919 columns), not the whole time axis.  Each
+``read(tick)`` is one numpy gather of row ``tick.index`` (modulo the data length) from that window; a tick
+outside it loads the window starting at its row (clipped at the end of the axis) in a worker thread — with
+ticks advancing one row at a time, one file read per :data:`WINDOW_ROWS` ticks.  A file replaced since the
+batch was mapped is mapped again before its next window is read.  Loads whose meter or component is not in
+the file are ``QUALITY_MISSING`` with one warning per meter; a file that is not HDF5 or has a wrongly shaped
+dataset raises one :class:`core.errors.InputError` naming the path and the dataset.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
 import h5py
 import numpy as np
+from h5py import h5d, h5s, h5t
 
 from core.clock import Tick
 from core.errors import InputError
@@ -39,6 +44,9 @@ KIND = "h5sim"
 METERS_GROUP = "meters"
 GROUP_PREFIX = "meter_"
 COMPONENT_NAMES: tuple[str, ...] = tuple(LOAD_COMPONENTS)
+WINDOW_ROWS = 512  # rows of the time axis an H5MeterSource keeps in memory (one file read per WINDOW_ROWS ticks)
+_NUMERIC_CLASSES = (h5t.INTEGER, h5t.FLOAT)
+_MAP_ATTEMPTS = 3  # how often a batch is mapped again when the file is replaced while it is being read
 
 
 def normalize_meter_id(meter_id: Any) -> str:
@@ -170,18 +178,53 @@ class H5MeterFile:
             self._index()
         return self._groups.get(normalize_meter_id(meter_id)) if meter_id is not None else None
 
-    def read_columns(self, keys: list[tuple[str, str]], out: np.ndarray | None = None) -> np.ndarray:
-        """Watts of ``(group, component)`` pairs into columns 0.. of ``out`` (a new float32 (rows, len(keys))
-        matrix by default)."""
+    @property
+    def stamp(self) -> FileStamp | None:
+        """The version of the file the meter index and time axis come from (``None`` before the first index)."""
+        return self._stamp
+
+    def unchanged_since(self, stamp: FileStamp | None) -> bool:
+        """Whether the file at the path is still the version ``stamp`` identifies."""
+        try:
+            return stamp is not None and FileStamp.of(self.path) == stamp
+        except OSError:
+            return False
+
+    def read_columns(self, keys: list[tuple[str, str]], out: np.ndarray | None = None, *, start: int = 0,
+                     stop: int | None = None) -> np.ndarray:
+        """Watts of rows ``start:stop`` (the whole axis by default) of ``(group, component)`` pairs into
+        columns 0.. of ``out`` (a new float32 (stop - start, len(keys)) matrix by default; a given ``out``
+        must be a C-contiguous float32 matrix with ``stop - start`` rows and at least ``len(keys)`` columns).
+
+        Every dataset read is checked against the time axis first, whatever rows are asked for."""
         rows = len(self.timeline)
-        matrix = np.empty((rows, len(keys)), dtype=np.float32) if out is None else out
+        stop = rows if stop is None else stop
+        if not 0 <= start < stop <= rows:
+            raise ValueError(f"rows {start}:{stop} are outside the time axis of {rows} rows")
+        count = stop - start
+        matrix = np.empty((count, len(keys)), dtype=np.float32) if out is None else out
+        if (matrix.dtype != np.float32 or not matrix.flags.c_contiguous or matrix.ndim != 2
+                or matrix.shape[0] != count or matrix.shape[1] < len(keys)):
+            raise ValueError(f"out must be a C-contiguous float32 matrix of {count} rows and at least "
+                             f"{len(keys)} columns")
         with self._open() as f:
-            meters = self._meters(f)
+            self._meters(f)
+            # h5py's low-level calls: a third of the time of ``ds[start:stop, 1]`` per dataset, which matters
+            # with hundreds of columns per window.  Anything unexpected goes through _check_power's sentences.
+            memory = h5s.create_simple(matrix.shape)
             for col, (group, component) in enumerate(keys):
                 name = f"{METERS_GROUP}/{group}/{component}/power"
-                ds = meters[group][component]["power"]
-                self._check_power(ds, name, rows)
-                matrix[:, col] = ds[:, 1]
+                try:
+                    dataset = h5d.open(f.id, name.encode())
+                except KeyError:  # absent, or not a dataset
+                    self._check_power(f.get(name), name, rows)
+                    raise
+                space = dataset.get_space()
+                if space.shape != (rows, 2) or dataset.get_type().get_class() not in _NUMERIC_CLASSES:
+                    self._check_power(f[name], name, rows)
+                space.select_hyperslab((start, 1), (count, 1))
+                memory.select_hyperslab((0, col), (count, 1))
+                dataset.read(memory, space, matrix, h5t.NATIVE_FLOAT)
         return matrix
 
     def components_of(self, groups: Iterable[str]) -> dict[str, set[str]]:
@@ -195,16 +238,47 @@ class H5MeterFile:
         return out
 
 
+@dataclass(frozen=True, eq=False)
+class _Window:
+    """What :meth:`H5MeterSource.read` gathers from: one batch mapped to columns of one file version, and the
+    rows ``start:start + len(matrix)`` of those columns.  Never changed in place: a new window replaces it."""
+
+    batch: LoadBatch
+    stamp: FileStamp | None                # the file version ``keys`` were found in
+    keys: tuple[tuple[str, str], ...]      # matrix column → (group, component)
+    columns: np.ndarray                    # load → matrix column (the last, all-NaN column if absent)
+    rows: int                              # length of the file's time axis
+    start: int                             # the time-axis row of matrix row 0
+    matrix: np.ndarray                     # (window rows, len(keys) + 1) float32
+
+    def holds(self, row: int) -> bool:
+        return self.start <= row < self.start + self.matrix.shape[0]
+
+
+def _consume_exception(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class H5MeterSource:
-    """``h5sim``: the simulated meters of :class:`H5MeterFile`, gathered with numpy per tick."""
+    """``h5sim``: the simulated meters of :class:`H5MeterFile`, gathered with numpy per tick.
+
+    Holds ``window_rows`` (default :data:`WINDOW_ROWS`) consecutive rows of the batch's columns: memory is
+    window rows × (columns + 1) × 4 bytes.  ``read`` loads a window in a worker thread when a tick's row falls
+    outside the one in memory, and reads the next one ahead while the clock advances row by row — one file
+    read per ``window_rows`` ticks, with two windows in memory while one is read ahead.
+    """
 
     kinds: tuple[str, ...] = (KIND,)
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, window_rows: int = WINDOW_ROWS):
+        if int(window_rows) < 1:
+            raise ValueError(f"window_rows must be at least 1, not {window_rows}")
         self.file = H5MeterFile(Path(path))
-        self._keys: list[tuple[str, str]] = []          # matrix column → (group, component)
-        self._matrix: np.ndarray | None = None          # (rows, columns) float32
-        self._columns = np.empty(0, dtype=np.intp)      # load → matrix column (the NaN column if absent)
+        self.window_rows = int(window_rows)
+        self._window: _Window | None = None
+        self._last_index = 0                            # the last tick index read: where open() loads
+        self._loading: tuple[_Window, int, asyncio.Task[_Window]] | None = None  # a window read under way
         self._warned: set[str] = set()
 
     # ------------------------------------------------------------------------------ extras
@@ -237,18 +311,32 @@ class H5MeterSource:
             raise InputError(f"Meter {meter_id} is not in {self.file.path}.")
         present = self.file.components_of([group])[group]
         keys = [(group, c) for c in COMPONENT_NAMES if c in present]
-        row = self.file.read_columns(keys)[index % len(self.file.timeline)] if keys else []
-        values = {c: float(v) for (_, c), v in zip(keys, row)}
+        row = index % len(self.file.timeline)
+        values_row = self.file.read_columns(keys, start=row, stop=row + 1)[0] if keys else []
+        values = {c: float(v) for (_, c), v in zip(keys, values_row)}
         return {c: (None if values.get(c) is None or math.isnan(values[c]) else values[c]) for c in COMPONENT_NAMES}
 
     # ------------------------------------------------------------------------------ MeterSource
     async def open(self, batch: LoadBatch) -> None:
-        """Map the batch's loads to matrix columns, loading only columns not already in memory."""
-        await asyncio.to_thread(self._open_blocking, batch)
+        """Map the batch's loads to matrix columns and load the window at the last tick read (row 0 at
+        first); when every column is already in memory (same file, a subset batch) nothing is read."""
+        self._loading = None  # a read-ahead of the old mapping is of no use
+        self._window = await asyncio.to_thread(self._open_blocking, batch, self._window, self._last_index)
 
-    def _open_blocking(self, batch: LoadBatch) -> None:
+    def _open_blocking(self, batch: LoadBatch, previous: _Window | None, index: int) -> _Window:
+        for _ in range(_MAP_ATTEMPTS):
+            self.file.refresh_if_changed()
+            window = self._map(batch, previous, index)
+            if window is not None:
+                return window
+        raise InputError(f"The meter data file {self.file.path} was replaced {_MAP_ATTEMPTS} times while it "
+                         f"was being read; try again when it no longer changes.")
+
+    def _map(self, batch: LoadBatch, previous: _Window | None, index: int) -> _Window | None:
+        """The batch mapped onto the file as last indexed, with the window at ``index`` (``previous``'s when
+        it already holds every column); ``None`` when the file was replaced while the window was read."""
         started = time.perf_counter()
-        changed = self.file.refresh_if_changed()
+        stamp = self.file.stamp
         components = np.asarray(batch.components, dtype=np.int64)
         codes: dict[Any, int] = {}  # meter id → code, without building a big string array
         meter_of_load = np.fromiter((codes.setdefault(m, len(codes)) for m in batch.h5_meter_ids.tolist()),
@@ -278,45 +366,100 @@ class H5MeterSource:
                 continue
             pair_column[i] = len(wanted)
             wanted.append((group, component))
-        if changed or self._matrix is None or not set(wanted) <= set(self._keys):
-            self._matrix = self._load_matrix(wanted)
-            self._keys = wanted
-            log.debug("h5sim loaded %d columns × %d rows from %s in %.0f ms", len(wanted),
-                      self._matrix.shape[0], self.file.path, (time.perf_counter() - started) * 1000)
-        else:  # every column is already in memory: only the gather index changes
-            position = {key: col for col, key in enumerate(self._keys)}
+        rows = len(self.file.timeline)
+        if previous is not None and previous.stamp == stamp and set(wanted) <= set(previous.keys):
+            # every column is already in memory: only the gather index changes
+            position = {key: col for col, key in enumerate(previous.keys)}
             pair_column = np.array([position[wanted[c]] if c >= 0 else -1 for c in pair_column.tolist()],
                                    dtype=np.intp)
-        nan_column = self._matrix.shape[1] - 1
+            keys, start, matrix = previous.keys, previous.start, previous.matrix
+        else:
+            keys, start = tuple(wanted), index % rows
+            matrix = self._read_window(keys, start, rows, stamp)
+            if matrix is None:
+                return None
+            log.debug("h5sim loaded %d columns × rows %d:%d of %d from %s in %.0f ms", len(keys), start,
+                      start + matrix.shape[0], rows, self.file.path, (time.perf_counter() - started) * 1000)
+        nan_column = matrix.shape[1] - 1
         columns = pair_column[load_pair] if len(load_pair) else np.empty(0, dtype=np.intp)
-        self._columns = np.where(columns >= 0, columns, nan_column).astype(np.intp)
+        columns = np.where(columns >= 0, columns, nan_column).astype(np.intp)
+        return _Window(batch=batch, stamp=stamp, keys=keys, columns=columns, rows=rows, start=start, matrix=matrix)
 
-    def _load_matrix(self, keys: list[tuple[str, str]]) -> np.ndarray:
-        """The watts of ``keys`` plus a last all-NaN column that absent loads point at."""
-        rows = len(self.file.timeline)
-        matrix = np.full((rows, len(keys) + 1), np.nan, dtype=np.float32)
+    def _read_window(self, keys: tuple[tuple[str, str], ...], start: int, rows: int,
+                     stamp: FileStamp | None) -> np.ndarray | None:
+        """Rows ``start:`` (at most ``window_rows``, clipped at the end of the axis) of ``keys`` plus a last
+        all-NaN column that absent loads point at; ``None`` when the file is no longer version ``stamp``."""
+        stop = min(start + self.window_rows, rows)
+        matrix = np.full((stop - start, len(keys) + 1), np.nan, dtype=np.float32)
         if keys:
-            self.file.read_columns(keys, out=matrix)
-        return matrix
+            self.file.read_columns(list(keys), out=matrix, start=start, stop=stop)
+        return matrix if self.file.unchanged_since(stamp) else None
+
+    def _next_window_blocking(self, window: _Window, index: int) -> _Window:
+        """The window holding ``index``'s row: the same columns read again, or — when the file was replaced
+        since ``window`` was mapped — the batch mapped again as :meth:`open` does."""
+        started = time.perf_counter()
+        self.file.refresh_if_changed()
+        if self.file.stamp == window.stamp:
+            start = index % window.rows
+            matrix = self._read_window(window.keys, start, window.rows, window.stamp)
+            if matrix is not None:
+                log.debug("h5sim read rows %d:%d of %d columns from %s in %.0f ms", start,
+                          start + matrix.shape[0], len(window.keys), self.file.path,
+                          (time.perf_counter() - started) * 1000)
+                return replace(window, start=start, matrix=matrix)
+        log.info("%s was replaced; mapping its meters again.", self.file.path)
+        return self._open_blocking(window.batch, window, index)
 
     async def read(self, tick: Tick) -> SourceReading:
-        """Row ``tick.index`` (modulo the data length) gathered for every load of the batch."""
-        if self._matrix is None:
-            raise RuntimeError("H5MeterSource.read called before open")
-        row = self._matrix[tick.index % self._matrix.shape[0]]
-        power = row.take(self._columns).astype(np.float64)
+        """Row ``tick.index`` (modulo the data length) gathered for every load of the batch.
+
+        A row outside the window in memory waits for the window starting at that row, read in a worker
+        thread.  Once a tick reaches the last quarter of the window, the next window is read ahead in the
+        background, so a clock advancing row by row seldom waits.  A read is shielded: when the collector's
+        timeout cancels the tick, the next tick takes the same read over instead of starting again.
+        """
+        self._last_index = tick.index
+        while True:
+            window = self._window
+            if window is None:
+                raise RuntimeError("H5MeterSource.read called before open")
+            row = tick.index % window.rows
+            if window.holds(row):
+                break
+            loaded = await asyncio.shield(self._load(window, row))
+            if self._window is window:
+                self._window = loaded
+            # else open() or close() replaced the window meanwhile: start again from the current one
+        self._read_ahead(window, row)
+        power = window.matrix[row - window.start].take(window.columns).astype(np.float64)
         quality = np.where(np.isnan(power), QUALITY_MISSING, QUALITY_OK).astype(np.uint8)
         return SourceReading(power, quality)
 
+    def _load(self, window: _Window, start: int) -> asyncio.Task[_Window]:
+        """The task reading the window at row ``start`` after ``window`` (one already under way is reused)."""
+        loading = self._loading
+        if loading is not None and loading[0] is window and loading[1] == start:
+            return loading[2]
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._next_window_blocking, window, start))
+        task.add_done_callback(_consume_exception)  # an unused read-ahead must not log "never retrieved"
+        self._loading = (window, start, task)
+        return task
+
+    def _read_ahead(self, window: _Window, row: int) -> None:
+        """Start reading the window after ``window`` once ``row`` is in its last quarter."""
+        size = window.matrix.shape[0]
+        following = (window.start + size) % window.rows
+        if following != window.start and row - window.start >= size - max(1, size // 4):
+            self._load(window, following)
+
     async def close(self) -> None:
-        """Drop the matrix."""
-        self._matrix = None
-        self._keys = []
-        self._columns = np.empty(0, dtype=np.intp)
+        """Drop the window (a read under way finishes in its thread and is thrown away)."""
+        self._window = None
+        self._loading = None
 
     # ------------------------------------------------------------------------------ helpers
     def _warn_once(self, key: str, message: str, *args: Any) -> None:
         if key not in self._warned:
             self._warned.add(key)
             log.warning(message, *args)
-
