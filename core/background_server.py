@@ -9,9 +9,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
+if TYPE_CHECKING:
+    import uvicorn
 
 from core.errors import VenError
 
@@ -55,6 +56,8 @@ class BackgroundServer:
             return self
         self._socket = bind_socket(self.host, self.requested_port, self.what)
         self.port = self._socket.getsockname()[1]
+        import uvicorn  # imported when a server starts, not by every importer of this module
+
         self._server = uvicorn.Server(self.config)
         self._thread = threading.Thread(target=self._run, name=f"asgi-{self.port}", daemon=True)
         self._thread.start()

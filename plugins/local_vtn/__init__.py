@@ -5,24 +5,46 @@ In-process use (tests, ``ven demo``)::
     from plugins.local_vtn import LocalVtnServer
     with LocalVtnServer() as vtn:       # 127.0.0.1, a free port
         print(vtn.url)                  # http://127.0.0.1:<port>/openadr3/3.0.1
+
+Starlette and uvicorn are imported only when the app is built or served: ``LocalVtnServer`` and
+``create_app`` (and the ``app``/``server`` submodules) resolve on first access through the module
+``__getattr__``, so loading this plugin (every ``Runtime`` does) costs neither.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from core.hookspecs import hookimpl
-from plugins.local_vtn.app import create_app
 from plugins.local_vtn.cli import add_commands
 from plugins.local_vtn.seed import DEMO_EVENT, DEMO_PROGRAM, seed_demo
-from plugins.local_vtn.server import LocalVtnServer
 from plugins.local_vtn.settings import settings_validators
 from plugins.local_vtn.state import VtnClient, VtnState, development_clients, load_state
 
+if TYPE_CHECKING:
+    from plugins.local_vtn.app import create_app
+    from plugins.local_vtn.server import LocalVtnServer
+
 __all__ = ["DEMO_EVENT", "DEMO_PROGRAM", "LocalVtnServer", "VtnClient", "VtnState", "create_app",
            "development_clients", "load_state", "seed_demo"]
+
+# name -> the submodule defining it; imported (with Starlette / uvicorn) on first access.  No ``__dir__``
+# listing them: pluggy < 1.6 calls getattr on every name in dir(plugin) when registering this module.
+_LAZY = {"create_app": "app", "LocalVtnServer": "server"}
+_SUBMODULES = ("app", "server")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @hookimpl

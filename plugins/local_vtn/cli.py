@@ -11,7 +11,6 @@ import typer
 from core.cli_groups import command_group
 from core.output import console, plural
 from plugins.local_vtn.seed import seed_demo
-from plugins.local_vtn.server import serve_forever
 from plugins.local_vtn.state import VtnState, clients_from_settings, development_clients, load_state
 
 VTN_GROUP_HELP = "Talk to an OpenADR 3.0.1 VTN, or run the local development VTN."
@@ -29,6 +28,8 @@ def serve(
                                         help="Create demo-program and its metering event (default on)."),
 ) -> None:
     """Run the local OpenADR 3.0.1 VTN until Ctrl-C (development and tests; not for production)."""
+    from plugins.local_vtn.server import serve_forever  # Starlette + uvicorn: only when serving
+
     settings = ctx.obj.settings
     host = host or settings.get("local_vtn.host", "127.0.0.1")
     port = settings.get("local_vtn.port", 8080) if port is None else port

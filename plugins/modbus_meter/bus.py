@@ -15,31 +15,62 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Sequence
-
-from pymodbus import ModbusException
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.client.mixin import ModbusClientMixin
+from functools import cache
+from typing import TYPE_CHECKING, Any, Sequence
 
 from core.errors import VenError
 from plugins.modbus_meter.options import ModbusOptions
 from plugins.modbus_meter.params import TCP, BusAddress, Register, SerialSettings, WriteRegister
 from plugins.modbus_meter.planner import Block
 
+if TYPE_CHECKING:
+    from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+
 log = logging.getLogger(__name__)
 
-DATATYPE = ModbusClientMixin.DATATYPE
-_DATATYPES = {"int16": DATATYPE.INT16, "uint16": DATATYPE.UINT16, "int32": DATATYPE.INT32,
-              "uint32": DATATYPE.UINT32, "float32": DATATYPE.FLOAT32}
+# pymodbus is imported on first use (a bus opened, a value decoded or encoded), not with this module, so a
+# process that has no Modbus connections never loads it.
 _INT_RANGES = {"int16": (-2**15, 2**15 - 1), "uint16": (0, 2**16 - 1),
                "int32": (-2**31, 2**31 - 1), "uint32": (0, 2**32 - 1)}
-_FAILURES = (ModbusException, OSError, asyncio.TimeoutError)
+
+
+@cache
+def _mixin() -> Any:
+    """``pymodbus.client.mixin.ModbusClientMixin`` (imported on first call)."""
+    from pymodbus.client.mixin import ModbusClientMixin
+    return ModbusClientMixin
+
+
+@cache
+def _datatypes() -> dict[str, Any]:
+    """Our data type names → ``ModbusClientMixin.DATATYPE`` members."""
+    datatype = _mixin().DATATYPE
+    return {"int16": datatype.INT16, "uint16": datatype.UINT16, "int32": datatype.INT32,
+            "uint32": datatype.UINT32, "float32": datatype.FLOAT32}
+
+
+@cache
+def _failures() -> tuple[type[BaseException], ...]:
+    """What a request or connect attempt may raise that means "this failed" (pymodbus' own, OS, timeout)."""
+    from pymodbus import ModbusException
+    return (ModbusException, OSError, asyncio.TimeoutError)
+
+
+def __getattr__(name: str) -> Any:
+    """``DATATYPE``, ``_DATATYPES`` and ``_FAILURES`` (once module constants), importing pymodbus on access."""
+    if name == "DATATYPE":
+        return _mixin().DATATYPE
+    if name == "_DATATYPES":
+        return _datatypes()
+    if name == "_FAILURES":
+        return _failures()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def decode(registers: Sequence[int], register: Register) -> float:
     """The value of ``register`` from its raw 16-bit words, scaled (NaN when not finite)."""
-    value = ModbusClientMixin.convert_from_registers(list(registers), _DATATYPES[register.data_type],
-                                                     word_order=register.word_order)
+    value = _mixin().convert_from_registers(list(registers), _datatypes()[register.data_type],
+                                            word_order=register.word_order)
     result = float(value) * register.scale  # type: ignore[arg-type]
     return result if math.isfinite(result) else math.nan
 
@@ -48,14 +79,14 @@ def encode(value: float, register: WriteRegister) -> list[int]:
     """Raw words for writing ``value × scale`` as ``register.data_type`` (VenError when out of range)."""
     raw = value * register.scale
     if register.data_type == "float32":
-        return ModbusClientMixin.convert_to_registers(raw, DATATYPE.FLOAT32, word_order=register.word_order)
+        return _mixin().convert_to_registers(raw, _datatypes()["float32"], word_order=register.word_order)
     low, high = _INT_RANGES[register.data_type]
     number = round(raw)
     if not low <= number <= high:
         raise VenError(f"Value {value} × scale {register.scale} = {number} does not fit a "
                        f"{register.data_type} register ({low} … {high}).")
-    return ModbusClientMixin.convert_to_registers(number, _DATATYPES[register.data_type],
-                                                  word_order=register.word_order)
+    return _mixin().convert_to_registers(number, _datatypes()[register.data_type],
+                                         word_order=register.word_order)
 
 
 @dataclass
@@ -101,6 +132,8 @@ class ModbusBus:
 
     # ---------------------------------------------------------------- connection
     def _new_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+
         common = dict(name=f"ven {self.address.describe()}", reconnect_delay=0, timeout=self.timeout, retries=0)
         if self.address.kind == TCP:
             return AsyncModbusTcpClient(self.address.host or "", port=self.address.port or 502, **common)
@@ -122,7 +155,7 @@ class ModbusBus:
             client = self._new_client()
             try:
                 ok = await asyncio.wait_for(client.connect(), timeout=self.timeout + 0.5)
-            except _FAILURES:
+            except _failures():
                 ok = False
             if ok and client.connected:
                 self._client = client
@@ -159,7 +192,7 @@ class ModbusBus:
             task.cancel()
             try:
                 await task
-            except (asyncio.CancelledError, *_FAILURES):
+            except (asyncio.CancelledError, *_failures()):
                 pass
         self._drop_client()
 
@@ -188,7 +221,7 @@ class ModbusBus:
         method = client.read_input_registers if block.function == "input" else client.read_holding_registers
         try:
             response = await method(block.address, count=block.count, device_id=unit)
-        except _FAILURES as err:
+        except _failures() as err:
             if self.connected:  # a lost connection is the bus's problem, not this unit's
                 self._block_failed(unit, block, f"{type(err).__name__}: {err}")
             return None
@@ -231,7 +264,7 @@ class ModbusBus:
                         response = await client.write_register(target.register, words[0], device_id=unit)
                     else:
                         response = await client.write_registers(target.register, words, device_id=unit)
-            except _FAILURES as err:
+            except _failures() as err:
                 raise VenError(f"Could not write to {where}: {type(err).__name__} {err}.") from None
         if response.isError():
             raise VenError(f"Could not write to {where}: the device answered with exception code "

@@ -13,14 +13,14 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any, Callable
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from typing import TYPE_CHECKING, Any, Callable
 
 from core.errors import InputError, VenError
 from plugins.mqtt_meter.options import MqttOptions
 from plugins.mqtt_meter.params import BrokerAddress, resolve_secret
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,12 @@ MessageHandler = Callable[[str, bytes, float], None]
 def new_client(address: BrokerAddress, options: MqttOptions, settings: Any, role: str) -> mqtt.Client:
     """A configured (not yet connected) paho client for ``address``: credentials, TLS, timeouts.
 
-    Raises InputError when the password reference cannot be resolved.
+    Raises InputError when the password reference cannot be resolved.  paho-mqtt is imported here, on the
+    first client, so a process without MQTT connections never loads it.
     """
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
     client = mqtt.Client(CallbackAPIVersion.VERSION2,
                          client_id=f"{options.client_id_prefix}-{role}-{uuid.uuid4().hex[:10]}")
     client.connect_timeout = options.connect_timeout_seconds
