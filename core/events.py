@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from itertools import accumulate, islice
 from typing import Any, Iterator
-
-import numpy as np
 
 from core.model import WRITER, Load
 from core.openadr import Event, parse_duration
@@ -106,35 +106,64 @@ class EventTracker:
         return [EventChange(CHANGED if known else CREATED, event)]
 
 
-# The Load fields an event index keeps (the store's ``load_tuples`` order); the others stay at their defaults.
+# The Load fields a targeted-load row holds (the store's ``load_tuples`` order); the others stay at their defaults.
 LOAD_COLUMNS: tuple[str, ...] = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id",
                                  "vtn_resource_id", "registration_status")
-UNIQUE_COLUMNS = frozenset({"load_id", "vtn_resource_id"})  # the other columns' values repeat: shared
+RESOURCE_ID = LOAD_COLUMNS.index("resource_id")
+COMPONENT = LOAD_COLUMNS.index("load_component")
+
+
+def _load(row: tuple) -> Load:
+    return Load(**dict(zip(LOAD_COLUMNS, row)))
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A run of targeted loads: every load of ``ven`` (``rows`` is ``None``, read when needed) or ``rows``."""
+
+    size: int
+    ven: str | None = None
+    rows: tuple[tuple, ...] | None = None
 
 
 class LoadSelection(Sequence[Load]):
-    """The loads an event targets: a read-only sequence that makes each :class:`Load` when it is read.
+    """The loads an event targets: a read-only sequence that reads them from the store as it is iterated.
 
-    A whole-program event of the fleet targets 116k loads; plugins that only count or filter them never
-    hold 116k objects at once.  Compares equal to a sequence of the same loads.
+    Whole VENs are read one VEN at a time (only the VEN being read is held), and each :class:`Load` is made
+    when it is read: a whole-program event of the fleet targets 116k loads, and plugins that only count or
+    filter them never hold 116k objects.  Indexing and slicing work (a slice is a list); iteration and
+    :attr:`resource_ids` do blocking store reads — on the event loop, iterate in a thread when the selection
+    is large.  Compares equal to a sequence of the same loads.
     """
 
-    def __init__(self, index: "LoadIndex", positions: np.ndarray):
-        self._index = index
-        self._positions = positions
+    def __init__(self, directory: "LoadDirectory", parts: Sequence[_Part]):
+        self._directory = directory
+        self._parts = [part for part in parts if part.size]
+        self._ends = list(accumulate(part.size for part in self._parts))
 
     def __len__(self) -> int:
-        return len(self._positions)
+        return self._ends[-1] if self._ends else 0
+
+    def _rows(self, part: _Part) -> Sequence[tuple]:
+        return part.rows if part.rows is not None else self._directory.rows(part.ven or "")
+
+    def _iter_rows(self) -> Iterator[tuple]:
+        for part in self._parts:
+            yield from self._rows(part)
 
     def __getitem__(self, item: Any) -> Any:
         if isinstance(item, slice):
-            return LoadSelection(self._index, self._positions[item])
-        return self._index.load(int(self._positions[item]))
+            return [_load(row) for row in islice(self._iter_rows(), *item.indices(len(self)))] \
+                if (item.step or 1) > 0 else list(self)[item]
+        position = int(item) + (len(self) if int(item) < 0 else 0)
+        if not 0 <= position < len(self):
+            raise IndexError("LoadSelection index out of range")
+        n = bisect_right(self._ends, position)
+        offset = position - (self._ends[n - 1] if n else 0)
+        return _load(self._rows(self._parts[n])[offset])
 
     def __iter__(self) -> Iterator[Load]:
-        load = self._index.load
-        for position in self._positions.tolist():
-            yield load(position)
+        return map(_load, self._iter_rows())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str):
@@ -147,88 +176,98 @@ class LoadSelection(Sequence[Load]):
     @property
     def resource_ids(self) -> set[str]:
         """The distinct resource ids of the selection (without making Load objects)."""
-        column = self._index.columns["resource_id"]
-        return set(column[self._positions].tolist())
+        return {row[RESOURCE_ID] for row in self._iter_rows()}
 
 
-class LoadIndex:
-    """The loads of the VENs we run, as columns (one array per :data:`LOAD_COLUMNS` field, no object per load),
-    looked up the ways events target them.  Rows of one VEN, and of one resource, are contiguous."""
+class LoadDirectory:
+    """Finds the loads of the VENs we run the ways events target them, reading the store on demand.
 
-    def __init__(self, columns: dict[str, np.ndarray], ven_ranges: dict[str, range]):
-        self.columns = columns
-        self.ven_ranges = ven_ranges
-        ids = columns["resource_id"].tolist()
-        self.resource_ranges: dict[str, range] = {}
-        start = 0
-        for i in range(1, len(ids) + 1):
-            if i == len(ids) or ids[i] != ids[start]:
-                self.resource_ranges[ids[start]] = range(start, i)
-                start = i
+    Nothing is kept in memory but the loads per VEN (counts) and the rows of the last VEN read, so a
+    fleet-wide event costs no index.  The store needs ``load_tuples(ven)`` (rows of :data:`LOAD_COLUMNS`,
+    by resource and component), ``get_resource`` and ``get_loads_by_resource``; ``load_counts(vens)``
+    is used when the store has it.
+    """
 
-    @classmethod
-    def from_store(cls, store: Any, vens: Sequence[str]) -> "LoadIndex":
-        """Read the loads of ``vens`` one VEN at a time, as plain tuples (no Load object is made here)."""
-        values: dict[str, list[Any]] = {name: [] for name in LOAD_COLUMNS}
-        shared: dict[Any, Any] = {}
-        ven_ranges: dict[str, range] = {}
-        unique = [name in UNIQUE_COLUMNS for name in LOAD_COLUMNS]
-        lists = [values[name] for name in LOAD_COLUMNS]
-        for ven in vens:
-            start = len(values["load_id"])
-            for row in store.load_tuples(ven):
-                for keep_own, column, value in zip(unique, lists, row):
-                    column.append(value if keep_own else shared.setdefault(value, value))
-            ven_ranges[ven] = range(start, len(values["load_id"]))
-        columns = {}
-        for name, items in values.items():
-            column = np.empty(len(items), dtype=object)
-            column[:] = items
-            columns[name] = column
-        return cls(columns, ven_ranges)
+    def __init__(self, store: Any, vens: Sequence[str]):
+        self.store = store
+        self.vens = list(vens)
+        self._counts: dict[str, int] | None = None
+        self._last: tuple[str, list[tuple]] | None = None
 
-    def __len__(self) -> int:
-        return len(self.columns["load_id"])
+    def forget(self) -> None:
+        """Drop what was read (after registration or status changes)."""
+        self._counts = None
+        self._last = None
 
-    def load(self, position: int) -> Load:
-        """The :class:`Load` at ``position``."""
-        return Load(**{name: self.columns[name][position] for name in LOAD_COLUMNS})
+    def counts(self) -> dict[str, int]:
+        """Loads per VEN we run."""
+        if self._counts is None:
+            load_counts = getattr(self.store, "load_counts", None)
+            if load_counts is not None:
+                found = load_counts(self.vens)
+                self._counts = {ven: int(found.get(ven, 0)) for ven in self.vens}
+            else:
+                self._counts = {ven: len(self.store.load_tuples(ven)) for ven in self.vens}
+        return self._counts
 
-    def position_of(self, resource_name: str) -> int | None:
-        """The position of the load whose VTN resourceName is ``resource_name`` (``{resource_id}_{component}``)."""
-        cut = resource_name.rfind("_")
-        while cut > 0:
-            rows = self.resource_ranges.get(resource_name[:cut])
-            if rows is not None:
-                component = resource_name[cut + 1:]
-                components = self.columns["load_component"]
-                for row in rows:
-                    if components[row] == component:
-                        return row
-            cut = resource_name.rfind("_", 0, cut)
-        return None
+    def rows(self, ven: str) -> list[tuple]:
+        """The load rows of ``ven`` (the last VEN read is kept)."""
+        last = self._last
+        if last is not None and last[0] == ven:
+            return last[1]
+        rows = [tuple(row) for row in self.store.load_tuples(ven)]
+        self._last = (ven, rows)
+        return rows
 
     def targeted(self, event: Event) -> LoadSelection:
-        """The loads ``event`` targets (see the module docstring), without duplicates, in a stable order."""
+        """The loads ``event`` targets (see the module docstring), without duplicates, in a stable order:
+        whole VENs first (in the order we run them), then loads named by ``RESOURCE_NAME`` in the order named.
+        Blocking: reads counts and resolves names in the store."""
         names: list[str] = []
-        vens: list[str] = []
+        vens: set[str] = set()
         for target in event.targets or ():
             kind = (target.type or "").upper()
             if kind == "RESOURCE_NAME":
                 names.extend(str(v) for v in target.values)
             elif kind == "VEN_NAME":
-                vens.extend(str(v) for v in target.values)
-        if not names and not vens:
-            return LoadSelection(self, np.arange(len(self)))
-        chosen: dict[int, None] = {}
-        for ven in vens:
-            chosen.update(dict.fromkeys(self.ven_ranges.get(ven, ())))
+                vens.update(str(v) for v in target.values)
+        counts = self.counts()
+        whole = [ven for ven in self.vens if ven in vens] if (names or vens) else list(self.vens)
+        parts = [_Part(size=counts[ven], ven=ven) for ven in whole]
+        if names:
+            named = self._named_rows(names, skip_vens=set(whole))
+            parts.append(_Part(size=len(named), rows=tuple(named)))
+        return LoadSelection(self, parts)
+
+    def _named_rows(self, names: Sequence[str], skip_vens: set[str]) -> list[tuple]:
+        """Rows of the loads named by resourceName (``{resource_id}_{component}``) or by resource id, of our
+        VENs outside ``skip_vens``; in the order named, each once."""
+        ours = set(self.vens) - skip_vens
+        resources: dict[str, list[tuple] | None] = {}  # resource id → its rows (None: not one of ours)
+
+        def rows_of(resource_id: str) -> list[tuple] | None:
+            if resource_id not in resources:
+                resource = self.store.get_resource(resource_id)
+                if resource is None or resource.ven not in ours:
+                    resources[resource_id] = None
+                else:
+                    resources[resource_id] = [tuple(getattr(load, c) for c in LOAD_COLUMNS)
+                                              for load in self.store.get_loads_by_resource(resource_id)]
+            return resources[resource_id]
+
+        chosen: dict[str, tuple] = {}
         for name in names:
-            position = self.position_of(name)
-            if position is not None:
-                chosen[position] = None
-            chosen.update(dict.fromkeys(self.resource_ranges.get(name, ())))
-        return LoadSelection(self, np.fromiter(chosen, dtype=np.int64, count=len(chosen)))
+            cut = name.rfind("_")
+            while cut > 0:  # as a resourceName: resource ids may hold "_" themselves, so try every cut
+                rows = rows_of(name[:cut])
+                match = [row for row in rows or () if row[COMPONENT] == name[cut + 1:]]
+                if match:
+                    chosen.setdefault(match[0][0], match[0])
+                    break
+                cut = name.rfind("_", 0, cut)
+            for row in rows_of(name) or ():  # as a resource id: all its loads
+                chosen.setdefault(row[0], row)
+        return list(chosen.values())
 
 
 def current_value(event: Event, now: datetime | None = None) -> float | None:
@@ -250,6 +289,13 @@ def current_value(event: Event, now: datetime | None = None) -> float | None:
     return None
 
 
+async def _batches_in_thread(items: Iterable[Any], size: int = 2000) -> AsyncIterator[list[Any]]:
+    """``items`` in lists of ``size``, each read in a worker thread (a :class:`LoadSelection` reads the store)."""
+    iterator = iter(items)
+    while batch := await asyncio.to_thread(lambda: list(islice(iterator, size))):
+        yield batch
+
+
 class EventActuator:
     """Hands targeted loads with a writer connection to the writer serving that connection's kind.
 
@@ -268,6 +314,11 @@ class EventActuator:
             return True
         return any(c.actortype == WRITER and c.type in self.writers for c in list_connections())
 
+    def _writer_of(self, resource_id: str) -> Any:
+        """The resource's writer connection when a writer of its kind is enabled, else ``None``."""
+        connection = self.store.resource_connections(resource_id)["writer"]
+        return connection if connection is not None and connection.type in self.writers else None
+
     async def act(self, change: str, event: Event, loads: Sequence[Load]) -> int:
         """Write to every targeted load that has a writer; returns how many writes succeeded."""
         if not self.writers or not loads:
@@ -276,26 +327,24 @@ class EventActuator:
             return 0
         value = current_value(event) if change != REMOVED else None
         written = 0
-        by_resource: dict[str, list[Load]] = {}
-        for load in loads:
-            by_resource.setdefault(load.resource_id, []).append(load)
-        for resource_id, resource_loads in by_resource.items():
-            writer_conn = (await asyncio.to_thread(self.store.resource_connections, resource_id))["writer"]
-            if writer_conn is None or writer_conn.type not in self.writers:
-                continue
-            target_value = value if change != REMOVED else writer_conn.params.get("release_value")
-            if target_value is None:
-                continue
-            components = writer_conn.params.get("loads")
-            for load in resource_loads:
-                if components and load.load_component not in components:
+        current, connection = None, None  # loads come grouped by resource: one lookup per resource
+        async for batch in _batches_in_thread(loads):
+            for load in batch:
+                if load.resource_id != current:
+                    current = load.resource_id
+                    connection = await asyncio.to_thread(self._writer_of, current)
+                if connection is None:
+                    continue
+                target_value = value if change != REMOVED else connection.params.get("release_value")
+                components = connection.params.get("loads")
+                if target_value is None or (components and load.load_component not in components):
                     continue
                 try:
-                    await self.writers[writer_conn.type].write(writer_conn, load, float(target_value))
+                    await self.writers[connection.type].write(connection, load, float(target_value))
                     written += 1
                 except Exception as err:  # noqa: BLE001 - one failing device must not stop the others
                     log.warning("Writing %s to %s (%s) failed: %s", target_value, load.load_id,
-                                writer_conn.type, err)
+                                connection.type, err)
         return written
 
 
@@ -315,19 +364,13 @@ class EventEngine:
         self.tracker = EventTracker()
         self.programs: dict[str, Any] = {}
         self.polled = False  # a poll has read the VTN's programs at least once
-        self._index: LoadIndex | None = None
+        self.directory = LoadDirectory(runtime.store(), self.vens)
         self._lock = asyncio.Lock()
         self.actuator = EventActuator(runtime.store(), runtime.writers())
 
     def invalidate_loads(self) -> None:
-        """Forget the cached load index (after registration changed the loads)."""
-        self._index = None
-
-    async def load_index(self) -> LoadIndex:
-        """The loads of our VENs by VEN, resourceName and resource id (read from the store once)."""
-        if self._index is None:
-            self._index = await asyncio.to_thread(LoadIndex.from_store, self.runtime.store(), self.vens)
-        return self._index
+        """Forget what was read about the loads (after registration changed them)."""
+        self.directory.forget()
 
     async def refresh_programs(self) -> dict[str, Any]:
         """The followed programs by id (all the VTN lists, or those named in settings)."""
@@ -382,9 +425,8 @@ class EventEngine:
         """Call ``ven_event`` for each change with its targeted loads, then the writers."""
         if not changes:
             return
-        index = await self.load_index()
         for item in changes:
-            loads = index.targeted(item.event)
+            loads = await asyncio.to_thread(self.directory.targeted, item.event)
             args = {"change": item.change, "event": item.event, "loads": loads}
             for impl in self.runtime.pm.hook.ven_event.get_hookimpls():
                 try:

@@ -134,7 +134,9 @@ def ven_event(change: str, event: Any, loads: Sequence[Any]) -> None:
     :class:`core.openadr.Event`; ``loads`` is a read-only sequence of the :class:`core.model.Load` objects
     the event targets — by ``RESOURCE_NAME`` target (a load's VTN resourceName or a resource id), by
     ``VEN_NAME`` target, or every load of the VENs this process runs when the event has neither (the whole
-    program).  It makes each Load when read, so a fleet-wide event costs nothing until you iterate.
+    program).  It reads the loads from the store as you iterate (one VEN at a time) and makes each Load when
+    read, so a fleet-wide event costs nothing until you iterate; ``len(loads)`` is cheap, and iterating a
+    large selection is blocking I/O (do it in a thread).
     Act on them (switch a relay, set a set-point) or just log.  Called on the event loop: do blocking I/O in
     a thread.  Exceptions are logged per plugin and do not stop other plugins from seeing the event.
     Connections with ``actortype = "writer"`` are acted on by the framework itself (see ``ven_writers``).

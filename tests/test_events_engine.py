@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.events import CHANGED, CREATED, REMOVED, EventEngine, EventTracker, LoadIndex, current_value
-from core.model import Connection, Load
+from core.events import CHANGED, CREATED, REMOVED, EventEngine, EventTracker, LoadDirectory, current_value
+from core.model import Connection, Load, Resource
 from core.openadr import Event, ValuesMap
 from fixtures.run import EventRecorder, WriterPlugin, amake_run_env
 from fixtures.vtn import sample_event
@@ -139,34 +139,56 @@ def test_pushed_changes_are_applied_once_and_stale_ones_ignored():
     assert tracker.apply(REMOVED, event("a")) == []
 
 
-class ListStore:
-    """Just ``load_tuples(ven)`` over a dict of loads per VEN."""
-
-    def __init__(self, by_ven):
-        self.by_ven = by_ven
-
-    def load_tuples(self, ven):
-        from core.events import LOAD_COLUMNS
-
-        return [tuple(getattr(load, name) for name in LOAD_COLUMNS) for load in self.by_ven[ven]]
-
-
-def test_load_index_targets_without_an_object_per_load():
+def _fleet(store):
+    """Two VENs: V1 with r1, V2 with r2 and r_3 (a resource id holding "_"), two loads each."""
+    store.insert_resources([Resource(resource_id=r, resource_name=r, resource_type="house",
+                                     resource_sub_type="villa", meter_point_id=f"mp-{r}", ven=v)
+                            for r, v in (("r1", "V1"), ("r2", "V2"), ("r_3", "V2"))])
     loads = [Load(load_id=f"{r}-{c}", resource_id=r, load_component=c, load_name=c, h5_meter_id="m",
-                  vtn_resource_id=f"vtn-{r}-{c}")
+                  vtn_resource_id=f"vtn-{r}-{c}", registration_status="APPROVED")
              for r in ("r1", "r2", "r_3") for c in ("load_0", "load_1")]
-    index = LoadIndex.from_store(ListStore({"V1": loads[:2], "V2": loads[2:]}), ["V1", "V2"])
-    targeted = lambda *targets: [l.load_id for l in index.targeted(Event(
+    store.bulk_insert_loads(loads)
+    return [store.get_loads_by_resource(r) for r in ("r1", "r2", "r_3")]
+
+
+def _same(a, b):
+    fields = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id", "vtn_resource_id",
+              "registration_status")
+    return [[getattr(x, f) for f in fields] for x in a] == [[getattr(x, f) for f in fields] for x in b]
+
+
+def test_targeted_loads_are_read_from_the_store_on_demand(any_store):
+    per_resource = _fleet(any_store)
+    loads = [load for group in per_resource for load in group]
+    directory = LoadDirectory(any_store, ["V1", "V2"])
+    targeted = lambda *targets: [l.load_id for l in directory.targeted(Event(
         id="e", program_id="p", intervals=[], targets=[ValuesMap(type=t, values=v) for t, v in targets]))]
     assert targeted() == [l.load_id for l in loads]
     assert targeted(("VEN_NAME", ["V2"])) == ["r2-load_0", "r2-load_1", "r_3-load_0", "r_3-load_1"]
     assert targeted(("RESOURCE_NAME", ["r1_load_1"]), ("VEN_NAME", ["V1"])) == ["r1-load_0", "r1-load_1"]
     assert targeted(("RESOURCE_NAME", ["r_3_load_1", "r2"])) == ["r_3-load_1", "r2-load_0", "r2-load_1"]
+    assert targeted(("RESOURCE_NAME", ["r2", "r2_load_1"])) == ["r2-load_0", "r2-load_1"]  # each load once
     assert targeted(("RESOURCE_NAME", ["nothing", "r1_load_9"]), ("VEN_NAME", ["V9"])) == []
-    selection = index.targeted(Event(id="e", program_id="p", intervals=[]))
-    assert selection == loads and list(selection) == loads  # the same Load values, made on reading
-    assert selection[1] == loads[1] and selection[-2:] == loads[-2:] and len(selection) == 6
+    # Only the VENs we run: V2's loads are not ours here, by name or by VEN.
+    only_v1 = LoadDirectory(any_store, ["V1"])
+    assert [l.load_id for l in only_v1.targeted(Event(id="e", program_id="p", intervals=[], targets=[
+        ValuesMap(type="RESOURCE_NAME", values=["r2_load_0", "r1_load_0"])]))] == ["r1-load_0"]
+    selection = directory.targeted(Event(id="e", program_id="p", intervals=[]))
+    assert len(selection) == 6 and _same(list(selection), loads)  # the same Load values, made on reading
+    assert _same([selection[1], selection[-1]], [loads[1], loads[-1]]) and _same(selection[-2:], loads[-2:])
+    assert _same(selection[1:5:2], loads[1:5:2]) and selection[3].load_id == "r2-load_1"
+    with pytest.raises(IndexError):
+        selection[6]
     assert selection.resource_ids == {"r1", "r2", "r_3"}
+    assert selection == list(selection) and selection != loads[:5]
+    # Counts are read once; forget() makes the next targeting see new loads.
+    any_store.insert_resources([Resource(resource_id="r4", resource_name="r4", resource_type="house",
+                                         resource_sub_type="villa", meter_point_id="mp-r4", ven="V1")])
+    any_store.bulk_insert_loads([Load(load_id="r4-load_0", resource_id="r4", load_component="load_0",
+                                      load_name="load_0", h5_meter_id="m")])
+    assert len(directory.targeted(Event(id="e", program_id="p", intervals=[]))) == 6
+    directory.forget()
+    assert len(directory.targeted(Event(id="e", program_id="p", intervals=[]))) == 7
 
 
 def test_current_value_follows_the_active_interval():
