@@ -14,8 +14,9 @@ Sending rules:
   its ``reportName``: found means delivered (deleted here, not sent twice); when the search itself fails
   the report waits for the next round rather than risk a duplicate.
 
-Payloads are kept as JSON text from :meth:`Outbox.put` to the wire: they are serialised once (orjson) and
-parsed again only for transports without a raw JSON entry point.
+Payloads are kept as JSON text from :meth:`Outbox.put` to the wire: serialised once (orjson), parsed again only
+for transports without a raw JSON entry point, and read back from the store one report at a time just before
+it is posted, so a flush holds only the reports in flight.
 """
 
 from __future__ import annotations
@@ -74,11 +75,12 @@ class Outbox:
 
     ``backoff_base``/``backoff_max`` are seconds of the ``clock`` (wall-clock Unix seconds by default):
     the n-th failed attempt of a report waits ``min(backoff_max, backoff_base * 2**(n-1))`` with ±25 % jitter.
-    ``batch`` bounds how many pending rows (with payloads) one flush reads from the store.
+    ``batch`` bounds how many reports one flush sends; a report's JSON text is read from the store just before
+    it is posted, so a flush holds at most ``concurrency`` payloads.
     """
 
     def __init__(self, store: Any, *, concurrency: int = 8, backoff_base: float = 1.0, backoff_max: float = 300.0,
-                 clock: Callable[[], float] = time.time, batch: int = 100):
+                 clock: Callable[[], float] = time.time, batch: int = 1000):
         self.store = store
         self.concurrency = concurrency
         self.backoff_base = backoff_base
@@ -86,6 +88,10 @@ class Outbox:
         self.clock = clock
         self.batch = batch
         self._no_search_warned = False
+        # Running totals over every flush, counted as each report settles — a flush cut off by a deadline
+        # still counts what it delivered before the cut.
+        self.delivered_total = 0
+        self.rejected_total = 0
 
     async def put(self, reports: Iterable[WireReport | dict[str, Any]], tick_ms: int | None = None,
                   state: dict[str, str] | None = None) -> list[int]:
@@ -101,22 +107,25 @@ class Outbox:
         return delay * random.uniform(0.75, 1.25)
 
     def _due_queues(self, ignore_backoff: bool) -> tuple[dict[str, list[dict[str, Any]]], int, bool]:
-        """Per VEN, its pending rows in order — only VENs whose oldest pending report is due — the number of
-        VENs waiting for their backoff, and whether rows were left unread (blocking I/O)."""
+        """Per VEN, its pending rows in order (without payloads) — only VENs whose oldest pending report is
+        due, at most ``batch`` rows in all, oldest first — the number of VENs waiting for their backoff, and
+        whether due rows were left for the next flush (blocking I/O)."""
         now = self.clock()
+        pending = self.store.outbox_list(state="pending")  # oldest first, without payloads
         heads: dict[str, dict[str, Any]] = {}
-        for row in self.store.outbox_list(state="pending"):  # oldest first, without payloads
+        for row in pending:
             heads.setdefault(row["ven"], row)
+        # Only a VEN's oldest row is ever deferred, so every row of a VEN whose head is due is due.
         ready = {ven for ven, head in heads.items() if ignore_backoff or head["next_attempt_at"] <= now}
-        if not ready:
-            return {}, len(heads), False
         queues: dict[str, list[dict[str, Any]]] = {}
-        # Only a VEN's oldest row is ever deferred, so every other pending row is due: read them all.
-        rows = self.store.outbox_due(float("inf"), self.batch)
-        for row in rows:
+        taken = 0
+        for row in pending:
             if row["ven"] in ready:
+                if taken == self.batch:
+                    return queues, len(heads) - len(ready), True
                 queues.setdefault(row["ven"], []).append(row)
-        return queues, len(heads) - len(ready), len(rows) >= self.batch
+                taken += 1
+        return queues, len(heads) - len(ready), False
 
     async def flush(self, transport: Any, *, ignore_backoff: bool = False) -> FlushResult:
         """Send every due report: per VEN in order, VENs concurrently.  Never raises for VTN failures.
@@ -138,13 +147,16 @@ class Outbox:
 
     async def _send_one(self, transport: Any, row: dict[str, Any], result: FlushResult) -> bool:
         """Deliver one row; ``True`` when the VEN's next report may go (sent, found, or rejected)."""
-        payload: str = row["payload"]
         try:
+            payload = await asyncio.to_thread(self.store.outbox_payload, row["id"])
+            if payload is None:  # deleted meanwhile (e.g. by `ven outbox` housekeeping): nothing to send
+                return True
             if row["attempts"]:
                 found = await self._already_delivered(transport, payload)
                 if found:
                     await asyncio.to_thread(self.store.outbox_delete, [row["id"]])
                     result.already_delivered += 1
+                    self.delivered_total += 1
                     return True
             await asyncio.to_thread(self.store.outbox_mark_attempt, row["id"])
             await self._post(transport, payload)
@@ -154,6 +166,7 @@ class Outbox:
             elif is_rejection(err):
                 await asyncio.to_thread(self.store.outbox_reject, row["id"], str(err))
                 result.rejected += 1
+                self.rejected_total += 1
                 log.warning("The VTN rejected a report of %s (outbox id %d); kept aside: %s", row["ven"], row["id"],
                             err)
                 return True
@@ -163,6 +176,7 @@ class Outbox:
             return await self._defer(row, f"{type(err).__name__}: {err}", result)
         await asyncio.to_thread(self.store.outbox_delete, [row["id"]])
         result.sent += 1
+        self.delivered_total += 1
         return True
 
     @staticmethod

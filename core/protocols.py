@@ -122,6 +122,39 @@ class ResourceStore(Protocol):
         ven, vtn_resource_id, connection_type)`` of enabled resources with ``status`` (of ``vens`` when given),
         ordered by VEN, resource and component; ``connection_type`` is ``h5sim`` without a reader connection."""
 
+    # the report outbox (core.outbox) and runtime state (core.run)
+    def outbox_add(self, items: Iterable[dict[str, Any]], state: dict[str, str] | None = None) -> list[int]:
+        """Store reports (dicts: ven, program_id, event_id, tick_ms, payload JSON text) and the ``state``
+        entries in one transaction; returns the new ids in order (``items`` may be a generator)."""
+
+    def outbox_list(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Rows without payloads (id, ven, program_id, event_id, tick_ms, state, attempts, last_error,
+        next_attempt_at), oldest first."""
+
+    def outbox_payload(self, outbox_id: int) -> str | None:
+        """One report's JSON text, ``None`` when it is gone."""
+
+    def outbox_delete(self, ids: Sequence[int]) -> int:
+        """Delete delivered reports; returns how many."""
+
+    def outbox_mark_attempt(self, outbox_id: int) -> None:
+        """Count an attempt before sending."""
+
+    def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float) -> None:
+        """Record a failed attempt and when to try again."""
+
+    def outbox_reject(self, outbox_id: int, reason: str) -> None:
+        """Set a report the VTN refused aside (state ``rejected``) with the reason."""
+
+    def outbox_counts(self) -> dict[str, int]:
+        """``{"pending": n, "rejected": m}``."""
+
+    def get_state(self, key: str) -> str | None:
+        """A value a previous run stored under ``key``."""
+
+    def set_state(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key`` for the next run."""
+
 
 # --------------------------------------------------------------------------------------------------
 # Meter sources

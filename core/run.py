@@ -309,10 +309,14 @@ class VenRunner:
         """Flush until nothing more is due right now (a flush reads a bounded batch); returns the last result."""
         while True:
             result = await self.outbox.flush(transport, ignore_backoff=ignore_backoff)
-            self.stats.reports_sent += result.delivered
-            self.stats.reports_rejected += result.rejected
+            self._count_deliveries()
             if not (result.more and result.delivered and not result.errors):
                 return result
+
+    def _count_deliveries(self) -> None:
+        """Copy the outbox's running totals into the stats (they include flushes cut off by a deadline)."""
+        self.stats.reports_sent = self.outbox.delivered_total
+        self.stats.reports_rejected = self.outbox.rejected_total
 
     async def _flusher(self, transport: Any) -> None:
         """Send the outbox at start (an earlier run's leftovers), whenever a tick added reports, and every tick
@@ -352,6 +356,7 @@ class VenRunner:
         except asyncio.TimeoutError:
             log.warning("Stopped flushing after %.0f s; the outbox keeps the rest for the next run.",
                         self.options.shutdown_flush_seconds)
+        self._count_deliveries()
         if self.stats.reports_sent > before:
             log.info("Flushed %d reports before exiting.", self.stats.reports_sent - before)
 

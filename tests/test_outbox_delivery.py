@@ -205,3 +205,31 @@ async def test_batches_are_flushed_until_empty(store, vtn):
     assert store.outbox_counts()["pending"] == 0
     for ven in VENS:
         assert starts(server.state, ven) == expected_starts(range(4))
+
+
+async def test_a_flush_cut_off_by_a_deadline_still_counts_what_it_delivered(store, local_vtn):
+    """`ven run` stops its last flush at ``reporting.shutdown_flush_seconds``: the reports that went out before
+    the cut are counted (and deleted), the rest wait in the outbox."""
+    import asyncio
+
+    outbox = Outbox(store, concurrency=1)
+    for tick in range(3):
+        await outbox.put(tick_reports(local_vtn.state, tick), tick_ms=tick)  # 6 reports, 3 per VEN
+    async with HttpVtnTransport(make_config(local_vtn.url)) as transport:
+        posted = 0
+        stuck = asyncio.Event()
+        real_raw = transport.raw
+
+        async def raw(method, path, **kwargs):
+            nonlocal posted
+            if posted == 4:
+                await stuck.wait()  # the fifth POST never finishes: the deadline cuts the flush
+            posted += 1
+            return await real_raw(method, path, **kwargs)
+
+        transport.raw = raw
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(outbox.flush(transport), 2.0)
+    assert outbox.delivered_total == 4 and outbox.rejected_total == 0
+    assert store.outbox_counts()["pending"] == 2
+    assert sum(len(vtn_reports(local_vtn.state, ven=ven)) for ven in VENS) == 4

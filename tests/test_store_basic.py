@@ -162,13 +162,15 @@ def test_vens_and_outbox(any_store):
     any_store.set_ven_vtn_id("Herning", "ven-2")
     assert any_store.get_ven_vtn_id("Herning") == "ven-2" and any_store.ven_vtn_ids() == {"Herning": "ven-2"}
     ids = any_store.outbox_add([{"ven": "Herning", "program_id": "p", "event_id": "e", "tick_ms": 1,
-                                 "payload": "{}"} for _ in range(3)])
+                                 "payload": f'{{"n":{n}}}'} for n in range(3)])
     assert [r["id"] for r in any_store.outbox_due()] == ids
+    assert [any_store.outbox_payload(i) for i in ids] == ['{"n":0}', '{"n":1}', '{"n":2}']
     any_store.outbox_mark_attempt(ids[0])
     any_store.outbox_retry_later(ids[0], "503", next_attempt_at=1e12)
     any_store.outbox_reject(ids[1], "400 bad report")
     assert [r["id"] for r in any_store.outbox_due()] == [ids[2]]
     assert any_store.outbox_delete([ids[2]]) == 1
+    assert any_store.outbox_payload(ids[2]) is None
     rows = {r["id"]: r for r in any_store.outbox_list()}
     assert rows[ids[1]]["state"] == "rejected" and rows[ids[1]]["last_error"] == "400 bad report"
     assert rows[ids[0]]["attempts"] == 1 and rows[ids[0]]["last_error"] == "503"

@@ -688,6 +688,13 @@ class SqlResourceStore:
                                 .order_by(t.c.id).limit(limit))
             return [dict(row._mapping) for row in rows]
 
+    def outbox_payload(self, outbox_id: int) -> str | None:
+        """The JSON text of one report (``None`` when it is gone): read just before it is sent, so a flush
+        holds only the reports in flight."""
+        t = schema.outbox
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.c.payload).where(t.c.id == outbox_id)).scalar_one_or_none()
+
     def outbox_delete(self, ids: Sequence[int]) -> int:
         """Delete delivered reports."""
         t = schema.outbox
