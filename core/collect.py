@@ -46,8 +46,9 @@ VENS_PER_QUERY = 16  # the plan is read from the store a few VENs at a time to k
 class CollectionPlan:
     """The loads a collector reads, as arrays aligned by position, grouped by VEN then resource.
 
-    Object arrays hold ``str`` (``vtn_resource_ids`` may hold ``None``); ``component_index`` is 0..5 and
-    ``connection_ids`` is ``-1`` where a resource has no reader connection (the default h5sim).  Rows of one
+    Object arrays hold ``str``; ``component_index`` is 0..5, ``registered`` is whether the load has a VTN
+    resource id, and ``connection_ids`` is ``-1`` where a resource has no reader connection (the default
+    h5sim).  Rows of one
     VEN are contiguous (``ven_slices``), and so are the rows of one resource (``resource_starts`` holds the
     first position of each resource, ascending).  Treat the arrays as read-only: every tick's
     :class:`Readings` shares them.
@@ -61,7 +62,7 @@ class CollectionPlan:
     connection_ids: np.ndarray
     meter_point_ids: np.ndarray
     vens: np.ndarray
-    vtn_resource_ids: np.ndarray
+    registered: np.ndarray
     kinds: np.ndarray
     ven_slices: dict[str, slice]
     resource_starts: np.ndarray
@@ -110,11 +111,11 @@ def _build_plan(chunks: Iterable[Sequence[tuple]], connections_for: Callable[[se
             columns[0].append(row[0])
             for i in range(1, 9):
                 value = row[i]
-                columns[i].append(share(value, value) if i != 7 else value)
+                columns[i].append(share(value, value) if i != 7 else value is not None)  # 7: registered?
         del rows
     del interned
     connections = connections_for({c for c in set(columns[4]) if c is not None})
-    load_ids, resource_ids, components, meters, conn_ids, meter_points, vens, vtn_ids, kinds = columns
+    load_ids, resource_ids, components, meters, conn_ids, meter_points, vens, registered, kinds = columns
 
     def obj(values: list[Any]) -> np.ndarray:
         out = np.empty(len(values), dtype=object)
@@ -140,7 +141,8 @@ def _build_plan(chunks: Iterable[Sequence[tuple]], connections_for: Callable[[se
         component_index=np.fromiter((COMPONENT_INDEX[c] for c in components), dtype=np.int8, count=n),
         h5_meter_ids=obj(meters),
         connection_ids=np.fromiter((NO_CONNECTION if c is None else c for c in conn_ids), dtype=np.int64, count=n),
-        meter_point_ids=obj(meter_points), vens=ven_array, vtn_resource_ids=obj(vtn_ids), kinds=obj(kinds),
+        meter_point_ids=obj(meter_points), vens=ven_array, registered=np.array(registered, dtype=bool),
+        kinds=obj(kinds),
         ven_slices=ven_slices, resource_starts=resource_starts,
         connections={cid: connections[cid] for cid in set(conn_ids) if cid is not None and cid in connections},
         skipped=skipped)

@@ -126,14 +126,14 @@ def json_strings(values: Iterable[Any]) -> np.ndarray:
 
 
 def encode_reports(*, ven: str, program_id: str, event_id: str, specs: Sequence[PayloadSpec], start: datetime,
-                   interval_seconds: float, names: Sequence[str] | np.ndarray, power_w: np.ndarray,
+                   interval_seconds: float, power_w: np.ndarray, names: Sequence[str] | np.ndarray | None = None,
                    max_resources: int = 2000, report_name: str | None = None,
                    names_json: np.ndarray | None = None) -> list[WireReport]:
     """Reports for one VEN and one event at one tick, as JSON text (``[]`` when nothing has a value).
 
     ``names[i]`` is the resourceName to report ``power_w[i]`` (watts; NaN or infinite = no value) under;
-    ``names_json`` may give the names already JSON-encoded (:func:`json_strings`, cached per plan by the
-    :class:`Reporter`).  Resources go into chunks of ``max_resources``.  ``report_name`` (default
+    ``names_json`` gives the names already JSON-encoded instead (:func:`json_strings`, cached per plan by
+    the :class:`Reporter`).  Resources go into chunks of ``max_resources``.  ``report_name`` (default
     ``"{ven}:{event_id}:{start}:{random}"``, unique per build) gets ``#<chunk>`` appended when chunked; it makes
     each report recognisable on the VTN, so a resend after an unknown outcome can be detected (the outbox
     keeps the text, so a retry carries the same name).
@@ -150,6 +150,8 @@ def encode_reports(*, ven: str, program_id: str, event_id: str, specs: Sequence[
                            "duration": format_duration(timedelta(seconds=interval_seconds))}).decode()
     columns = [significant(power_w[keep] * spec.factor).tolist() for spec in specs]
     if names_json is None:
+        if names is None:
+            raise TypeError("encode_reports needs names or names_json")
         names_json = json_strings(np.asarray(names, dtype=object)[keep].tolist())
     else:
         names_json = names_json[keep]
@@ -190,6 +192,11 @@ def event_scope(event: Any) -> tuple[set[str] | None, set[str] | None]:
     return vens, names
 
 
+def _resource_names(plan: Any, positions: slice) -> list[str]:
+    """The VTN resourceNames (``{resource_id}_{component}``) of the plan's loads at ``positions``."""
+    return [f"{r}_{c}" for r, c in zip(plan.resource_ids[positions].tolist(), plan.components[positions].tolist())]
+
+
 class Reporter:
     """Builds every report of one tick from a collector's plan and readings (arrays in, JSON text out).
 
@@ -203,10 +210,8 @@ class Reporter:
         self.interval_seconds = float(interval_seconds)
         self.level = level
         self.max_resources = max_resources
-        self._plan: Any = None  # the plan the cached arrays belong to (a reference: ids of freed objects recur)
-        self._names: np.ndarray | None = None
-        self._names_json: np.ndarray | None = None
-        self._registered: np.ndarray | None = None
+        self._plan: Any = None  # the plan _plain_names was checked for (a reference: ids of freed objects recur)
+        self._plain_names = False
         self._warned: set[str] = set()
 
     def _warn_once(self, message: str) -> None:
@@ -215,14 +220,20 @@ class Reporter:
             log.warning("Reporting: %s.", message)
 
     def _prepare(self, plan: Any) -> None:
-        if self._plan is plan and self._names is not None:
+        """Check once per plan whether resource ids and components can go into JSON text unescaped."""
+        if self._plan is plan:
             return
-        names = np.empty(len(plan), dtype=object)
-        names[:] = [f"{r}_{c}" for r, c in zip(plan.resource_ids.tolist(), plan.components.tolist())]
-        self._names = names
-        self._names_json = json_strings(names.tolist())
-        self._registered = np.array([v is not None for v in plan.vtn_resource_ids.tolist()], dtype=bool)
+        parts = set(plan.resource_ids.tolist()) | set(plan.components.tolist())
+        self._plain_names = all(orjson.dumps(part)[1:-1].decode() == part for part in parts)
         self._plan = plan
+
+    def _names_json(self, plan: Any, positions: np.ndarray | slice) -> list[str]:
+        """The JSON string literals of the resourceNames at ``positions`` (made per VEN, not kept)."""
+        resource_ids = plan.resource_ids[positions].tolist()
+        components = plan.components[positions].tolist()
+        if self._plain_names:
+            return [f'"{r}_{c}"' for r, c in zip(resource_ids, components)]
+        return [orjson.dumps(f"{r}_{c}").decode() for r, c in zip(resource_ids, components)]
 
     def build(self, start: datetime, readings: Any, plan: Any, events: Sequence[Any]) -> list[WireReport]:
         """Reports for every (VEN, event asking for reports) at the tick starting at ``start``."""
@@ -245,14 +256,14 @@ class Reporter:
 
     def _ven_reports(self, ven: str, sl: slice, event: Any, specs: list[PayloadSpec], start: datetime,
                      power: np.ndarray, plan: Any, vens: set[str] | None, names: set[str] | None) -> list[WireReport]:
-        assert self._names is not None and self._names_json is not None and self._registered is not None
         values = power[sl]
         only_named = names is not None and (vens is None or ven not in vens)
         if self.level == "load":
-            keep = self._registered[sl].copy()
+            keep = plan.registered[sl].copy()
             if only_named:
-                keep &= np.fromiter((n in names for n in self._names[sl].tolist()), dtype=bool, count=len(values))
-            label, label_json, values = self._names[sl][keep], self._names_json[sl][keep], values[keep]
+                keep &= np.fromiter((n in names for n in _resource_names(plan, sl)), dtype=bool, count=len(values))
+            rows = np.flatnonzero(keep & np.isfinite(values)) + sl.start  # the loads with a value to report
+            label_json, values = np.array(self._names_json(plan, rows), dtype=object), power[rows]
         else:
             bounds = plan.resource_bounds(sl) - sl.start
             starts = bounds[:-1]
@@ -268,5 +279,5 @@ class Reporter:
                 label, sums = label[keep], sums[keep]
             label_json, values = json_strings(label.tolist()), sums
         return encode_reports(ven=ven, program_id=event.program_id, event_id=event.id, specs=specs, start=start,
-                              interval_seconds=self.interval_seconds, names=label, power_w=values,
+                              interval_seconds=self.interval_seconds, power_w=values,
                               max_resources=self.max_resources, names_json=label_json)

@@ -108,7 +108,7 @@ async def test_fleet_tick_matches_the_file_and_the_plan_has_per_ven_slices(fleet
         assert plan.ven_slice("Aalborg") == slice(0, 12) and plan.ven_slice("Herning") == slice(12, 30)
         assert set(plan.vens[plan.ven_slice("Herning")]) == {"Herning"}
         assert plan.resource_bounds(plan.ven_slice("Herning")).tolist() == [12, 18, 24, 30]
-        assert plan.meter_point_ids[12] == "570000000000000000" and plan.vtn_resource_ids[12] is None
+        assert plan.meter_point_ids[12] == "570000000000000000" and not plan.registered[12]
         assert plan.components[:6].tolist() == [f"load_{i}" for i in range(6)]
         clock = collector.build_clock(fleet.settings)
         for _ in range(3):

@@ -145,3 +145,21 @@ def test_report_text_is_json_of_the_same_report_with_any_names():
     assert [r["resourceName"] for r in report["resources"]] == ['quote"d', "back\\slash", "100%_load_0", "tab\tname"]
     assert [r["intervals"][0]["payloads"] for r in report["resources"]][1] == [
         {"type": "USAGE", "values": [pytest.approx(2e-9 * 15 / 3600)]}, {"type": "DEMAND", "values": [2e-12]}]
+
+
+@pytest.mark.parametrize("resource_id", ["plain-id", 'quote"d', "back\\slash", "tab\tid", "Ålborg ☀"])
+def test_reporter_names_loads_by_resource_name_whatever_the_id_holds(resource_id):
+    from core.collect import _build_plan
+    from core.openadr import Event
+
+    rows = [(f"l{i}", resource_id, f"load_{i}", "m", None, "mp", "V1", "vtn" if i != 1 else None, "h5sim")
+            for i in range(3)]
+    plan = _build_plan([rows], lambda ids: {}, {"h5sim": object()})
+    readings = type("R", (), {"quality": np.array([0, 0, 1], dtype=np.uint8), "power_w": np.array([4.0, 5.0, 6.0])})()
+    event = Event(id="e", program_id="p", intervals=[],
+                  report_descriptors=[ReportDescriptor(payload_type="DEMAND", units="W")])
+    [wire] = Reporter(interval_seconds=15).build(START, readings, plan, [event])
+    report = json.loads(wire.json)
+    # load_1 is not registered, load_2 has no good reading: only load_0 is reported, under its resourceName.
+    assert [(r["resourceName"], r["intervals"][0]["payloads"][0]["values"]) for r in report["resources"]] == [
+        (f"{resource_id}_load_0", [4.0])]

@@ -154,7 +154,7 @@ async def measure(runtime, ticks: int, vtn_pid: int, profile: bool) -> dict:
                                 level=settings.reporting.level,
                                 max_resources=int(settings.reporting.max_resources_per_report))
             outbox = Outbox(store)
-            registered = sum(1 for v in plan.vtn_resource_ids.tolist() if v is not None)
+            registered = int(plan.registered.sum())
             bound = sum(math.ceil((s.stop - s.start) / reporter.max_resources) for s in plan.ven_slices.values())
             bound *= len(requests)
             profiler = cProfile.Profile() if profile else None
