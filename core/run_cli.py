@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import typer
 
+from core.memory import limit_malloc_arenas
 from core.output import console, print_json, table
 from core.run import RunOptions, VenRunner
 
@@ -30,6 +31,7 @@ def run_command(
     Stop with Ctrl-C or SIGTERM: the current tick finishes, the outbox is flushed, sources are closed.
     """
     runtime = ctx.obj
+    limit_malloc_arenas(int(runtime.settings.get("memory.malloc_arenas", 2)))  # before any worker thread
     options = RunOptions.from_settings(runtime.settings, vens=ven or None, interval_seconds=interval, speed=speed,
                                        once=once, max_ticks=ticks, register=register, subscribe=subscribe)
     stats = asyncio.run(VenRunner(runtime, options).run())

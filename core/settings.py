@@ -96,6 +96,9 @@ def core_validators() -> list[Validator]:
         Validator("collect.source_timeout_seconds", default=5.0, is_type_of=(int, float), gt=0,
                   messages={"operations": "collect.source_timeout_seconds must be a number above 0, "
                                           "got {value!r}."}),
+        Validator("memory.malloc_arenas", default=2, is_type_of=int, gte=0,
+                  messages={"operations": "memory.malloc_arenas must be a whole number, 0 or more (0 = the C "
+                                          "library's default), got {value!r}."}),
     ]
 
 

@@ -223,9 +223,11 @@ def main() -> None:
     try:
         register(folder, url)
         os.environ.update(vtn_env(folder, url))
+        from core.memory import limit_malloc_arenas
         from core.runtime import Runtime
 
         runtime = Runtime.create(load_entry_points=False)
+        limit_malloc_arenas(int(runtime.settings.get("memory.malloc_arenas", 2)))  # as `ven run` does
         try:
             figures = asyncio.run(measure(runtime, args.ticks, vtn.pid, args.profile))
         finally:
