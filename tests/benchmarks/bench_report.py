@@ -9,16 +9,18 @@
    state file first).
 3. Every VEN and load is registered for real by ``ven register`` in a child process (~116k POSTs the first
    time; later runs find everything registered at the same VTN state and post nothing).
-4. In this process — the VEN — the pieces ``ven run`` uses are set up (not timed): the transport, the event
-   engine's first poll (it dispatches the metering event to the plugins), the collector over every approved
-   load, the reporter and the outbox.  Then each tick is timed from collection until the outbox is empty
-   again: collect, build the reports, persist them to the outbox (SQLite), POST every report and delete it.
+4. In this process — the VEN — the pieces ``ven run`` uses are set up (not timed): its malloc arena cap
+   (``memory.malloc_arenas``), the transport, the event engine's first poll (it dispatches the metering event
+   to the plugins), the collector over every approved load, the reporter and the outbox.  Then each tick is
+   timed from collection until the outbox is empty again: collect, build the reports, persist them to the
+   outbox (SQLite), POST every report and delete it.
 
 Figures: ``fleet_tick_s`` (median of ``--ticks`` ticks after the first), ``first_tick_s`` (the first tick,
-which also builds the reporter's per-plan name arrays), ``posts`` (POST /reports of one tick), ``posts_bound``
+which also checks the plan's resource names once), ``posts`` (POST /reports of one tick), ``posts_bound``
 (one per VEN per event plus chunks), ``report_bytes`` (JSON bytes of one tick's reports), ``rss_mb`` (peak
 resident memory of this VEN process), ``ven_cpu_s`` and ``vtn_cpu_s`` (CPU seconds this process and the VTN
-process spent per tick — when ``vtn_cpu_s`` is near ``fleet_tick_s`` the VTN is the bottleneck).  The last line printed is that JSON object.
+process spent per tick — when ``vtn_cpu_s`` is near ``fleet_tick_s`` the VTN is the bottleneck).  The last
+line printed is that JSON object.
 """
 
 from __future__ import annotations
