@@ -12,8 +12,10 @@ Run: ``.venv/bin/python tests/benchmarks/bench_register.py [--resources 3400] [-
      posting the same resource bodies with the same window of 50, writing nothing anywhere;
    * ``seed`` — the seeds' method: batches of 50 with ``gather`` and a 0.5 s pause, on the first
      ``--seed-loads`` loads only (it is slow by design).
-3. Prints details, then LAST one JSON line: ``loads``, ``loads_per_s``, ``raw_per_s``, ``seed_method_per_s``,
-   ``ratio_raw``, ``seconds`` (ours, wall), and ``speedup_vs_seed``.
+3. Prints details (with the CPU each contender and its VTN spent per load), then LAST one JSON line:
+   ``loads``, ``loads_per_s``, ``raw_per_s``, ``seed_method_per_s``, ``ratio_raw``, ``seconds`` (ours, wall),
+   ``speedup_vs_seed``, ``client_cpu_us_per_load`` and ``raw_client_cpu_us_per_load`` (this process's CPU per
+   load for ours and for raw: when the client side is the bottleneck, the ratio follows these two).
 
 Goals: ``ratio_raw`` ≥ 0.9, ``loads_per_s`` ≥ 5 × ``seed_method_per_s``, 116,412 loads in ≤ 120 s.
 """
@@ -26,6 +28,7 @@ import contextlib
 import io
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -90,6 +93,33 @@ class VtnProcess:
             self.proc.kill()
 
 
+class Timed:
+    """Wall seconds and CPU seconds — this process (the client) and the VTN process — spent in a block."""
+
+    def __init__(self, vtn: "VtnProcess"):
+        self.vtn = vtn
+        self.seconds = self.client_cpu = self.vtn_cpu = 0.0
+
+    @staticmethod
+    def _own_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def _vtn_cpu(self) -> float:
+        fields = Path(f"/proc/{self.vtn.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> "Timed":
+        self._start = (time.perf_counter(), self._own_cpu(), self._vtn_cpu())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall, own, vtn = self._start
+        self.seconds = time.perf_counter() - wall
+        self.client_cpu = self._own_cpu() - own
+        self.vtn_cpu = self._vtn_cpu() - vtn
+
+
 def runtime_for(db: Path, h5: Path, vtn_url: str):
     from core.runtime import Runtime
     from core.settings import load_settings
@@ -98,7 +128,7 @@ def runtime_for(db: Path, h5: Path, vtn_url: str):
                                         **{"vtn.url": vtn_url}))
 
 
-async def run_ours(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, float]:
+async def run_ours(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, Timed]:
     from core.register import Registrar
 
     runtime = runtime_for(db, h5, vtn.url)
@@ -107,16 +137,15 @@ async def run_ours(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, float]:
     async with runtime.transport() as transport:
         await transport.authenticate()
         registrar = Registrar(store, transport, vtn_url=vtn.url, concurrency=WINDOW)
-        started = time.perf_counter()
-        summary = (await registrar.register_vens(vens)).as_dict()
-        seconds = time.perf_counter() - started
+        with Timed(vtn) as timed:
+            summary = (await registrar.register_vens(vens)).as_dict()
     runtime.close()
     if summary["loads_failed"]:
         sys.exit(f"ours: {summary['loads_failed']} loads failed")
-    return summary["loads_registered"], seconds
+    return summary["loads_registered"], timed
 
 
-async def run_raw(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, float]:
+async def run_raw(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, Timed]:
     """The same bodies, the same window, a bare client: token once, VEN ids once, then POST as fast as it can."""
     import httpx
 
@@ -149,18 +178,17 @@ async def run_raw(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, float]:
                 response = await own.post(f"vens/{ven_ids[ven]}/resources", content=body, headers=headers)
                 failures += response.status_code != 201
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(c) for c in clients))
-        seconds = time.perf_counter() - started
+        with Timed(vtn) as timed:
+            await asyncio.gather(*(worker(c) for c in clients))
     finally:
         for c in clients:
             await c.aclose()
     if failures:
         sys.exit(f"raw: {failures} requests failed")
-    return len(bodies), seconds
+    return len(bodies), timed
 
 
-async def run_seed_method(db: Path, h5: Path, vtn: VtnProcess, limit: int) -> tuple[int, float]:
+async def run_seed_method(db: Path, h5: Path, vtn: VtnProcess, limit: int) -> tuple[int, Timed]:
     """The seeds' batches of 50 + 0.5 s pause over the first ``limit`` loads (whole VENs)."""
     from core.register import Registrar
 
@@ -175,14 +203,13 @@ async def run_seed_method(db: Path, h5: Path, vtn: VtnProcess, limit: int) -> tu
     async with runtime.transport() as transport:
         await transport.authenticate()
         registrar = Registrar(store, transport, vtn_url=vtn.url)
-        started = time.perf_counter()
         done = 0
-        for ven in chosen:
-            result = await registrar.register_ven_in_batches(ven, batch_size=50, delay_between_batches=0.5)
-            done += result.registered + result.adopted
-        seconds = time.perf_counter() - started
+        with Timed(vtn) as timed:
+            for ven in chosen:
+                result = await registrar.register_ven_in_batches(ven, batch_size=50, delay_between_batches=0.5)
+                done += result.registered + result.adopted
     runtime.close()
-    return done, seconds
+    return done, timed
 
 
 def main() -> None:
@@ -220,15 +247,19 @@ def main() -> None:
                     results[name] = asyncio.run(run_seed_method(db, h5, vtn, args.seed_loads))
             finally:
                 vtn.stop()
-            loads, seconds = results[name]
-            print(f"{name:>5}: {loads:,} loads in {seconds:.2f} s = {loads / seconds:,.0f} loads/s")
+            loads, timed = results[name]
+            print(f"{name:>5}: {loads:,} loads in {timed.seconds:.2f} s = {loads / timed.seconds:,.0f} loads/s; "
+                  f"CPU per load: client {timed.client_cpu / loads * 1e6:.0f} µs, "
+                  f"VTN {timed.vtn_cpu / loads * 1e6:.0f} µs")
 
-    ours = results["ours"][0] / results["ours"][1]
-    raw = results["raw"][0] / results["raw"][1]
-    seed = results["seed"][0] / results["seed"][1]
+    ours = results["ours"][0] / results["ours"][1].seconds
+    raw = results["raw"][0] / results["raw"][1].seconds
+    seed = results["seed"][0] / results["seed"][1].seconds
     figures = {"loads": results["ours"][0], "loads_per_s": round(ours, 1), "raw_per_s": round(raw, 1),
                "seed_method_per_s": round(seed, 1), "ratio_raw": round(ours / raw, 3),
-               "seconds": round(results["ours"][1], 2), "speedup_vs_seed": round(ours / seed, 1)}
+               "seconds": round(results["ours"][1].seconds, 2), "speedup_vs_seed": round(ours / seed, 1),
+               "client_cpu_us_per_load": round(results["ours"][1].client_cpu / results["ours"][0] * 1e6),
+               "raw_client_cpu_us_per_load": round(results["raw"][1].client_cpu / results["raw"][0] * 1e6)}
     print(json.dumps(figures))
 
 
