@@ -119,9 +119,11 @@ def _load(row: tuple) -> Load:
 
 @dataclass(frozen=True)
 class _Part:
-    """A run of targeted loads: every load of ``ven`` (``rows`` is ``None``, read when needed) or ``rows``."""
+    """A run of targeted loads: every load of ``ven`` (``rows`` is ``None``, read when needed) or ``rows``;
+    ``size`` loads of ``resources`` resources."""
 
     size: int
+    resources: int
     ven: str | None = None
     rows: tuple[tuple, ...] | None = None
 
@@ -131,9 +133,9 @@ class LoadSelection(Sequence[Load]):
 
     Whole VENs are read one VEN at a time (only the VEN being read is held), and each :class:`Load` is made
     when it is read: a whole-program event of the fleet targets 116k loads, and plugins that only count or
-    filter them never hold 116k objects.  Indexing and slicing work (a slice is a list); iteration and
-    :attr:`resource_ids` do blocking store reads — on the event loop, iterate in a thread when the selection
-    is large.  Compares equal to a sequence of the same loads.
+    filter them never hold 116k objects.  ``len`` and :attr:`resource_count` are known at once; indexing,
+    slicing (a slice is a list), iteration and :attr:`resource_ids` do blocking store reads — on the event
+    loop, iterate in a thread when the selection is large.  Compares equal to a sequence of the same loads.
     """
 
     def __init__(self, directory: "LoadDirectory", parts: Sequence[_Part]):
@@ -174,8 +176,13 @@ class LoadSelection(Sequence[Load]):
         return f"LoadSelection({len(self)} loads)"
 
     @property
+    def resource_count(self) -> int:
+        """How many resources the selection's loads belong to (known without reading the loads)."""
+        return sum(part.resources for part in self._parts)
+
+    @property
     def resource_ids(self) -> set[str]:
-        """The distinct resource ids of the selection (without making Load objects)."""
+        """The distinct resource ids of the selection (without making Load objects; reads the store)."""
         return {row[RESOURCE_ID] for row in self._iter_rows()}
 
 
@@ -191,7 +198,7 @@ class LoadDirectory:
     def __init__(self, store: Any, vens: Sequence[str]):
         self.store = store
         self.vens = list(vens)
-        self._counts: dict[str, int] | None = None
+        self._counts: dict[str, tuple[int, int]] | None = None
         self._last: tuple[str, list[tuple]] | None = None
 
     def forget(self) -> None:
@@ -199,16 +206,19 @@ class LoadDirectory:
         self._counts = None
         self._last = None
 
-    def counts(self) -> dict[str, int]:
-        """Loads per VEN we run."""
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """``(loads, resources with loads)`` per VEN we run."""
         if self._counts is None:
             load_counts = getattr(self.store, "load_counts", None)
             if load_counts is not None:
                 found = load_counts(self.vens)
-                self._counts = {ven: int(found.get(ven, 0)) for ven in self.vens}
+                self._counts = {ven: tuple(found.get(ven, (0, 0))) for ven in self.vens}  # type: ignore[misc]
             else:
-                self._counts = {ven: len(self.store.load_tuples(ven)) for ven in self.vens}
-        return self._counts
+                self._counts = {}
+                for ven in self.vens:
+                    rows = self.store.load_tuples(ven)
+                    self._counts[ven] = (len(rows), len({row[RESOURCE_ID] for row in rows}))
+        return self._counts  # type: ignore[return-value]
 
     def rows(self, ven: str) -> list[tuple]:
         """The load rows of ``ven`` (the last VEN read is kept)."""
@@ -233,10 +243,11 @@ class LoadDirectory:
                 vens.update(str(v) for v in target.values)
         counts = self.counts()
         whole = [ven for ven in self.vens if ven in vens] if (names or vens) else list(self.vens)
-        parts = [_Part(size=counts[ven], ven=ven) for ven in whole]
+        parts = [_Part(size=counts[ven][0], resources=counts[ven][1], ven=ven) for ven in whole]
         if names:
             named = self._named_rows(names, skip_vens=set(whole))
-            parts.append(_Part(size=len(named), rows=tuple(named)))
+            parts.append(_Part(size=len(named), resources=len({row[RESOURCE_ID] for row in named}),
+                               rows=tuple(named)))
         return LoadSelection(self, parts)
 
     def _named_rows(self, names: Sequence[str], skip_vens: set[str]) -> list[tuple]:

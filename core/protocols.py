@@ -77,7 +77,8 @@ class ResourceStore(Protocol):
         """One VEN's loads as tuples ``(load_id, resource_id, load_component, load_name, h5_meter_id,
         vtn_resource_id, registration_status)``, by resource and component (lean reads for fleet indexes)."""
 
-    # Optional: ``load_counts(vens) -> {ven: number of loads}`` (the event engine counts with it when present).
+    # Optional: ``load_counts(vens) -> {ven: (loads, resources with loads)}`` (the event engine counts with it
+    # when present, instead of reading every VEN's loads).
 
     def get_loads_by_h5_meter(self, h5_meter_id: str) -> list["Load"]:
         """*(seeds)* Loads simulated from one H5 meter."""

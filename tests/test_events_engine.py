@@ -179,7 +179,11 @@ def test_targeted_loads_are_read_from_the_store_on_demand(any_store):
     assert _same(selection[1:5:2], loads[1:5:2]) and selection[3].load_id == "r2-load_1"
     with pytest.raises(IndexError):
         selection[6]
-    assert selection.resource_ids == {"r1", "r2", "r_3"}
+    assert selection.resource_ids == {"r1", "r2", "r_3"} and selection.resource_count == 3
+    named = directory.targeted(Event(id="e", program_id="p", intervals=[], targets=[
+        ValuesMap(type="RESOURCE_NAME", values=["r2_load_0", "r2_load_1", "r_3_load_0"]),
+        ValuesMap(type="VEN_NAME", values=["V1"])]))
+    assert len(named) == 5 and named.resource_count == 3 and named.resource_ids == {"r1", "r2", "r_3"}
     assert selection == list(selection) and selection != loads[:5]
     # Counts are read once; forget() makes the next targeting see new loads.
     any_store.insert_resources([Resource(resource_id="r4", resource_name="r4", resource_type="house",
@@ -200,3 +204,15 @@ def test_current_value_follows_the_active_interval():
     assert current_value(ev, now) == 2.0
     assert current_value(ev, now - timedelta(minutes=30)) == 1.0
     assert current_value(ev, now + timedelta(hours=2)) is None
+
+
+def test_the_default_event_log_counts_loads_and_resources(any_store):
+    from plugins.event_log import describe
+
+    per_resource = _fleet(any_store)
+    event = Event(id="e-1", program_id="p-1", event_name="peak", intervals=[
+        {"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}])
+    selection = LoadDirectory(any_store, ["V1", "V2"]).targeted(event)
+    line = describe("created", event, selection)
+    assert line == "created event 'peak' (e-1) of program p-1: 1 intervals, SIMPLE=1; 6 loads in 3 resources"
+    assert describe("removed", event, per_resource[1]).endswith("2 loads in 1 resources")  # a plain list works too

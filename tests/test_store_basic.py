@@ -153,8 +153,9 @@ def test_collection_rows_follow_status_and_connection(any_store):
     assert {r[8] for r in rows if r[1] == "res-0000"} == {"h5sim"}
     assert {r[8] for r in rows if r[1] == "res-0001"} == {"filereader"}
     assert len(any_store.collection_rows()) == 18 and any_store.collection_rows([]) == []
-    assert any_store.load_counts()["Herning"] == 12
-    assert sum(any_store.load_counts().values()) == 18 and any_store.load_counts(["Herning", "Nowhere"]) == {"Herning": 12}
+    assert any_store.load_counts()["Herning"] == (12, 2)
+    assert sum(n for n, _ in any_store.load_counts().values()) == 18
+    assert any_store.load_counts(["Herning", "Nowhere"]) == {"Herning": (12, 2)}
 
 
 def test_vens_and_outbox(any_store):

@@ -16,8 +16,9 @@ def describe(change: str, event: Any, loads: list[Any]) -> str:
     for interval in (event.intervals or [])[:1]:
         for payload in interval.payloads:
             payloads.append(f"{payload.type}={', '.join(str(v) for v in payload.values)}")
-    ids = getattr(loads, "resource_ids", None)  # a LoadSelection knows them without making 100k Load objects
-    resources = len(ids if ids is not None else {load.resource_id for load in loads})
+    resources = getattr(loads, "resource_count", None)  # a LoadSelection knows it without reading 100k loads
+    if resources is None:
+        resources = len({load.resource_id for load in loads})
     name = f"'{event.event_name}' " if event.event_name else ""
     what = f"{len(event.intervals or [])} intervals" + (f", {'; '.join(payloads)}" if payloads else "")
     reports = f", asks for {len(event.report_descriptors)} report(s)" if event.report_descriptors else ""

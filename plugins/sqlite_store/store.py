@@ -368,15 +368,15 @@ class SqlResourceStore:
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.exec_driver_sql(self._sql(conn, sql), (ven,))]
 
-    def load_counts(self, vens: Sequence[str] | None = None) -> dict[str, int]:
-        """Loads per VEN (of ``vens``, or every VEN); VENs without loads are absent."""
+    def load_counts(self, vens: Sequence[str] | None = None) -> dict[str, tuple[int, int]]:
+        """``{ven: (loads, resources with loads)}`` of ``vens`` (or every VEN); VENs without loads are absent."""
         r, t = schema.resources, schema.loads
-        query = (sa.select(r.c.ven, sa.func.count()).select_from(t.join(r, r.c.resource_id == t.c.resource_id))
-                 .group_by(r.c.ven))
+        query = (sa.select(r.c.ven, sa.func.count(), sa.func.count(sa.distinct(t.c.resource_id)))
+                 .select_from(t.join(r, r.c.resource_id == t.c.resource_id)).group_by(r.c.ven))
         if vens is not None:
             query = query.where(r.c.ven.in_(list(vens)))
         with self.engine.connect() as conn:
-            return {ven: count for ven, count in conn.execute(query) if ven is not None}
+            return {ven: (loads, resources) for ven, loads, resources in conn.execute(query) if ven is not None}
 
     def count_loads(self) -> int:
         """How many loads the store holds."""
