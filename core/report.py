@@ -117,9 +117,14 @@ class WireReport:
         return orjson.loads(self.json)
 
 
-def json_strings(values: Iterable[Any]) -> np.ndarray:
-    """Each value as a JSON string literal (an object array), e.g. ``R1_load_0`` → ``"R1_load_0"`` quoted."""
-    encoded = [orjson.dumps(str(v)).decode() for v in values]
+def json_strings(values: Iterable[Any], *, plain: bool = False) -> np.ndarray:
+    """Each value as a JSON string literal (an object array), e.g. ``R1_load_0`` → ``"R1_load_0"`` quoted.
+
+    ``plain``: the caller knows no value holds a character JSON escapes, so each is just quoted (faster)."""
+    if plain:
+        encoded = [f'"{v}"' for v in values]
+    else:
+        encoded = [orjson.dumps(str(v)).decode() for v in values]
     out = np.empty(len(encoded), dtype=object)
     out[:] = encoded
     return out
@@ -132,8 +137,8 @@ def encode_reports(*, ven: str, program_id: str, event_id: str, specs: Sequence[
     """Reports for one VEN and one event at one tick, as JSON text (``[]`` when nothing has a value).
 
     ``names[i]`` is the resourceName to report ``power_w[i]`` (watts; NaN or infinite = no value) under;
-    ``names_json`` gives the names already JSON-encoded instead (:func:`json_strings`, cached per plan by
-    the :class:`Reporter`).  Resources go into chunks of ``max_resources``.  ``report_name`` (default
+    ``names_json`` gives the names already JSON-encoded instead (:func:`json_strings`; the :class:`Reporter`
+    makes them per VEN).  Resources go into chunks of ``max_resources``.  ``report_name`` (default
     ``"{ven}:{event_id}:{start}:{random}"``, unique per build) gets ``#<chunk>`` appended when chunked; it makes
     each report recognisable on the VTN, so a resend after an unknown outcome can be detected (the outbox
     keeps the text, so a retry carries the same name).
@@ -192,7 +197,7 @@ def event_scope(event: Any) -> tuple[set[str] | None, set[str] | None]:
     return vens, names
 
 
-def _resource_names(plan: Any, positions: slice) -> list[str]:
+def _resource_names(plan: Any, positions: slice | np.ndarray) -> list[str]:
     """The VTN resourceNames (``{resource_id}_{component}``) of the plan's loads at ``positions``."""
     return [f"{r}_{c}" for r, c in zip(plan.resource_ids[positions].tolist(), plan.components[positions].tolist())]
 
@@ -227,14 +232,6 @@ class Reporter:
         self._plain_names = all(orjson.dumps(part)[1:-1].decode() == part for part in parts)
         self._plan = plan
 
-    def _names_json(self, plan: Any, positions: np.ndarray | slice) -> list[str]:
-        """The JSON string literals of the resourceNames at ``positions`` (made per VEN, not kept)."""
-        resource_ids = plan.resource_ids[positions].tolist()
-        components = plan.components[positions].tolist()
-        if self._plain_names:
-            return [f'"{r}_{c}"' for r, c in zip(resource_ids, components)]
-        return [orjson.dumps(f"{r}_{c}").decode() for r, c in zip(resource_ids, components)]
-
     def build(self, start: datetime, readings: Any, plan: Any, events: Sequence[Any]) -> list[WireReport]:
         """Reports for every (VEN, event asking for reports) at the tick starting at ``start``."""
         return list(self.iter_build(start, readings, plan, events))
@@ -263,7 +260,7 @@ class Reporter:
             if only_named:
                 keep &= np.fromiter((n in names for n in _resource_names(plan, sl)), dtype=bool, count=len(values))
             rows = np.flatnonzero(keep & np.isfinite(values)) + sl.start  # the loads with a value to report
-            label_json, values = np.array(self._names_json(plan, rows), dtype=object), power[rows]
+            label_json, values = json_strings(_resource_names(plan, rows), plain=self._plain_names), power[rows]
         else:
             bounds = plan.resource_bounds(sl) - sl.start
             starts = bounds[:-1]
@@ -277,7 +274,7 @@ class Reporter:
             if only_named:
                 keep = np.fromiter((n in names for n in label.tolist()), dtype=bool, count=len(label))
                 label, sums = label[keep], sums[keep]
-            label_json, values = json_strings(label.tolist()), sums
+            label_json, values = json_strings(label.tolist(), plain=self._plain_names), sums
         return encode_reports(ven=ven, program_id=event.program_id, event_id=event.id, specs=specs, start=start,
                               interval_seconds=self.interval_seconds, power_w=values,
                               max_resources=self.max_resources, names_json=label_json)

@@ -163,3 +163,8 @@ def test_reporter_names_loads_by_resource_name_whatever_the_id_holds(resource_id
     # load_1 is not registered, load_2 has no good reading: only load_0 is reported, under its resourceName.
     assert [(r["resourceName"], r["intervals"][0]["payloads"][0]["values"]) for r in report["resources"]] == [
         (f"{resource_id}_load_0", [4.0])]
+    # At level resource the resource id itself is the name: the sum of its three loads, all read well.
+    whole = type("R", (), {"quality": np.zeros(3, dtype=np.uint8), "power_w": np.array([4.0, 5.0, 6.0])})()
+    [wire] = Reporter(interval_seconds=15, level="resource").build(START, whole, plan, [event])
+    assert [(r["resourceName"], r["intervals"][0]["payloads"][0]["values"])
+            for r in json.loads(wire.json)["resources"]] == [(resource_id, [15.0])]
