@@ -48,10 +48,9 @@ class CollectionPlan:
 
     Object arrays hold ``str``; ``component_index`` is 0..5, ``registered`` is whether the load has a VTN
     resource id, and ``connection_ids`` is ``-1`` where a resource has no reader connection (the default
-    h5sim).  Rows of one
-    VEN are contiguous (``ven_slices``), and so are the rows of one resource (``resource_starts`` holds the
-    first position of each resource, ascending).  Treat the arrays as read-only: every tick's
-    :class:`Readings` shares them.
+    h5sim).  Rows of one VEN are contiguous (``ven_slices``), and so are the rows of one resource
+    (``resource_starts`` holds the first position of each resource, ascending).  Treat the arrays as
+    read-only: every tick's :class:`Readings` shares them.
     """
 
     load_ids: np.ndarray

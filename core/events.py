@@ -155,8 +155,10 @@ class LoadSelection(Sequence[Load]):
 
     def __getitem__(self, item: Any) -> Any:
         if isinstance(item, slice):
-            return [_load(row) for row in islice(self._iter_rows(), *item.indices(len(self)))] \
-                if (item.step or 1) > 0 else list(self)[item]
+            start, stop, step = item.indices(len(self))
+            if step < 0:
+                return list(self)[item]
+            return [_load(row) for row in islice(self._iter_rows(), start, stop, step)]
         position = int(item) + (len(self) if int(item) < 0 else 0)
         if not 0 <= position < len(self):
             raise IndexError("LoadSelection index out of range")
@@ -210,15 +212,18 @@ class LoadDirectory:
         """``(loads, resources with loads)`` per VEN we run."""
         if self._counts is None:
             load_counts = getattr(self.store, "load_counts", None)
+            counts: dict[str, tuple[int, int]] = {}
             if load_counts is not None:
                 found = load_counts(self.vens)
-                self._counts = {ven: tuple(found.get(ven, (0, 0))) for ven in self.vens}  # type: ignore[misc]
+                for ven in self.vens:
+                    loads, resources = found.get(ven, (0, 0))
+                    counts[ven] = (loads, resources)
             else:
-                self._counts = {}
                 for ven in self.vens:
                     rows = self.store.load_tuples(ven)
-                    self._counts[ven] = (len(rows), len({row[RESOURCE_ID] for row in rows}))
-        return self._counts  # type: ignore[return-value]
+                    counts[ven] = (len(rows), len({row[RESOURCE_ID] for row in rows}))
+            self._counts = counts
+        return self._counts
 
     def rows(self, ven: str) -> list[tuple]:
         """The load rows of ``ven`` (the last VEN read is kept)."""
