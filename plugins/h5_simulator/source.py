@@ -429,7 +429,7 @@ class H5MeterSource:
                 break
             loaded = await asyncio.shield(self._load(window, row))
             if self._window is window:
-                self._window = loaded
+                self._window, self._loading = loaded, None  # the finished read no longer holds the old window
             # else open() or close() replaced the window meanwhile: start again from the current one
         self._read_ahead(window, row)
         power = window.matrix[row - window.start].take(window.columns).astype(np.float64)
