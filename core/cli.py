@@ -126,7 +126,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     runtime = None
     try:
-        runtime = Runtime.create()
+        runtime = Runtime.create(may_create_store=False)  # only commands that fill a new store create one
         app = build_app(runtime)
         command = typer.main.get_command(app)
         # Standalone mode: click/typer print usage errors themselves and exit 2; VenError propagates to here.

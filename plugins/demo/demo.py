@@ -128,8 +128,10 @@ def run_demo(runtime: Runtime, options: DemoOptions) -> list[tuple]:
     from plugins.local_vtn.seed import seed_demo
     from plugins.local_vtn.server import LocalVtnServer
     from plugins.local_vtn.state import VtnState, load_state
+    from plugins.samples.cli import open_store_to_fill
 
     out = console()
+    open_store_to_fill(runtime)  # the demo makes config/resources.db (and config/) when missing
     out.print(ensure_meter_data(runtime, options))
     for line in ensure_fleet(runtime, options):
         out.print(line)
