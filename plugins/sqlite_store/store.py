@@ -10,6 +10,7 @@ import contextlib
 import json
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -63,11 +64,9 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_file(url: str) -> "Path | None":
+def _sqlite_file(url: str) -> Path | None:
     """The absolute file path of a SQLite ``url`` (``sqlite:///relative.db`` is relative to the working folder);
     ``None`` for in-memory SQLite and for other databases."""
-    from pathlib import Path
-
     if not url.startswith("sqlite"):
         return None
     try:
@@ -107,8 +106,6 @@ class SqlResourceStore:
     def _ensure_sqlite_dir(url: str, create: bool = True) -> list[str]:
         """Check (``create=False``) or make (``create=True``) the folder and file of a SQLite ``url``; returns
         what was made (``"the folder …"``, ``"the database …"``), nothing for in-memory and server databases."""
-        from pathlib import Path
-
         path = _sqlite_file(url)
         if path is None:
             return []
