@@ -268,6 +268,9 @@ class VtnTransport(Protocol):
     async def find_or_create_ven(self, ven_name: str) -> Any:
         """The VEN named ``ven_name``, created when missing."""
 
+    async def find_ven(self, ven_name: str) -> Any | None:
+        """The VEN named exactly ``ven_name``, or ``None``."""
+
     async def create_resource(self, ven_id: str, resource: Any) -> Any:
         """POST a resource to the VEN; 409 raises ``VtnConflict``."""
 

@@ -39,14 +39,17 @@ def _print_verify(report: VerifyReport) -> None:
     out = console()
     for ven in report.vens:
         if not ven.clean:
-            out.print(f"{ven.ven}: {len(ven.missing_on_vtn)} missing on the VTN, {len(ven.unknown_on_vtn)} unknown "
+            out.print(f"{ven.ven}: " + ("the VTN does not know this VEN (its stored id answers 404), " if ven.ven_missing
+                                        else "") + f"{len(ven.missing_on_vtn)} missing on the VTN, {len(ven.unknown_on_vtn)} unknown "
                       f"to the store, {len(ven.id_mismatch)} id mismatches, {ven.unregistered} not registered"
                       + (f", error: {ven.error}" if ven.error else ""))
     if data["repaired"]:
         out.print(f"Repaired the store: adopted {data['repaired']['adopted_ids']} VTN ids, forgot "
-                  f"{data['repaired']['forgotten_ids']} ids the VTN lost (run `ven register` to recreate them).")
+                  f"{data['repaired']['forgotten_ids']} load ids and {data['repaired']['forgotten_vens']} VEN ids the "
+                  "VTN lost (run `ven register` to recreate them).")
     verdict = "Store and VTN agree" if report.clean else "Store and VTN differ"
-    out.print(f"{verdict}: {len(report.vens)} VENs, {data['missing_on_vtn']} missing on the VTN, "
+    out.print(f"{verdict}: {len(report.vens)} VENs ({data['vens_missing_on_vtn']} unknown to the VTN), "
+              f"{data['missing_on_vtn']} loads missing on the VTN, "
               f"{data['unknown_on_vtn']} unknown to the store, {data['id_mismatch']} id mismatches, "
               f"{data['unregistered']} loads not registered.")
 

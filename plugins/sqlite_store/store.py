@@ -639,6 +639,13 @@ class SqlResourceStore:
             if not updated:
                 conn.execute(t.insert().values(ven_name=ven_name, vtn_ven_id=vtn_ven_id, vtn_url=vtn_url))
 
+    def clear_ven_vtn_id(self, ven_name: str) -> None:
+        """Forget a VEN's VTN id (the VTN no longer knows it); the next registration finds or creates it again."""
+        t = schema.vens
+        with self.engine.begin() as conn:
+            conn.execute(t.update().where(t.c.ven_name == ven_name).values(
+                vtn_ven_id=None, updated_at=sa.func.current_timestamp()))
+
     def ven_vtn_ids(self) -> dict[str, str]:
         """``{ven_name: vtn_ven_id}`` for every registered VEN."""
         t = schema.vens
