@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import httpx
 import orjson
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 
 from core import __version__
 from core.openadr import Event, OpenADRModel, Program, Report, Resource, Subscription, Ven
@@ -43,6 +43,7 @@ from core.vtn_errors import (
 )
 from plugins.openadr_http.auth import ClientCredentials, StaticToken
 from plugins.openadr_http.config import VtnConfig
+from plugins.openadr_http.parsing import ResponseParser
 from plugins.openadr_http.pool import ConnectionShards, SharedTransport, TransportPool, environment_proxy
 
 log = logging.getLogger("venclient.vtn")
@@ -52,9 +53,6 @@ MAX_PAGES = 100_000  # a bound on any listing: 5 million objects
 NO_RETRY_5XX = frozenset({501, 505})
 
 M = TypeVar("M", bound=BaseModel)
-
-_LISTS: dict[type, TypeAdapter] = {
-    model: TypeAdapter(list[model]) for model in (Program, Event, Report, Subscription, Ven, Resource)}
 
 
 @dataclass
@@ -126,6 +124,7 @@ class HttpVtnTransport:
         else:
             self._auth = None
         self._random = random.Random()
+        self.parser = ResponseParser()
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> "HttpVtnTransport":
@@ -254,30 +253,10 @@ class HttpVtnTransport:
         return await self._send(method, self.base + path, content=content, params=params)
 
     def _one(self, model: type[M], response: httpx.Response) -> M:
-        try:
-            return model.model_validate_json(response.content)
-        except ValidationError as err:
-            raise _protocol_error(model, response, err) from None
+        return self.parser.one(model, response)
 
     def _many(self, model: type[M], response: httpx.Response) -> list[M]:
-        try:
-            return _LISTS[model].validate_json(response.content)
-        except ValidationError:
-            pass
-        try:
-            items = response.json()
-        except ValueError:
-            items = None
-        if not isinstance(items, list):
-            raise _protocol_error(model, response, None)
-        kept = []
-        for item in items:
-            try:
-                kept.append(model.model_validate(item))
-            except ValidationError as err:
-                log.warning("Skipped an invalid %s from %s: %s", model.__name__, response.request.url,
-                            str(err).splitlines()[0])
-        return kept
+        return self.parser.many(model, response)
 
     async def _paged(self, model: type[M], path: str, params: dict[str, Any] | None = None,
                      first_only: Callable[[M], bool] | None = None) -> list[M]:
@@ -463,13 +442,3 @@ class HttpVtnTransport:
 def _seg(value: str) -> str:
     """A path segment, percent-encoded unless it is already URL-safe (the usual case)."""
     return value if value.replace("-", "").replace("_", "").isalnum() else quote(str(value), safe="")
-
-
-def _protocol_error(model: type, response: httpx.Response, err: ValidationError | None) -> VtnProtocolError:
-    what = model.__name__.lower()
-    reason = f": {str(err).splitlines()[1].strip() if err and len(str(err).splitlines()) > 1 else 'not JSON'}"
-    return VtnProtocolError(
-        f"The VTN answered {response.request.method} {response.request.url} with a body that is not "
-        f"a valid {what}{reason}.", status=response.status_code, method=response.request.method,
-        url=str(response.request.url), body=response.text[:2000])
-
