@@ -117,6 +117,13 @@ class ResourceStore(Protocol):
     def set_ven_status(self, ven: str, status: str) -> int:
         """Set the status of every resource of a VEN; an unknown VEN raises InputError."""
 
+    # registration bookkeeping after a VTN forgot us (core.verify, core.recovery)
+    def clear_ven_vtn_id(self, ven_name: str) -> None:
+        """Forget a VEN's VTN id; the next registration finds or creates the VEN again."""
+
+    def forget_ven_registration(self, ven_name: str, reason: str) -> int:
+        """Forget the VTN ids of a VEN and all its loads at once (statuses stay); returns how many loads."""
+
     # collection (core.collect)
     def collection_rows(self, vens: Sequence[str] | None = None, status: str = "APPROVED") -> list[tuple]:
         """Loads to collect: ``(load_id, resource_id, load_component, h5_meter_id, connection_id, meter_point_id,
@@ -149,6 +156,12 @@ class ResourceStore(Protocol):
 
     def outbox_counts(self) -> dict[str, int]:
         """``{"pending": n, "rejected": m}``."""
+
+    def outbox_retarget(self, moves: Sequence[tuple[str, str, str, str]],
+                        aside: Sequence[tuple[str, str, str]] = ()) -> tuple[int, int]:
+        """All at once: reports of each ``(old program id, old event id, new program id, new event id)`` get the new
+        ids (columns and JSON) and wait to be sent; reports of each ``(program id, event id, reason)`` are set aside
+        with the reason.  Returns ``(moved, set aside)``."""
 
     def get_state(self, key: str) -> str | None:
         """A value a previous run stored under ``key``."""
@@ -270,6 +283,9 @@ class VtnTransport(Protocol):
 
     async def find_ven(self, ven_name: str) -> Any | None:
         """The VEN named exactly ``ven_name``, or ``None``."""
+
+    async def get_ven(self, ven_id: str) -> Any:
+        """One VEN by id; a VTN that does not know it raises ``VtnNotFound``."""
 
     async def create_resource(self, ven_id: str, resource: Any) -> Any:
         """POST a resource to the VEN; 409 raises ``VtnConflict``."""

@@ -311,6 +311,10 @@ class HttpVtnTransport:
                                   first_only=lambda v: v.ven_name == ven_name)
         return found[0] if found else None
 
+    async def get_ven(self, ven_id: str) -> Ven:
+        """One VEN by id; 404 raises ``VtnNotFound`` (a VTN that forgot us answers so)."""
+        return self._one(Ven, await self._json("GET", f"/vens/{_seg(ven_id)}"))
+
     async def create_ven(self, ven: Ven | dict[str, Any]) -> Ven:
         """POST a VEN; 409 (name taken) raises ``VtnConflict``."""
         return self._one(Ven, await self._json("POST", "/vens", ven))

@@ -646,6 +646,16 @@ class SqlResourceStore:
             conn.execute(t.update().where(t.c.ven_name == ven_name).values(
                 vtn_ven_id=None, updated_at=sa.func.current_timestamp()))
 
+    def forget_ven_registration(self, ven_name: str, reason: str) -> int:
+        """Forget the VTN ids of a VEN and of all its loads in one transaction (the VTN no longer has them), so the
+        next registration creates them again; statuses stay, so collection goes on.  Returns how many loads."""
+        with self.engine.begin() as conn:
+            conn.execute(schema.vens.update().where(schema.vens.c.ven_name == ven_name).values(
+                vtn_ven_id=None, updated_at=sa.func.current_timestamp()))
+            return conn.exec_driver_sql(self._sql(conn, (
+                "UPDATE loads SET vtn_resource_id = NULL, last_error = ?, updated_at = CURRENT_TIMESTAMP "
+                "WHERE resource_id IN (SELECT resource_id FROM resources WHERE ven = ?)")), (reason[:2000], ven_name)).rowcount
+
     def ven_vtn_ids(self) -> dict[str, str]:
         """``{ven_name: vtn_ven_id}`` for every registered VEN."""
         t = schema.vens
@@ -726,6 +736,30 @@ class SqlResourceStore:
         t = schema.outbox
         with self.engine.begin() as conn:
             conn.execute(t.update().where(t.c.id == outbox_id).values(state="rejected", last_error=reason[:2000]))
+
+    def outbox_retarget(self, moves: Sequence[tuple[str, str, str, str]],
+                        aside: Sequence[tuple[str, str, str]] = ()) -> tuple[int, int]:
+        """In one transaction: reports (waiting or set aside) of each ``(old program id, old event id, new program id,
+        new event id)`` get the new ids in their columns and JSON and wait to be sent again; reports of each
+        ``(program id, event id, reason)`` in ``aside`` are set aside with the reason.  Returns ``(moved, set aside)``."""
+        t = schema.outbox
+        moved = set_aside = 0
+        with self.engine.begin() as conn:
+            for old_program, old_event, new_program, new_event in moves:
+                rows = conn.execute(sa.select(t.c.id, t.c.payload).where(
+                    t.c.program_id == old_program, t.c.event_id == old_event)).all()
+                for row in rows:
+                    report = json.loads(row.payload)
+                    report["programID"], report["eventID"] = new_program, new_event
+                    conn.execute(t.update().where(t.c.id == row.id).values(
+                        program_id=new_program, event_id=new_event, payload=json.dumps(report, separators=(",", ":")),
+                        state="pending", next_attempt_at=0,
+                        last_error=f"moved from program {old_program} / event {old_event}: the VTN re-created them"))
+                moved += len(rows)
+            for program_id, event_id, reason in aside:
+                set_aside += conn.execute(t.update().where(t.c.program_id == program_id, t.c.event_id == event_id)
+                                          .values(state="rejected", last_error=reason[:2000])).rowcount
+        return moved, set_aside
 
     def outbox_counts(self) -> dict[str, int]:
         """``{"pending": n, "rejected": m}``."""
