@@ -115,7 +115,7 @@ class Quirks:
         return found
 
     def __bool__(self) -> bool:
-        return any(getattr(self, f.name) not in (False, None) for f in fields(self))
+        return any(getattr(self, f.name) is True for f in fields(self)) or self.stall_seconds is not None
 
     def __str__(self) -> str:
         return ",".join(self.names) or "none"

@@ -19,6 +19,9 @@ from plugins.local_vtn.seed import DEMO_PROGRAM, seed_demo
 from plugins.local_vtn.state import VtnState
 
 
+BACKLOG = 2048
+
+
 def _url(host: str, port: int, tls: bool = False) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"{'https' if tls else 'http'}://{shown}:{port}{BASE_PATH}"
@@ -26,7 +29,7 @@ def _url(host: str, port: int, tls: bool = False) -> str:
 
 def _config(app: Any, log_level: str, certfile: Path | None = None, keyfile: Path | None = None) -> uvicorn.Config:
     return uvicorn.Config(app, log_level=log_level, log_config=None, access_log=False, lifespan="on", ws="none",
-                          proxy_headers=False, timeout_keep_alive=30, backlog=2048,
+                          proxy_headers=False, timeout_keep_alive=30, backlog=BACKLOG,
                           ssl_certfile=str(certfile) if certfile else None, ssl_keyfile=str(keyfile) if keyfile else None)
 
 
@@ -39,6 +42,7 @@ def serve_forever(state: VtnState, host: str = "127.0.0.1", port: int = 8080, *,
     :func:`plugins.local_vtn.app.freeze_stored_objects`).  ``quirks``: see :mod:`plugins.local_vtn.quirks`.
     """
     sock = bind_socket(host, port, "The local VTN")
+    sock.listen(BACKLOG)  # connections made as soon as "ready" is announced wait in the backlog for uvicorn
     app = create_app(state, state_file=state_file, save_interval=save_interval, freeze_gc=True, quirks=quirks)
     server = uvicorn.Server(_config(app, log_level))
     if on_ready is not None:
