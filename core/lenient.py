@@ -22,6 +22,9 @@ from typing import Any
 log = logging.getLogger("venclient.vtn")
 
 CONTEXT_KEY = "lenient"
+STRICT_KEY = "spec_strict"
+"""Validation context key: ``{"spec_strict": True}`` makes the models take only the spec's spellings (a server
+validating what clients send uses it; the VEN reading a VTN never does)."""
 
 _ZONE_WORDS = re.compile(r"\s*(?:UTC|GMT|Z)$", re.IGNORECASE)
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
@@ -136,6 +139,11 @@ class LenientNotes:
                 shown = shown[:79] + "…"
             self.log.warning("The VTN sends %s values we cannot read (%s: %s); they are ignored (warned once).",
                              field, shown, reason)
+
+
+def is_strict(context: Any) -> bool:
+    """Whether a pydantic validation context asks for the spec's spellings only."""
+    return isinstance(context, dict) and bool(context.get(STRICT_KEY))
 
 
 def notes_from(context: Any) -> LenientNotes | None:

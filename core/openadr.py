@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 from pydantic.alias_generators import to_camel
 
-from core.lenient import notes_from, parse_timestamp
+from core.lenient import is_strict, notes_from, parse_timestamp
 
 OBJECT_TYPES: tuple[str, ...] = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
 OPERATIONS: tuple[str, ...] = ("READ", "CREATE", "UPDATE", "DELETE")
@@ -315,16 +315,20 @@ def _upper_words(value: Any) -> Any:
     return [] if value is None else value
 
 
-def _subscription_operations(value: Any) -> Any:
-    """Either spelling of a subscription's operations, read as the spec's (``POST`` → ``CREATE``)."""
+def _subscription_operations(value: Any, info: ValidationInfo) -> Any:
+    """Either spelling of a subscription's operations, read as the spec's (``POST`` → ``CREATE``); with a
+    ``spec_strict`` context only the spec's."""
+    if is_strict(info.context):
+        return value
     value = _upper_words(value)
     return [SUBSCRIPTION_SPELLING.get(v, v) if isinstance(v, str) else v for v in value] if isinstance(value, list) \
         else value
 
 
-def _notification_operation(value: Any) -> Any:
-    """Either spelling of a notification's operation, read as the spec's (``CREATE`` → ``POST``)."""
-    if isinstance(value, str):
+def _notification_operation(value: Any, info: ValidationInfo) -> Any:
+    """Either spelling of a notification's operation, read as the spec's (``CREATE`` → ``POST``); with a
+    ``spec_strict`` context only the spec's."""
+    if isinstance(value, str) and not is_strict(info.context):
         word = value.strip().upper()
         return NOTIFICATION_SPELLING.get(word, word)
     return value

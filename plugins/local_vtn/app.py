@@ -33,6 +33,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.lenient import STRICT_KEY
 from core.openadr import Event, OpenADRModel, Program, Report, Resource, Subscription, Ven
 from plugins.local_vtn.notify import Notifier, spec_operations, to_http_operations
 from plugins.local_vtn.odd_timestamps import OddTimestamps
@@ -46,6 +47,8 @@ log = logging.getLogger("venclient.local_vtn")
 BASE_PATH = "/openadr3/3.0.1"
 MAX_LIMIT = 50
 JSON = "application/json"
+SPEC_STRICT = {STRICT_KEY: True}
+"""Validation context for what clients send: the spec's spellings only (our models read VTN answers leniently)."""
 IGNORED_WITH_SKIP = frozenset({"venName", "programID", "resourceName", "eventID", "clientName"})
 """The query filters the ``filters-ignored`` quirk drops when the query has ``skip``."""
 
@@ -210,8 +213,10 @@ class VtnApi:
                 except orjson.JSONDecodeError:
                     raise Problem(400, "Bad Request",
                                   f"The body is not a valid {model.__name__.lower()}: it is not JSON.") from None
-                return model.model_validate(prepare(data)).model_dump(mode="json", by_alias=True, exclude_none=True)
-            return model.model_validate_json(raw).model_dump(mode="json", by_alias=True, exclude_none=True)
+                return model.model_validate(prepare(data), context=SPEC_STRICT).model_dump(
+                    mode="json", by_alias=True, exclude_none=True)
+            return model.model_validate_json(raw, context=SPEC_STRICT).model_dump(mode="json", by_alias=True,
+                                                                                 exclude_none=True)
         except ValidationError as err:
             raise Problem(400, "Bad Request",
                           f"The body is not a valid {model.__name__.lower()}: {_validation_detail(err)}.") from None
