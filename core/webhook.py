@@ -93,8 +93,9 @@ def camel_keys(value: Any) -> Any:
 
 def unwrap_json(value: Any) -> Any:
     """``value`` decoded when it is JSON text (bytes or str), repeatedly for a JSON string that holds JSON
-    (at most :data:`MAX_JSON_LAYERS` times); raises ``ValueError`` for text that is not JSON."""
-    for _ in range(MAX_JSON_LAYERS + 1):
+    (at most :data:`MAX_JSON_LAYERS` times); raises ``ValueError`` when the outer text is not JSON (a JSON
+    string whose text is not JSON is returned as that text)."""
+    for layer in range(MAX_JSON_LAYERS + 1):
         if isinstance(value, (bytes, bytearray, memoryview)):
             value = bytes(value)
         elif not isinstance(value, str):
@@ -102,6 +103,8 @@ def unwrap_json(value: Any) -> Any:
         try:
             value = orjson.loads(value)
         except orjson.JSONDecodeError:
+            if layer:
+                return value
             raise ValueError("the body is not JSON") from None
     return value
 
@@ -251,6 +254,11 @@ class CallbackServer(BackgroundServer):
         """Refuse ``token`` from now on (its subscription is gone)."""
         encoded = token.encode("utf-8")
         self._tokens = tuple(t for t in self._tokens if t != encoded)
+
+    @property
+    def accepted(self) -> int:
+        """How many tokens are accepted now."""
+        return len(self._tokens)
 
     def authorized(self, header: str) -> bool:
         """Whether an ``Authorization`` header carries an accepted token (constant time per accepted token)."""
@@ -487,6 +495,10 @@ class Subscriptions:
                 log.info("Subscribed to program %s after %d refused attempts.", program_id, refusals.count)
             added.append(program_id)
         return added
+
+    def token(self, program_id: str) -> str | None:
+        """The bearer token of our subscription to ``program_id`` (for checks; never log it)."""
+        return self._tokens.get(program_id)
 
     def retry_in(self, program_id: str) -> float | None:
         """Seconds until the next attempt for a refused program (``None`` when none is pending)."""
