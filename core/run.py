@@ -286,8 +286,10 @@ class VenRunner:
         (each with its own random bearer token; a refused one is retried with backoff, about one poll period
         first, then doubling up to an hour)."""
         async def on_notification(notification: dict[str, Any]) -> None:
-            self.stats.notifications += 1
-            self.stats.events_seen += len(await events.notify(notification))
+            try:
+                self.stats.events_seen += len(await events.notify(notification))
+            finally:
+                self.stats.notifications += 1  # handled (checked with the VTN), whatever came of it
 
         self.callbacks = CallbackServer(on_notification, asyncio.get_running_loop(), host=self.options.callback_host,
                                         port=self.options.callback_port)
