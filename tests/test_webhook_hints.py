@@ -20,7 +20,7 @@ from core.model import Connection
 from core.openadr import ValuesMap, now_utc
 from core.run import VenRunner
 from fixtures.run import EventRecorder, WriterPlugin, amake_run_env, run_options
-from fixtures.vtn import BL_CLIENT, json_body, make_config, sample_event, sample_program
+from fixtures.vtn import BL_CLIENT, make_config, sample_event, sample_program
 from plugins.local_vtn import DEMO_PROGRAM
 from plugins.openadr_http import HttpVtnTransport
 

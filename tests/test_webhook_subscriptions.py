@@ -118,7 +118,7 @@ async def test_a_refused_subscription_is_retried_with_backoff_and_logged_once_pe
     assert await subs.sync([program]) == [program] and refusal.hits == 3  # the fault is used up: accepted
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and program in warnings[0] and "switched off" in warnings[0]
-    assert any(f"after 3 refused attempts" in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
+    assert any("after 3 refused attempts" in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
     assert subs.retry_in(program) is None and len(server.state.subscriptions) == 1
     token = subs.token(program)
     assert callbacks.authorized(f"Bearer {token}") and token not in caplog.text
