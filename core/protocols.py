@@ -272,6 +272,12 @@ class VtnTransport(Protocol):
     """Talks OpenADR 3.0.1 to a VTN.  An async context manager; methods raise ``core.vtn_errors`` types.
 
     Objects are the pydantic models of :mod:`core.openadr`.
+
+    Webhook mode (``events.subscribe``) also needs ``get_event(event_id)`` — every notification is checked by
+    re-reading the event it names; a 404 raises ``VtnNotFound`` — and uses, when the transport has them,
+    ``raw(method, path, *, json=None, params=None)`` (any request below the base URL, answering the 2xx
+    ``httpx.Response``: subscriptions are created and listed through it and read in any spelling) or else
+    ``list_subscriptions(client_name=...)`` to find subscriptions an earlier run left behind.
     """
 
     async def __aenter__(self) -> "VtnTransport": ...

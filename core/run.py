@@ -282,23 +282,33 @@ class VenRunner:
             log.warning("Could not poll events: %s", err)
 
     async def _start_webhook(self, transport: Any, events: EventEngine, vens: list[str]) -> None:
+        """Start the callback server and take notifications as hints; subscriptions are made by the first poll
+        (each with its own random bearer token; a refused one is retried with backoff, about one poll period
+        first, then doubling up to an hour)."""
         async def on_notification(notification: dict[str, Any]) -> None:
-            self.stats.notifications += 1
-            self.stats.events_seen += len(await events.notify(notification))
+            try:
+                self.stats.events_seen += len(await events.notify(notification))
+            finally:
+                self.stats.notifications += 1  # handled (checked with the VTN), whatever came of it
 
         self.callbacks = CallbackServer(on_notification, asyncio.get_running_loop(), host=self.options.callback_host,
                                         port=self.options.callback_port)
         await asyncio.to_thread(self.callbacks.start)
         url = self.options.callback_url or self.callbacks.url
+        poll_real = self.options.poll_seconds / self.options.speed
+        # 0.9: the retry is due by the next poll that follows the backoff, despite timing jitter.
         self.subscriptions = Subscriptions(transport, client_name=subscription_client_name(vens), callback_url=url,
-                                           token=self.callbacks.token)
+                                           server=self.callbacks, backoff_base=0.9 * poll_real,
+                                           backoff_max=max(0.9 * poll_real, 3600.0))
+        events.program_listener = self.subscriptions.sync
         stale = await self.subscriptions.remove_stale()
-        log.info("Taking event notifications at %s%s.", url,
-                 f" (deleted {stale} subscriptions left by an earlier run)" if stale else "")
+        log.info("Taking program and event notifications at %s%s; each is checked with the VTN before it is "
+                 "acted on.", url, f" (deleted {stale} subscriptions left by an earlier run)" if stale else "")
 
     async def _stop_webhook(self) -> None:
         if self.subscriptions is not None:
-            await self.subscriptions.close()
+            deleted = await self.subscriptions.close()
+            log.debug("Deleted %d subscriptions at exit.", deleted)
             self.subscriptions = None
         if self.callbacks is not None:
             await asyncio.to_thread(self.callbacks.stop)
