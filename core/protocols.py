@@ -137,7 +137,7 @@ class ResourceStore(Protocol):
 
     def outbox_list(self, state: str | None = None) -> list[dict[str, Any]]:
         """Rows without payloads (id, ven, program_id, event_id, tick_ms, state, attempts, last_error,
-        next_attempt_at), oldest first."""
+        next_attempt_at, maybe_delivered), oldest first."""
 
     def outbox_payload(self, outbox_id: int) -> str | None:
         """One report's JSON text, ``None`` when it is gone."""
@@ -146,13 +146,29 @@ class ResourceStore(Protocol):
         """Delete delivered reports; returns how many."""
 
     def outbox_mark_attempt(self, outbox_id: int) -> None:
-        """Count an attempt before sending."""
+        """Count an attempt before sending and set ``maybe_delivered`` (a crash during the send leaves it set)."""
 
-    def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float) -> None:
-        """Record a failed attempt and when to try again."""
+    def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float,
+                           maybe_delivered: bool = True) -> None:
+        """Record a failed attempt, when to try again, and whether it may have reached the VTN
+        (``maybe_delivered``: the outbox looks such a report up by ``reportName`` before sending it again)."""
 
     def outbox_reject(self, outbox_id: int, reason: str) -> None:
-        """Set a report the VTN refused aside (state ``rejected``) with the reason."""
+        """Set a report the VTN refused aside (state ``rejected``, ``maybe_delivered`` cleared) with the reason."""
+
+    def outbox_select_rejected(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[dict[str, Any]]:
+        """Rejected rows (as :meth:`outbox_list`) named by ``ids``, or of ``ven``, or all when neither is given;
+        an id that is unknown or not rejected, a VEN the store does not know, or both ``ids`` and ``ven``,
+        raises :class:`core.errors.InputError` (one sentence)."""
+
+    def outbox_requeue(self, ids: Sequence[int] | None = None, ven: str | None = None,
+                       now: float | None = None) -> list[int]:
+        """Rejected reports (chosen as :meth:`outbox_select_rejected`) back to ``pending``, due at ``now``
+        (default: at once), attempts kept; all or nothing; returns their ids (``ven outbox retry``)."""
+
+    def outbox_drop(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[int]:
+        """Delete rejected reports (chosen as :meth:`outbox_select_rejected`), never pending ones; all or
+        nothing; returns their ids (``ven outbox drop``)."""
 
     def outbox_counts(self) -> dict[str, int]:
         """``{"pending": n, "rejected": m}``."""
@@ -271,7 +287,20 @@ class Writer(Protocol):
 class VtnTransport(Protocol):
     """Talks OpenADR 3.0.1 to a VTN.  An async context manager; methods raise ``core.vtn_errors`` types.
 
-    Objects are the pydantic models of :mod:`core.openadr`.
+    Objects are the pydantic models of :mod:`core.openadr`.  Exactly-once rules every transport keeps:
+
+    * a ``POST`` is repeated only when it surely did not reach the VTN (no connection, or 408/429/503); when
+      its outcome is unknown (timeout, broken connection, ambiguous 5xx) the error has ``maybe_delivered =
+      True`` and the caller looks the object up before creating it again;
+    * listings that take a filter (``venName``, ``resourceName``, ``programID``, ``eventID``, ``clientName``)
+      return only matching objects even when the VTN ignores the filter.
+
+    Optional extras the framework uses when present: ``find_report(report_name, *, program_id=, event_id=,
+    client_name=) -> dict | None`` (the outbox's look-up before resending; else it scans ``list_reports``),
+    ``raw(method, path, *, json=, params=, retries=)`` (the outbox posts stored JSON text through it, with
+    ``retries=0``: the outbox keeps its own backoff), ``unknown_outcome_settle_seconds`` (how long the outbox
+    waits after an unknown outcome before it looks the report up, so a request still on its way has landed),
+    ``create_resource_id(ven_id, resource) -> str`` (registration's hot path).
 
     Webhook mode (``events.subscribe``) also needs ``get_event(event_id)`` — every notification is checked by
     re-reading the event it names; a 404 raises ``VtnNotFound`` — and uses, when the transport has them,
@@ -285,7 +314,8 @@ class VtnTransport(Protocol):
     async def __aexit__(self, *exc: Any) -> None: ...
 
     async def find_or_create_ven(self, ven_name: str) -> Any:
-        """The VEN named ``ven_name``, created when missing."""
+        """The VEN named ``ven_name``, created when missing; a 409 or a create with an unknown outcome is
+        resolved by looking the name up (never two VENs of one name)."""
 
     async def find_ven(self, ven_name: str) -> Any | None:
         """The VEN named exactly ``ven_name``, or ``None``."""
@@ -294,7 +324,8 @@ class VtnTransport(Protocol):
         """One VEN by id; a VTN that does not know it raises ``VtnNotFound``."""
 
     async def create_resource(self, ven_id: str, resource: Any) -> Any:
-        """POST a resource to the VEN; 409 raises ``VtnConflict``."""
+        """POST a resource to the VEN; 409 raises ``VtnConflict``; an unknown outcome raises a ``VtnError``
+        with ``maybe_delivered`` (the registrar then looks the ``resourceName`` up)."""
 
     async def find_resource(self, ven_id: str, resource_name: str) -> Any | None:
         """The VEN's resource with that name, or ``None``."""
@@ -306,10 +337,10 @@ class VtnTransport(Protocol):
         """Every program."""
 
     async def list_events(self, program_id: str | None = None) -> list[Any]:
-        """Every event, optionally of one program."""
+        """Every event, optionally of one program (only that program's, whatever the VTN does with the filter)."""
 
     async def create_report(self, report: Any) -> Any:
-        """POST a report."""
+        """POST a report; 409 ("identical report exists") raises ``VtnConflict`` (the outbox: delivered)."""
 
     async def create_subscription(self, subscription: Any) -> Any:
         """POST a subscription."""

@@ -349,12 +349,9 @@ class VenRunner:
             if first and result.delivered:
                 log.info("Sent %d reports left from an earlier run.", result.delivered)
             first = False
-            if result.errors and not self._vtn_down:
-                self._vtn_down = True
-                log.warning("The VTN does not take reports (%s); they wait in the outbox.", result.errors[0])
-            elif result.delivered and self._vtn_down and not result.errors:
-                self._vtn_down = False
-                log.info("The VTN takes reports again.")
+            # The outbox itself warns at the first failed attempt of a streak (not after the whole flush) and
+            # logs the recovery, once each.
+            self._vtn_down = self.outbox.failing
 
     async def _final_flush(self, transport: Any, budget: float) -> None:
         """One more flush, retry times ignored, within ``budget`` seconds (what shutdown_flush_seconds left)."""

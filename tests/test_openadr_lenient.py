@@ -179,3 +179,14 @@ def test_a_time_of_day_is_today_for_bookkeeping_but_never_for_what_we_act_on():
 def test_junk_is_not_a_timestamp(junk):
     with pytest.raises(ValueError):
         parse_timestamp(junk)
+
+
+async def test_a_skipped_object_does_not_end_paging_early(faulty_vtn):
+    """A full page with one invalid object is still a full page: the listing reads the next one."""
+    server, faults = faulty_vtn
+    first = [{"id": f"p{i}", "programName": f"p{i}"} for i in range(49)] + [{"id": "bad"}]
+    faults.add("GET", "/programs", status=200, body=json_body(first))
+    faults.add("GET", "/programs", status=200, body=json_body([{"id": "q1", "programName": "q1"}]))
+    async with HttpVtnTransport(make_config(server.url)) as vtn:
+        found = await vtn.list_programs()
+    assert [p.id for p in found][-2:] == ["p48", "q1"] and len(found) == 50

@@ -96,11 +96,16 @@ class ResponseParser:
 
     def many(self, model: type[M], response: httpx.Response) -> list[M]:
         """The answer as a list of ``model``; invalid items are skipped, each with one warning sentence."""
+        return self.many_counted(model, response)[0]
+
+    def many_counted(self, model: type[M], response: httpx.Response) -> tuple[list[M], int]:
+        """:meth:`many` and how many items the answer held (skipped ones included: paging counts those)."""
         adapter = self._lists.get(model)
         if adapter is None:
             adapter = self._lists[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
         try:
-            return adapter.validate_json(response.content, context=self.context)
+            parsed = adapter.validate_json(response.content, context=self.context)
+            return parsed, len(parsed)
         except ValidationError:
             pass
         try:
@@ -118,7 +123,18 @@ class ResponseParser:
             except ValidationError as err:
                 self.skipped += 1
                 log.warning("Skipped %s from %s.", describe_invalid(model, item, err), where)
-        return kept
+        return kept, len(items)
+
+
+def dicts(model: type, response: httpx.Response) -> list[dict[str, Any]]:
+    """A listing's objects as plain dicts, without model validation (look-ups that compare a few fields)."""
+    try:
+        items = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise protocol_error(model, response, "it is not JSON", plural=True) from None
+    if not isinstance(items, list):
+        raise protocol_error(model, response, "it is not a JSON list", plural=True)
+    return [item for item in items if isinstance(item, dict)]
 
 
 def protocol_error(model: type, response: httpx.Response, reason: str, plural: bool = False) -> VtnProtocolError:

@@ -99,6 +99,10 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
     sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),  # unix seconds
+    # 1 while an attempt may have reached the VTN (set before each send, cleared when the answer proves it did
+    # not): such a report is looked up by reportName before it is sent again.  Read only once attempts > 0;
+    # the default 1 keeps rows of older databases on the safe side.
+    sa.Column("maybe_delivered", sa.Integer, nullable=False, server_default="1"),
     sa.Column("created_at", sa.DateTime, server_default=NOW),
     sa.Index("idx_outbox_ven_state", "ven", "state", "id"),
 )

@@ -722,20 +722,85 @@ class SqlResourceStore:
         """Count an attempt *before* sending, so an interrupted send is known to have maybe arrived."""
         t = schema.outbox
         with self.engine.begin() as conn:
-            conn.execute(t.update().where(t.c.id == outbox_id).values(attempts=t.c.attempts + 1, last_error=None))
+            conn.execute(t.update().where(t.c.id == outbox_id).values(attempts=t.c.attempts + 1, last_error=None,
+                                                                       maybe_delivered=1))
 
-    def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float) -> None:
-        """Record why the last attempt failed and when to try again."""
+    def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float,
+                           maybe_delivered: bool = True) -> None:
+        """Record why the last attempt failed, when to try again, and whether it may have reached the VTN."""
         t = schema.outbox
         with self.engine.begin() as conn:
             conn.execute(t.update().where(t.c.id == outbox_id).values(
-                last_error=error[:2000], next_attempt_at=next_attempt_at))
+                last_error=error[:2000], next_attempt_at=next_attempt_at, maybe_delivered=int(maybe_delivered)))
 
     def outbox_reject(self, outbox_id: int, reason: str) -> None:
-        """Keep a report the VTN refused (4xx) aside with the reason; it is not retried."""
+        """Keep a report the VTN refused (400/422 with a problem body) aside with the reason; it is not retried
+        unless :meth:`outbox_requeue` says so."""
         t = schema.outbox
         with self.engine.begin() as conn:
-            conn.execute(t.update().where(t.c.id == outbox_id).values(state="rejected", last_error=reason[:2000]))
+            conn.execute(t.update().where(t.c.id == outbox_id).values(state="rejected", last_error=reason[:2000],
+                                                                       maybe_delivered=0))
+
+    def _rejected_selection(self, conn: SaConnection, ids: Sequence[int] | None,
+                            ven: str | None) -> tuple[list[int], Any]:
+        """The rejected reports ``ids`` names (each must be one), or those of ``ven`` (a VEN the store knows),
+        or all: their ids and a WHERE clause choosing exactly them (no list of ids for a whole VEN).  Raises
+        :class:`InputError` with one sentence for an unknown or not rejected id, or an unknown VEN."""
+        t = schema.outbox
+        if ids is not None and ven is not None:
+            raise InputError("Choose the rejected reports by outbox id or by VEN, not both.")
+        if ids is not None:
+            wanted = list(dict.fromkeys(int(i) for i in ids))
+            states = dict(conn.execute(sa.select(t.c.id, t.c.state).where(t.c.id.in_(wanted))).all()) if wanted else {}
+            for outbox_id in wanted:
+                if outbox_id not in states:
+                    raise InputError(f"No report with outbox id {outbox_id} in the outbox "
+                                     "(`ven outbox --rows` lists them).")
+                if states[outbox_id] != "rejected":
+                    raise InputError(f"Outbox report {outbox_id} is {states[outbox_id]} (waiting to be sent), "
+                                     "not rejected.")
+            return wanted, sa.and_(t.c.id.in_(wanted), t.c.state == "rejected")
+        where = t.c.state == "rejected"
+        if ven is not None:
+            r = schema.resources
+            known = conn.execute(sa.select(r.c.id).where(r.c.ven == ven).limit(1)).first() or \
+                conn.execute(sa.select(t.c.id).where(t.c.ven == ven).limit(1)).first()
+            if known is None:
+                raise InputError(f"Unknown VEN {ven!r}: no resource in the store and no report in the outbox "
+                                 "belongs to it.")
+            where = sa.and_(where, t.c.ven == ven)
+        return [int(i) for i in conn.execute(sa.select(t.c.id).where(where).order_by(t.c.id)).scalars()], where
+
+    def outbox_select_rejected(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[dict[str, Any]]:
+        """The rejected reports (rows without payloads, oldest first) named by ``ids``, or of ``ven``, or all
+        when neither is given; an unknown or not rejected id, or an unknown VEN, raises :class:`InputError`."""
+        t = schema.outbox
+        cols = [c for c in t.c if c.name != "payload"]
+        with self.engine.connect() as conn:
+            _, where = self._rejected_selection(conn, ids, ven)
+            return [dict(row._mapping) for row in conn.execute(sa.select(*cols).where(where).order_by(t.c.id))]
+
+    def outbox_requeue(self, ids: Sequence[int] | None = None, ven: str | None = None,
+                       now: float | None = None) -> list[int]:
+        """Send rejected reports again: the chosen ones (as :meth:`outbox_select_rejected`) become ``pending``,
+        due at ``now`` (default: at once), attempts and last error kept.  All or nothing; returns their ids."""
+        t = schema.outbox
+        due = time.time() if now is None else now
+        with self.engine.begin() as conn:
+            chosen, where = self._rejected_selection(conn, ids, ven)
+            if chosen:
+                conn.execute(t.update().where(where).values(state="pending", next_attempt_at=due))
+            return chosen
+
+    def outbox_drop(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[int]:
+        """Delete rejected reports deliberately (chosen as :meth:`outbox_select_rejected`); pending reports are
+        never touched.  All or nothing; returns the deleted ids."""
+        t = schema.outbox
+        with self.engine.begin() as conn:
+            chosen, where = self._rejected_selection(conn, ids, ven)
+            if chosen:
+                conn.execute(t.delete().where(where))
+            return chosen
 
     def outbox_retarget(self, moves: Sequence[tuple[str, str, str, str]],
                         aside: Sequence[tuple[str, str, str]] = ()) -> tuple[int, int]:
