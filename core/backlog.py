@@ -15,10 +15,11 @@ This module is pure data handling between :class:`core.model.Readings` and the s
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -141,3 +142,93 @@ def outbox_items(reports: Iterable[Any], tick_ms: int) -> Iterator[dict[str, Any
     for report in reports:
         yield {"ven": report.ven, "program_id": report.program_id, "event_id": report.event_id,
                "tick_ms": tick_ms, "payload": report.json}
+
+
+class Backlog:
+    """When ``ven run`` keeps ticks, how many, and how they drain — over the store's backlog methods.
+
+    * :meth:`keep` stores a tick (with the ``state`` entries, e.g. the replay row, in the same transaction).  At
+      ``max_ticks`` a *replay* run keeps nothing more (returns ``False``: the clock waits, nothing is dropped); a
+      *wall-clock* run drops the oldest tick unreported.  Each streak is warned once and its end logged.
+    * :meth:`drain` turns up to ``limit`` of the oldest ticks into reports (``build(tick, readings)``) and moves
+      each tick to the outbox in one transaction.
+
+    ``vens`` are the VENs whose rows this process keeps and drains (the runner narrows it when it loses a VEN).
+    Blocking store calls run in worker threads.  A store refusing a write raises
+    :class:`core.errors.StoreUnavailable` out of :meth:`keep` / :meth:`drain` with nothing changed for that tick.
+    """
+
+    def __init__(self, store: Any, vens: Sequence[str], *, max_ticks: int, replay: bool, log: Any):
+        self.store = store
+        self.vens = list(vens)
+        self.max_ticks = max(1, int(max_ticks))
+        self.replay = replay
+        self.log = log
+        self.codec = ReadingsBacklog()
+        self.ticks = 0            # ticks kept for self.vens (read at start, then counted here)
+        self.dropped = 0          # ticks dropped unreported (wall clock, backlog full), over the run
+        self._full_streak = False
+        self._dropped_in_streak = 0
+
+    @property
+    def supported(self) -> bool:
+        """Whether the store keeps a backlog (a third-party store may not)."""
+        return callable(getattr(self.store, "backlog_add", None))
+
+    async def load(self) -> int:
+        """Read how many ticks an earlier run left; returns it."""
+        if self.supported:
+            self.ticks = int(await asyncio.to_thread(self.store.backlog_ticks, list(self.vens)))
+        return self.ticks
+
+    async def keep(self, tick: Tick, readings: Readings, plan: Any, state: dict[str, str] | None = None) -> bool:
+        """Store one tick; ``False`` when a replay run's backlog is full (nothing stored, the caller waits)."""
+        if self.ticks >= self.max_ticks:
+            if self.replay:
+                if not self._full_streak:
+                    self._full_streak = True
+                    self.log.warning("The backlog holds %d ticks (reporting.backlog_max_ticks) and no event asks for "
+                                     "reports yet: the replay clock waits; nothing is dropped.", self.ticks)
+                return False
+            excess = self.ticks - self.max_ticks + 1
+            dropped = int(await asyncio.to_thread(self.store.backlog_drop_oldest, list(self.vens), excess))
+            self.ticks -= dropped
+            self.dropped += dropped
+            self._dropped_in_streak += dropped
+            if not self._full_streak:
+                self._full_streak = True
+                self.log.warning("The backlog holds %d ticks (reporting.backlog_max_ticks) and no event asks for "
+                                 "reports yet: the oldest ticks are dropped unreported until one does.",
+                                 self.max_ticks)
+        rows = self.codec.rows(tick, readings, plan, self.vens)
+        await asyncio.to_thread(self.store.backlog_add, rows, state)
+        self.ticks += 1
+        return True
+
+    async def drain(self, plan: Any, build: Callable[[Tick, Readings], Iterable[Any]], limit: int) -> tuple[int, int]:
+        """Report up to ``limit`` of the oldest ticks, oldest first; returns ``(ticks, reports)`` moved to the
+        outbox.  A tick's reports and the deletion of its rows are one transaction."""
+        if not self.ticks or not self.supported:
+            return 0, 0
+        rows = await asyncio.to_thread(self.store.backlog_oldest, list(self.vens), max(1, int(limit)))
+        if not rows:
+            self.ticks = 0
+            return 0, 0
+        ticks = reports = 0
+        for kept in self.codec.ticks(rows, plan):
+            items = outbox_items(build(kept.tick, kept.readings), kept.tick.timestamp_ms)
+            reports += len(await asyncio.to_thread(self.store.backlog_to_outbox, kept.row_ids, items))
+            ticks += 1
+            self.ticks = max(0, self.ticks - 1)
+        if self._full_streak and self.ticks < self.max_ticks:
+            self._end_full_streak()
+        return ticks, reports
+
+    def _end_full_streak(self) -> None:
+        self._full_streak = False
+        if self.replay:
+            self.log.info("The backlog has room again: the replay clock goes on.")
+        else:
+            self.log.info("The backlog has room again; %d ticks were dropped unreported while it was full.",
+                          self._dropped_in_streak)
+        self._dropped_in_streak = 0
