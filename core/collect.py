@@ -188,8 +188,8 @@ class Collector:
     ``strict_open`` (the default, for commands) a source that cannot open raises its
     :class:`core.errors.VenError`; without it (long-running services) the error is logged once and that
     source's loads stay missing until the next :meth:`refresh`.  ``strict_input`` makes an
-    :class:`core.errors.InputError` at the *first* open (a meter data file that is missing or not readable)
-    raise even without ``strict_open``: a service refuses to start on bad input, and later only logs it.
+    :class:`core.errors.InputError` at a source's *first* open (a meter data file that is missing or not
+    readable) raise even without ``strict_open``: a service refuses bad input, and later only logs it.
     """
 
     def __init__(self, store: Any, sources: Mapping[str, MeterSource], *, vens: Sequence[str] | None = None,
@@ -204,7 +204,7 @@ class Collector:
         self.open_timeout = float(open_timeout)
         self.strict_open = strict_open
         self.strict_input = strict_input
-        self._opened_before = False  # strict_input applies to the first open only
+        self._tried: set[int] = set()  # ids of sources opened at least once (strict_input: first opens only)
         self._plan: CollectionPlan | None = None
         self._runs: list[_SourceRun] = []
         self._warned: set[str] = set()
@@ -278,9 +278,9 @@ class Collector:
         for stale in old_runs.values():
             if stale.opened:
                 await self._close_source(stale)
-        first = not self._opened_before
-        results = await asyncio.gather(*(self._open_source(run, first) for run in to_open), return_exceptions=True)
-        self._opened_before = True
+        results = await asyncio.gather(*(self._open_source(run, id(run.source) not in self._tried)
+                                         for run in to_open), return_exceptions=True)
+        self._tried.update(id(run.source) for run in to_open)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:  # an open that must fail the caller: close what did open, so nothing is left running
             for run in to_open:

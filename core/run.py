@@ -205,7 +205,6 @@ class VenRunner:
         self._register_pending = False          # the registration at start could not reach the VTN
         self._held: tuple[Any, Any] | None = None  # (tick, readings) collected but not stored yet
         self._events: EventEngine | None = None
-        self._collector: Collector | None = None
         self._vtn_down = False
         self._loads_changed = False
         self._stopping = False
@@ -280,7 +279,11 @@ class VenRunner:
             await self.backlog.load()
             if self.backlog.ticks:
                 log.info("%d ticks kept by an earlier run wait for a report request.", self.backlog.ticks)
-            async with self.runtime.transport() as transport:
+            # strict_input: a meter data file that is missing or not HDF5 at start stops the run with its
+            # sentence, before anything talks to the VTN.
+            async with Collector.from_runtime(self.runtime, vens=vens, strict_open=False,
+                                              strict_input=True) as collector, \
+                    self.runtime.transport() as transport:
                 if options.register:
                     await self._register_at_start(transport, vens)
                 events = self._events = EventEngine(self.runtime, transport, vens, programs=options.programs)
@@ -288,7 +291,7 @@ class VenRunner:
                     if options.subscribe:
                         await self._start_webhook(transport, events, vens)
                     await self._poll_events(events)
-                    await self._run_loop(transport, events, vens)
+                    await self._run_loop(transport, events, vens, collector)
                 finally:
                     await self._stop_webhook()
         finally:
@@ -302,7 +305,7 @@ class VenRunner:
             raise VenError("Every VEN of this run was taken over by another process; stopped.")
         return self.stats
 
-    async def _run_loop(self, transport: Any, events: EventEngine, vens: list[str]) -> None:
+    async def _run_loop(self, transport: Any, events: EventEngine, vens: list[str], collector: Collector) -> None:
         flusher = asyncio.create_task(self._flusher(transport), name="outbox-flusher")
         background = [asyncio.create_task(self._poller(transport, events, vens), name="event-poller")]
         if self.leases is not None:
@@ -313,7 +316,7 @@ class VenRunner:
                 self._every(self.options.register_every_seconds, lambda: self._resync(transport, vens)),
                 name="registration"))
         try:
-            await self._loop(events, vens)
+            await self._loop(events, collector)
         finally:
             for task in background:
                 task.cancel()
@@ -496,30 +499,26 @@ class VenRunner:
             log.info("Flushed %d reports before exiting.", self.stats.reports_sent - before)
 
     # ------------------------------------------------------------------------------ ticks
-    async def _loop(self, events: EventEngine, vens: list[str]) -> None:
-        """Tick until stopped, ``once`` or ``max_ticks``: collect, report, queue."""
-        # strict_input: a meter data file that is missing or not HDF5 at start stops the run with its sentence.
-        async with Collector.from_runtime(self.runtime, vens=vens, strict_open=False,
-                                          strict_input=True) as collector:
-            self._collector = collector
-            clock = collector.build_clock(self.runtime.settings, start_index=await self._replay_start())
-            self._loads_changed = False  # the collector has just read the loads
-            while True:
-                started = time.monotonic()
-                if self._loads_changed:
-                    self._loads_changed = False
-                    collector.vens = list(self.vens)
-                    await collector.refresh()
-                    self._held = None  # held readings belong to the old plan: collect the tick again
-                    events.invalidate_loads()
-                stored = await self._tick(collector, clock, events)
-                if self._done():
-                    break
-                if stored:  # a tick the store did not take (yet) is not left behind
-                    clock.increase_time()
-                await self._sleep(self.options.real_step - (time.monotonic() - started))
-                if self.stop_event.is_set():
-                    break
+    async def _loop(self, events: EventEngine, collector: Collector) -> None:
+        """Tick until stopped, ``once`` or ``max_ticks``: collect, report, queue.  Loads changed by registration
+        (at start or later) or by a lost lease are re-read before the next tick."""
+        clock = collector.build_clock(self.runtime.settings, start_index=await self._replay_start())
+        while True:
+            started = time.monotonic()
+            if self._loads_changed:
+                self._loads_changed = False
+                collector.vens = list(self.vens)
+                await collector.refresh()
+                self._held = None  # held readings belong to the old plan: collect the tick again
+                events.invalidate_loads()
+            stored = await self._tick(collector, clock, events)
+            if self._done():
+                break
+            if stored:  # a tick the store did not take (yet) is not left behind
+                clock.increase_time()
+            await self._sleep(self.options.real_step - (time.monotonic() - started))
+            if self.stop_event.is_set():
+                break
 
     async def _replay_start(self) -> int:
         """The row after the last one a previous run reported, so a restart continues instead of repeating."""

@@ -20,7 +20,7 @@ _SQLITE_REASONS = (
     ("SQLITE_FULL", "the disk is full"),
     ("SQLITE_READONLY", "the database is read-only"),
     ("SQLITE_IOERR", "the disk refused the write (full, or failing)"),
-    ("SQLITE_CANTOPEN", "its file cannot be opened for writing (a read-only folder?)"),
+    ("SQLITE_CANTOPEN", "its file cannot be opened (a read-only or missing folder?)"),
 )
 _SQLITE_MESSAGES = (
     ("database or disk is full", "the disk is full"),
@@ -69,4 +69,4 @@ def translate_write_errors(engine: sa.Engine, url: str) -> None:
         if reason is None:
             return
         detail = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
-        raise StoreUnavailable(f"Cannot write to the store {shown}: {reason} ({detail}).") from original
+        raise StoreUnavailable(f"The store {shown} refuses writes: {reason} ({detail}).") from original
