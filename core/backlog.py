@@ -202,7 +202,8 @@ class Backlog:
                                  self.max_ticks)
         rows = self.codec.rows(tick, readings, plan, self.vens)
         await asyncio.to_thread(self.store.backlog_add, rows, state)
-        self.ticks += 1
+        if rows:  # a tick without loads (nothing approved yet) stores only the state
+            self.ticks += 1
         return True
 
     async def drain(self, plan: Any, build: Callable[[Tick, Readings], Iterable[Any]], limit: int) -> tuple[int, int]:

@@ -192,3 +192,31 @@ def _live_leases(tmp_path) -> list:
     from fixtures.run import live_leases
 
     return live_leases(tmp_path / "resources.db")
+
+
+async def test_a_registration_the_start_could_not_do_happens_when_the_vtn_answers(tmp_path, contract, caplog):
+    caplog.set_level(logging.INFO, logger="venclient")
+    state = VtnState()
+    seed_demo(state)
+    server = LocalVtnServer(state).start()
+    env = make_run_env(tmp_path, server, contract, register=False)
+    port = server.port
+    await asyncio.to_thread(server.stop)
+    runner = VenRunner(env.runtime, run_options(env.runtime, register=True, interval_seconds=1.0, speed=20.0))
+    task = asyncio.create_task(runner.run())
+    server = None
+    try:
+        assert await wait_async(lambda: len(runner.stats.ticks) >= 5)
+        assert not any(load.vtn_resource_id for load in env.store.list_loads())
+        server = await asyncio.to_thread(LocalVtnServer(state, port=port).start)
+        assert await wait_async(lambda: all(len(vtn_reports(state, ven=ven)) >= 3 for ven in env.vens))
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 60)
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+    loads = env.store.list_loads()
+    assert loads and all(load.vtn_resource_id for load in loads)  # registered once the VTN answered
+    names = [r["reportName"] for r in state.reports]
+    assert len(names) == len(set(names))
+    env.runtime.close()
