@@ -274,6 +274,9 @@ class VenRunner:
         self.vens = vens             # the run's list: narrowed in place when a VEN's lease is lost
         self.outbox.vens = set(vens)
         self.backlog.vens = vens
+        # Renewed from here to the end, registration at start included (a fleet's can outlast a lease).
+        renewal = asyncio.create_task(self.leases.keep_renewed(self._leases_lost, self.write_health.failed),
+                                      name="lease-renewal")
         installed = self._install_signal_handlers()
         try:
             await self.backlog.load()
@@ -298,6 +301,8 @@ class VenRunner:
             loop = asyncio.get_running_loop()
             for sig in installed:
                 loop.remove_signal_handler(sig)
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
             await self.leases.release()
         self.stats.backlog_ticks = self.backlog.ticks
         self.stats.backlog_dropped = self.backlog.dropped
@@ -308,9 +313,6 @@ class VenRunner:
     async def _run_loop(self, transport: Any, events: EventEngine, vens: list[str], collector: Collector) -> None:
         flusher = asyncio.create_task(self._flusher(transport), name="outbox-flusher")
         background = [asyncio.create_task(self._poller(transport, events, vens), name="event-poller")]
-        if self.leases is not None:
-            background.append(asyncio.create_task(
-                self.leases.keep_renewed(self._leases_lost, self.write_health.failed), name="lease-renewal"))
         if self.options.register:
             background.append(asyncio.create_task(
                 self._every(self.options.register_every_seconds, lambda: self._resync(transport, vens)),
