@@ -94,12 +94,15 @@ class Outbox:
     ``backoff_base``/``backoff_max`` are seconds of the ``clock`` (wall-clock Unix seconds by default):
     the n-th failed attempt of a report waits ``min(backoff_max, backoff_base * 2**(n-1))`` with ±25 % jitter.
     ``batch`` bounds how many reports one flush sends; a report's JSON text is read from the store just before
-    it is posted, so a flush holds at most ``concurrency`` payloads.
+    it is posted, so a flush holds at most ``concurrency`` payloads.  ``vens`` (a set the owner may change)
+    limits sending to those VENs' reports — another process sends the others.
     """
 
     def __init__(self, store: Any, *, concurrency: int = 8, backoff_base: float = 1.0, backoff_max: float = 300.0,
-                 clock: Callable[[], float] = time.time, batch: int = 1000):
+                 clock: Callable[[], float] = time.time, batch: int = 1000, vens: Iterable[str] | None = None):
         self.store = store
+        # Only these VENs' reports are sent (the VENs this process holds the lease of); None = every VEN.
+        self.vens: set[str] | None = set(vens) if vens is not None else None
         self.concurrency = concurrency
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -137,6 +140,8 @@ class Outbox:
         whether due rows were left for the next flush (blocking I/O)."""
         now = self.clock()
         pending = self.store.outbox_list(state="pending")  # oldest first, without payloads
+        if self.vens is not None:
+            pending = [row for row in pending if row["ven"] in self.vens]
         heads: dict[str, dict[str, Any]] = {}
         for row in pending:
             heads.setdefault(row["ven"], row)

@@ -26,8 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
 class ResourceStore(Protocol):
     """Resources, their loads, connections, VENs and the report outbox, in one transactional store.
 
-    Every write method is atomic: on error nothing changes.  Method names marked *(seeds)* keep the
-    prototype's names.  Reads return domain objects from :mod:`core.model` or plain dicts.
+    Every write method is atomic: on error nothing changes.  A write the database cannot take (disk full,
+    read-only database or file system, failing disk) raises :class:`core.errors.StoreUnavailable` with one
+    sentence, so ``ven run`` can retry it.  Method names marked *(seeds)* keep the prototype's names.  Reads
+    return domain objects from :mod:`core.model` or plain dicts.  The *backlog* and *leases* sections are
+    optional (the framework checks for them).
     """
 
     url: str
@@ -184,6 +187,54 @@ class ResourceStore(Protocol):
 
     def set_state(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` for the next run."""
+
+    # ---------------------------------------------------------------------------------------------
+    # backlog — readings ``ven run`` keeps while no report request is known (core.backlog)
+    # A tick is one row per VEN: ``ven``, ``tick_index`` (clock row), ``tick_ms`` (Unix ms), ``digest`` and
+    # ``load_ids`` (the VEN's load ids, newline-separated, in value order: the layout, stored once per digest),
+    # ``power`` (float64 little-endian bytes, NaN = none) and ``quality`` (uint8 bytes).  Ticks are numbered
+    # in the order they were added (``tick_no``).  Optional: without these methods ``ven run`` reports only
+    # ticks whose report requests are known (and says so once).
+    def backlog_add(self, rows: Sequence[dict[str, Any]], state: dict[str, str] | None = None) -> int:
+        """Store one tick's rows and the ``state`` entries (e.g. the replay row) in one transaction; returns
+        the tick's ``tick_no``."""
+
+    def backlog_ticks(self, vens: Sequence[str] | None = None) -> int:
+        """How many ticks are kept (those with a row of ``vens``, when given)."""
+
+    def backlog_oldest(self, vens: Sequence[str] | None = None, ticks: int = 1) -> list[dict[str, Any]]:
+        """The rows (of ``vens``) of the oldest ``ticks`` ticks, by ``tick_no`` then insertion: ``id``, ``ven``,
+        ``tick_no``, ``tick_index``, ``tick_ms``, ``power``, ``quality``, ``load_ids``."""
+
+    def backlog_to_outbox(self, backlog_ids: Sequence[int], items: Iterable[dict[str, Any]]) -> list[int]:
+        """One transaction: add report ``items`` to the outbox (as :meth:`outbox_add`) and delete the backlog
+        rows ``backlog_ids`` — a crash leaves either both or neither; returns the outbox ids in order."""
+
+    def backlog_drop_oldest(self, vens: Sequence[str] | None = None, ticks: int = 1) -> int:
+        """Delete the oldest ``ticks`` ticks (rows of ``vens``) unreported; returns how many ticks went."""
+
+    # ---------------------------------------------------------------------------------------------
+    # leases — which process works on which VEN (core.lease)
+    # A lease row: ``ven``, ``holder`` (``"<host>:<pid>:<run id>"``), ``host``, ``pid``, ``command``,
+    # ``acquired_at``, ``heartbeat_at``, ``expires_at`` (Unix seconds of the holder's clock).  ``holder``
+    # arguments are dicts with ``holder``, ``host``, ``pid``, ``command``.  Taking a lease must be atomic
+    # against another process doing the same (one conditional upsert per VEN in one transaction).  Optional:
+    # a store without them lets every process work on every VEN.
+    def lease_acquire(self, vens: Sequence[str], holder: dict[str, Any], now: float,
+                      seconds: float) -> dict[str, dict[str, Any]]:
+        """Take or extend the leases of all ``vens`` until ``now + seconds``, all or nothing: ``{}`` when taken,
+        else ``{ven: lease row}`` of the VENs other holders keep (not expired at ``now``), nothing changed."""
+
+    def lease_renew(self, vens: Sequence[str], holder: dict[str, Any], now: float,
+                    seconds: float) -> dict[str, dict[str, Any]]:
+        """Extend ``holder``'s leases (re-taking expired ones nobody took); returns ``{ven: row}`` of the VENs
+        another holder has taken over."""
+
+    def lease_release(self, vens: Sequence[str], holder_id: str) -> int:
+        """Delete ``holder_id``'s lease rows of ``vens``; returns how many."""
+
+    def lease_list(self, vens: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Lease rows (of ``vens`` or all), by VEN, expired ones included."""
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from core.errors import InputError
+from core.lease import LeaseContext, VenLeases, lease_seconds
 from core.output import console, print_json, progress
 from core.register import Registrar, RegistrationSummary, select_vens
 from core.verify import VerifyReport, verify
@@ -104,6 +105,9 @@ def register_command(
     vens = select_vens(runtime.store(), ven, limit_vens)
     if not vens:
         raise InputError("The store holds no resources: run `ven samples generate` and `ven loads generate` first.")
+    if repair or not verify_only:  # writes registrations: needs the VENs' leases (refused while `ven run` holds one)
+        ctx.with_resource(LeaseContext(VenLeases(runtime.store(), vens, command="ven register",
+                                                 seconds=lease_seconds(runtime.settings))))
     if verify_only:
         report = asyncio.run(_verify(runtime, vens, repair))
         print_json(report.as_dict()) if as_json else _print_verify(report)

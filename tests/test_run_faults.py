@@ -24,6 +24,7 @@ from fixtures.run import (
     run_options,
     ven_env,
     vtn_reports,
+    wait_leases_expired,
     wait_until,
 )
 from fixtures.samples import run_ven_inprocess
@@ -136,6 +137,7 @@ def test_sigkill_then_restart_sends_every_unsent_report_once(tmp_path, faulty_vt
         first.close()
     unsent = _pending_rows(tmp_path, server.url)
     assert vtn_reports(server.state) == [] and outage.hits > 0
+    assert wait_leases_expired(tmp_path / "resources.db")  # the killed run released nothing: wait out its lease
     outage.times = outage.hits  # the VTN takes reports again
     second = VenProcess(tmp_path, ven_env(tmp_path, server.url), "run", "--once", "--interval", "1", "--no-register",
                         name="second")

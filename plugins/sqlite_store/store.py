@@ -18,7 +18,10 @@ from sqlalchemy.engine import Connection as SaConnection
 from core.errors import InputError, VenError
 from core.model import (APPROVED, LOAD_COMPONENTS, PENDING, STATUSES, Connection, Load, Resource)
 from plugins.sqlite_store import schema
+from plugins.sqlite_store.backlog import BacklogMethods
+from plugins.sqlite_store.leases import LeaseMethods
 from plugins.sqlite_store.migrate import migrate_schema
+from plugins.sqlite_store.write_errors import translate_write_errors
 
 RESOURCE_COLUMNS = ("resource_id", "resource_name", "resource_type", "resource_sub_type", "meter_point_id",
                     "connection_id", "capacities", "location", "address", "ven", "enabled", "reporting",
@@ -58,13 +61,15 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    translate_write_errors(engine, url)  # a full disk or read-only store: StoreUnavailable, one sentence
+    return engine
 
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
 
-
-class SqlResourceStore:
-    """Resources, loads, connections, VENs and the outbox in an SQLAlchemy database."""
+class SqlResourceStore(BacklogMethods, LeaseMethods):
+    """Resources, loads, connections, VENs, the outbox, the readings backlog and VEN leases in an SQLAlchemy
+    database (the backlog and lease methods live in their own modules of this plugin)."""
 
     def __init__(self, url: str, *, auto_migrate: bool = True):
         self.url = url
