@@ -159,6 +159,15 @@ class Outbox:
                 taken += 1
         return queues, len(heads) - len(ready), False
 
+    def in_doubt_due_in(self) -> float | None:
+        """Seconds until the earliest report whose last attempt may have arrived is due for its look-up (``None``
+        when no report of our VENs is in doubt) — the last flush before exit waits for those within its budget
+        (blocking I/O)."""
+        pending = self.store.outbox_list(state="pending")
+        due = [row["next_attempt_at"] for row in pending
+               if (self.vens is None or row["ven"] in self.vens) and row["attempts"] and row.get("maybe_delivered", True)]
+        return max(0.0, min(due) - self.clock()) if due else None
+
     async def flush(self, transport: Any, *, ignore_backoff: bool = False) -> FlushResult:
         """Send every due report: per VEN in order, VENs concurrently.  Never raises for VTN failures.
 
@@ -194,6 +203,8 @@ class Outbox:
                     return await self._defer(transport, row, f"could not check whether the VTN already holds the "
                                              f"report: {err}", result, maybe_delivered=True, err=err)
                 if found:
+                    log.info("A report of %s whose answer never came is on the VTN already (outbox id %d, found by "
+                             "its reportName): not sent again.", row["ven"], row["id"])
                     await self._delivered(row, result, already=True)
                     return True
             await asyncio.to_thread(self.store.outbox_mark_attempt, row["id"])

@@ -26,6 +26,12 @@ A store that refuses writes (disk full, read-only: :class:`core.errors.StoreUnav
 tick is kept in memory and stored again every tick until the store takes it (one warning per streak, one info
 line when writes work again); the replay clock does not move past it.
 
+A VTN that forgot us (restarted without its storage: 404 for our VEN ids, its programs under new ids, our
+reports rejected) is noticed after the poll that follows a rejection, a failed registration or a program that
+changed its id (:mod:`core.recovery`): the VENs it no longer knows are registered again with their loads while the
+tick loop waits, subscriptions follow the new program ids, and reports still in the outbox move to the ids the VTN
+now uses for the same program and event names (those whose program or event is gone stay aside with the reason).
+
 One process per VEN: :class:`VenRunner` takes the store's lease of every VEN it runs before anything else
 (refused with :class:`core.errors.LeaseHeld`), and a VEN whose lease another process took over is no longer
 served (an error line; the run stops when it has no VEN left).
@@ -53,6 +59,7 @@ from core.events import EventEngine
 from core.lease import DEFAULT_LEASE_SECONDS, VenLeases, describe_holder
 from core.openadr import Event, ReportDescriptor
 from core.outbox import Outbox
+from core.recovery import VtnRecovery
 from core.register import Registrar, select_vens
 from core.report import Reporter
 from core.webhook import CallbackServer, Subscriptions
@@ -205,6 +212,10 @@ class VenRunner:
         self._register_pending = False          # the registration at start could not reach the VTN
         self._held: tuple[Any, Any] | None = None  # (tick, readings) collected but not stored yet
         self._events: EventEngine | None = None
+        self.recovery = VtnRecovery(self.store, [])
+        self._check_vtn = False                 # a sign the VTN may have forgotten us: check after the next poll
+        self._not_recovering = asyncio.Event()  # cleared while registration is rebuilt (the tick loop waits)
+        self._not_recovering.set()
         self._vtn_down = False
         self._loads_changed = False
         self._stopping = False
@@ -274,6 +285,7 @@ class VenRunner:
         self.vens = vens             # the run's list: narrowed in place when a VEN's lease is lost
         self.outbox.vens = set(vens)
         self.backlog.vens = vens
+        self.recovery.vens = vens
         # Renewed from here to the end, registration at start included (a fleet's can outlast a lease).
         renewal = asyncio.create_task(self.leases.keep_renewed(self._leases_lost, self.write_health.failed),
                                       name="lease-renewal")
@@ -346,6 +358,8 @@ class VenRunner:
         if data["loads_registered"] or data["loads_failed"]:
             log.info("Registration: %d loads registered, %d failed.", data["loads_registered"], data["loads_failed"])
             self._loads_changed = True
+        if data["loads_failed"]:
+            self._check_vtn = True  # a 404 for our VEN id fails every load: did the VTN forget us?
         self._register_pending = bool(data.get("failed_vens"))
 
     async def _register_at_start(self, transport: Any, vens: list[str]) -> None:
@@ -398,8 +412,50 @@ class VenRunner:
             except asyncio.TimeoutError:
                 pass
             self._poll_now.clear()
-            if await self._poll_events(events) and self._register_pending and self.options.register:
+            if not await self._poll_events(events):
+                continue
+            if self._register_pending and self.options.register:
                 await self._resync(transport, vens)
+            await self._check_forgotten(transport, events)
+
+    async def _check_forgotten(self, transport: Any, events: EventEngine) -> None:
+        """After a poll: when there is a sign the VTN forgot us, rebuild what it lost (see the module docstring)."""
+        try:
+            renamed = await asyncio.to_thread(self.recovery.remember, events.programs,
+                                              list(events.tracker.events.values()))
+            if not (renamed or self._check_vtn):
+                return
+            self._check_vtn = False
+            await self._recover(transport)
+        except StoreUnavailable as err:
+            self.write_health.failed(err)
+        except Exception as err:  # noqa: BLE001 - the next sign tries again
+            self._check_vtn = True
+            log.warning("Could not check whether the VTN still knows this VEN: %s", err)
+
+    async def _recover(self, transport: Any) -> None:
+        """Register again the VENs the VTN answers 404 for (the tick loop waits), then move the outbox to the ids
+        the VTN uses now."""
+        forgotten = await self.recovery.forgotten_vens(transport)
+        if forgotten:
+            log.warning("The VTN no longer knows %s (404 for the stored VEN id): registering %s and %s loads again.",
+                        ", ".join(forgotten), "it" if len(forgotten) == 1 else "them",
+                        "its" if len(forgotten) == 1 else "their")
+            self._not_recovering.clear()
+            try:
+                loads = await self.recovery.forget(forgotten)
+                await self._register(transport, forgotten)
+                self._loads_changed = True
+                log.info("Registration rebuilt: %d VENs, %d loads.", len(forgotten), loads)
+            finally:
+                self._not_recovering.set()
+        programs = {p.id: p for p in await transport.list_programs() if p.id}
+        result = await asyncio.to_thread(self.recovery.retarget_outbox, programs, await transport.list_events())
+        if result.moved:
+            log.info("Moved %d reports in the outbox to the program and event ids the VTN uses now.", result.moved)
+            self._wakeup.set()
+        if result.set_aside:
+            log.warning("Set %d reports aside: %s.", result.set_aside, "; ".join(result.reasons))
 
     def _leases_lost(self, lost: dict[str, dict[str, Any]]) -> None:
         """Stop serving the VENs another process took over (the list objects are shared with the engines)."""
@@ -485,6 +541,9 @@ class VenRunner:
                 continue
             if first and result.delivered:
                 log.info("Sent %d reports left from an earlier run.", result.delivered)
+            if result.rejected:  # perhaps for a program or event the VTN forgot: re-read, then check
+                self._check_vtn = True
+                self._poll_now.set()
             first = False
             # The outbox itself warns at the first failed attempt of a streak (not after the whole flush) and
             # logs the recovery, once each.
@@ -493,12 +552,26 @@ class VenRunner:
                 self._poll_now.set()  # its events may have changed while it was away
 
     async def _final_flush(self, transport: Any, budget: float) -> None:
-        """One more flush, retry times ignored, within ``budget`` seconds (what shutdown_flush_seconds left)."""
+        """One more flush, retry times ignored, within ``budget`` seconds (what shutdown_flush_seconds left).
+
+        Reports whose last attempt may have arrived are looked up only after their settle time; when that comes
+        within the budget the flush waits for it (and flushes again), so a stall just before exit is resolved now
+        rather than by the next run."""
         before = self.stats.reports_sent
+        deadline = time.monotonic() + budget
+
+        async def drain() -> None:
+            while True:
+                await self._flush_round(transport, ignore_backoff=True)
+                wait = await asyncio.to_thread(self.outbox.in_doubt_due_in)
+                if wait is None or time.monotonic() + wait >= deadline:
+                    return
+                await asyncio.sleep(max(0.05, wait))
+
         try:
             if budget <= 0:
                 raise asyncio.TimeoutError
-            await asyncio.wait_for(self._flush_round(transport, ignore_backoff=True), budget)
+            await asyncio.wait_for(drain(), budget)
         except asyncio.TimeoutError:
             log.warning("Stopped flushing after %.0f s; the outbox keeps the rest for the next run.",
                         self.options.shutdown_flush_seconds)
@@ -521,6 +594,7 @@ class VenRunner:
                 await collector.refresh()
                 self._held = None  # held readings belong to the old plan: collect the tick again
                 events.invalidate_loads()
+            await self._not_recovering.wait()  # registration being rebuilt after the VTN forgot us
             stored = await self._tick(collector, clock, events)
             if self._done():
                 break
