@@ -13,6 +13,9 @@ from pathlib import Path
 from fixtures.run import wait_leases_expired
 from fixtures.samples import small_fleet
 from fixtures.vtn import REPO
+import pytest
+
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 
 
 def ven_env(runtime, **extra) -> dict[str, str]:

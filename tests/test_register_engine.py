@@ -10,6 +10,9 @@ from core.model import APPROVED, PENDING, Resource
 from core.register import Registrar, register_loads_parallel, resource_payload, sample_registration
 from core.verify import verify
 from fixtures.samples import small_fleet
+import pytest
+
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 
 
 def register(runtime, vens=None, **kw) -> dict[str, Any]:

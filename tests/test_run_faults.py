@@ -31,6 +31,9 @@ from fixtures.samples import run_ven_inprocess
 from fixtures.vtn import json_body
 from fixtures.vtn_runtime import vtn_settings
 from plugins.local_vtn import LocalVtnServer, VtnState, seed_demo
+import pytest
+
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 
 
 def iso(moment: datetime) -> str:

@@ -155,9 +155,9 @@ def test_the_deadline_may_not_be_shorter_than_the_timeout():
 
 def test_bounds_come_from_settings_with_defaults(tmp_path):
     from core.runtime import Runtime
-    from fixtures.vtn_runtime import vtn_settings
+    from fixtures.core import make_settings
 
-    runtime = Runtime.create(vtn_settings(tmp_path, "http://127.0.0.1:1/openadr3/3.0.1"))
+    runtime = Runtime.create(make_settings(tmp_path, **{"vtn.url": "http://127.0.0.1:1/openadr3/3.0.1"}))
     try:
         config = VtnConfig.from_settings(runtime.settings)
     finally:

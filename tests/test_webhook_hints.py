@@ -24,6 +24,8 @@ from fixtures.vtn import BL_CLIENT, make_config, sample_event, sample_program
 from plugins.local_vtn import DEMO_PROGRAM
 from plugins.openadr_http import HttpVtnTransport
 
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
+
 
 async def wait_async(condition, timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
