@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from core.clock import Clock, Tick
-from core.errors import VenError
+from core.errors import InputError, VenError
 from core.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, Connection, Readings
 from core.protocols import LoadBatch, MeterSource, SourceReading
 
@@ -187,12 +187,14 @@ class Collector:
     serves are left out of the plan with one warning per kind for the collector's lifetime.  With
     ``strict_open`` (the default, for commands) a source that cannot open raises its
     :class:`core.errors.VenError`; without it (long-running services) the error is logged once and that
-    source's loads stay missing until the next :meth:`refresh`.
+    source's loads stay missing until the next :meth:`refresh`.  ``strict_input`` makes an
+    :class:`core.errors.InputError` at a source's *first* open (a meter data file that is missing or not
+    readable) raise even without ``strict_open``: a service refuses bad input, and later only logs it.
     """
 
     def __init__(self, store: Any, sources: Mapping[str, MeterSource], *, vens: Sequence[str] | None = None,
                  status: str = APPROVED, hook: Any = None, source_timeout: float = DEFAULT_SOURCE_TIMEOUT,
-                 open_timeout: float = DEFAULT_OPEN_TIMEOUT, strict_open: bool = True):
+                 open_timeout: float = DEFAULT_OPEN_TIMEOUT, strict_open: bool = True, strict_input: bool = False):
         self.store = store
         self.sources = dict(sources)
         self.vens = list(vens) if vens is not None else None
@@ -201,6 +203,8 @@ class Collector:
         self.source_timeout = float(source_timeout)
         self.open_timeout = float(open_timeout)
         self.strict_open = strict_open
+        self.strict_input = strict_input
+        self._tried: set[int] = set()  # ids of sources opened at least once (strict_input: first opens only)
         self._plan: CollectionPlan | None = None
         self._runs: list[_SourceRun] = []
         self._warned: set[str] = set()
@@ -274,7 +278,15 @@ class Collector:
         for stale in old_runs.values():
             if stale.opened:
                 await self._close_source(stale)
-        await asyncio.gather(*(self._open_source(run) for run in to_open))
+        results = await asyncio.gather(*(self._open_source(run, id(run.source) not in self._tried)
+                                         for run in to_open), return_exceptions=True)
+        self._tried.update(id(run.source) for run in to_open)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:  # an open that must fail the caller: close what did open, so nothing is left running
+            for run in to_open:
+                if run.opened:
+                    await self._close_source(run)
+            raise errors[0]
         self._plan, self._runs = plan, runs
         return plan
 
@@ -326,7 +338,7 @@ class Collector:
                                    whole_plan=len(positions) == len(plan)))
         return runs
 
-    async def _open_source(self, run: _SourceRun) -> None:
+    async def _open_source(self, run: _SourceRun, first: bool = False) -> None:
         try:
             await asyncio.wait_for(run.source.open(run.batch), self.open_timeout)
             ready = getattr(run.source, "wait_ready", None)  # optional: subscriptions acknowledged, first values in
@@ -334,7 +346,7 @@ class Collector:
                 self._warn_once(f"ready:{run.name}", "Meter source %s is not ready after %g s; its loads may be "
                                 "missing on the first ticks.", run.name, self.source_timeout)
         except VenError as err:
-            if self.strict_open:
+            if self.strict_open or (first and self.strict_input and isinstance(err, InputError)):
                 raise
             self._open_failed(run, str(err))
         except asyncio.TimeoutError:

@@ -33,3 +33,19 @@ class PluginError(VenError):
     """A plugin could not be loaded or two plugins conflict."""
 
     exit_code = 2
+
+
+class StoreUnavailable(VenError):
+    """The store refused a write it normally takes: the disk is full, the database or its file system is
+    read-only, or the disk failed.  Nothing of that write was stored; a long-running command retries it."""
+
+
+class LeaseHeld(VenError):
+    """Another live process holds the lease of a VEN this command must work on (``ven run``, ``ven register``).
+
+    ``holders`` maps each refused VEN to the lease row that holds it (see :class:`core.protocols.ResourceStore`
+    *leases*)."""
+
+    def __init__(self, message: str, holders: dict | None = None):
+        super().__init__(message)
+        self.holders = dict(holders or {})

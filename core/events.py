@@ -23,12 +23,14 @@ import logging
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from itertools import accumulate, islice
 from typing import Any, Iterator
 
 from core.model import WRITER, Load
 from core.openadr import Event, parse_duration
+from core.vtn_errors import VtnNotFound
+from core.webhook import object_id, read_notification
 
 log = logging.getLogger(__name__)
 
@@ -368,8 +370,8 @@ class EventEngine:
     """Follows the VTN's events for the VENs we run and dispatches changes to plugins and writers.
 
     Changes come from :meth:`poll` (every program we follow, paged) and, in webhook mode, from
-    :meth:`notify`; both hold one lock while they read, diff and dispatch, so a notification never
-    interleaves with a poll and each change is dispatched once.
+    :meth:`notify` (a hint: it re-reads from the VTN what a notification names); both hold one lock while they
+    read, diff and dispatch, so a notification never interleaves with a poll and each change is dispatched once.
     """
 
     def __init__(self, runtime: Any, transport: Any, vens: Sequence[str], *, programs: Sequence[str] | None = None):
@@ -383,6 +385,9 @@ class EventEngine:
         self.directory = LoadDirectory(runtime.store(), self.vens)
         self._lock = asyncio.Lock()
         self.actuator = EventActuator(runtime.store(), runtime.writers())
+        # Called with the followed program ids whenever a notification made the engine re-read the programs
+        # (``ven run`` subscribes to new ones there, before their events are read).
+        self.program_listener: Callable[[list[str]], Awaitable[Any]] | None = None
 
     def invalidate_loads(self) -> None:
         """Forget what was read about the loads (after registration changed them)."""
@@ -419,21 +424,101 @@ class EventEngine:
         return changes
 
     async def notify(self, notification: dict[str, Any]) -> list[EventChange]:
-        """Apply one webhook notification (the spec's ``notification`` object) and dispatch what is news.
+        """Take one webhook notification as a **hint**, re-read from the VTN what it names, and dispatch what
+        is news; returns the changes.
 
-        Only EVENT notifications of followed programs count; POST/PUT create or change, DELETE removes.
-        Raises ``ValueError`` (pydantic's ValidationError) when the object is not a valid event.
+        Nothing inside the notification is acted on (its token may have leaked; see :mod:`core.webhook`):
+
+        * ``EVENT``: the event is read again with ``GET /events/{id}`` and what the VTN answers is applied
+          (an event of a program we do not follow is ignored).  A 404 removes a known event only after the
+          program's event listing confirms it is gone — a ``DELETE`` notification by itself removes nothing.
+        * ``PROGRAM``: the programs are read again; for a new program :attr:`program_listener` is called
+          (``ven run`` subscribes to it) and its events are read; events of a program that is gone are removed.
+
+        Other object types are ignored.  Raises ``ValueError`` when ``notification`` is not a notification;
+        a VTN that cannot be read is logged and changes nothing (the next poll catches up).
         """
-        if str(notification.get("objectType", "")).upper() != "EVENT":
+        note = read_notification(notification)
+        if note["objectType"] == "PROGRAM":
+            return await self._programs_hint()
+        if note["objectType"] != "EVENT":
             return []
-        operation = str(notification.get("operation", "")).upper()
-        if operation not in ("POST", "PUT", "DELETE"):
+        event_id = object_id(note["object"])
+        if event_id is None:
+            log.debug("An EVENT notification named no event id; the next poll catches up.")
             return []
-        event = Event.model_validate(notification.get("object") or {})
         async with self._lock:
-            if self.programs and event.program_id not in self.programs:
+            try:
+                event = await self.transport.get_event(event_id)
+            except VtnNotFound:
+                changes = await self._confirm_removed(event_id)
+            except Exception as err:  # noqa: BLE001 - a hint we cannot check is dropped; polling catches up
+                log.warning("Could not read event %s named by a notification: %s", event_id, err)
                 return []
-            changes = self.tracker.apply(REMOVED if operation == "DELETE" else CHANGED, event)
+            else:
+                changes = await self._checked_event(event_id, event)
+            await self.dispatch(changes)
+        return changes
+
+    async def _checked_event(self, event_id: str, event: Event) -> list[EventChange]:
+        """Apply the VTN's answer for ``event_id`` when it is an event of a program we follow."""
+        if event.id != event_id:
+            log.warning("The VTN answered GET /events/%s with event %r; the notification is ignored.",
+                        event_id, event.id)
+            return []
+        if event.program_id not in self.programs:
+            await self._refresh_and_listen()  # maybe a program created after the last read
+            if event.program_id not in self.programs:
+                return []
+        return self.tracker.apply(CHANGED, event)
+
+    async def _confirm_removed(self, event_id: str) -> list[EventChange]:
+        """The VTN answered 404 for ``event_id``: when we know that event, remove it if the program's event
+        listing (the VTN again, not the notification) no longer holds it."""
+        known = self.tracker.events.get(event_id)
+        if known is None:
+            return []
+        try:
+            listed = await self.transport.list_events(program_id=known.program_id)
+        except Exception as err:  # noqa: BLE001
+            log.warning("Could not confirm that event %s is gone: %s", event_id, err)
+            return []
+        still = next((e for e in listed if e.id == event_id and e.program_id == known.program_id), None)
+        if still is not None:
+            return self.tracker.apply(CHANGED, still)
+        return self.tracker.apply(REMOVED, known)
+
+    async def _refresh_and_listen(self) -> list[str]:
+        """Read the programs again and tell :attr:`program_listener`; returns the program ids that are new."""
+        before = set(self.programs)
+        await self.refresh_programs()
+        if self.program_listener is not None:
+            try:
+                await self.program_listener(list(self.programs))
+            except Exception as err:  # noqa: BLE001 - subscribing is best effort; polling goes on
+                log.warning("Could not follow the programs' changes: %s", err)
+        return [p for p in self.programs if p not in before]
+
+    async def _programs_hint(self) -> list[EventChange]:
+        """A PROGRAM notification: re-read programs, read the events of new ones, drop those of gone ones."""
+        async with self._lock:
+            before = set(self.programs)
+            try:
+                new = await self._refresh_and_listen()
+            except Exception as err:  # noqa: BLE001
+                log.warning("Could not read the programs after a program notification: %s", err)
+                return []
+            gone = before - set(self.programs)
+            events: list[Event] = []
+            read: set[str] = set()
+            for program_id in new:
+                try:
+                    events.extend(e for e in await self.transport.list_events(program_id=program_id)
+                                  if e.program_id == program_id)
+                    read.add(program_id)
+                except Exception as err:  # noqa: BLE001 - the next poll reads it
+                    log.warning("Could not read the events of program %s: %s", program_id, err)
+            changes = self.tracker.update(events, programs=sorted(read | gone))
             await self.dispatch(changes)
         return changes
 

@@ -1,9 +1,21 @@
 """OpenADR 3.0.1 objects as pydantic v2 models (programs, events, reports, subscriptions, VENs, resources).
 
-Python names are snake_case; the wire names are the spec's camelCase (``venName``, ``programID``).
-Send with :func:`to_wire` (by alias, ``None`` left out) — strict in what we send — and read with
-``Model.model_validate(...)``, which is lenient in what it accepts: unknown fields are kept, ids may be
-numbers, timestamps may be naive (taken as UTC), use a space instead of ``T``, or carry nanoseconds.
+Python names are snake_case; the wire names are the spec's camelCase (``venName``, ``programID``); either is
+accepted on input.  Send with :func:`to_wire` (by alias, ``None`` left out) — strict in what we send.
+
+Read with ``Model.model_validate(...)`` / ``model_validate_json(...)`` — lenient in what we accept, by one rule:
+
+* **Bookkeeping fields the VTN sets for itself never make us drop an object**: ``createdDateTime`` and
+  ``modificationDateTime`` in any shape :func:`core.lenient.parse_timestamp` reads (RFC 3339 with or without
+  ``T`` or zone, any fraction, `` UTC`` suffixes, epoch numbers, HTTP dates, a bare time of day), anything else
+  becomes ``None``; ``objectType`` of any value; ids that are numbers (made text) or of stranger types (``None``);
+  unknown extra fields (kept); ``null`` where a list is expected (an empty list).  Pass
+  ``context={"lenient": LenientNotes()}`` to hear once per field what was dropped.
+* **Fields we act on stay validated**: interval periods (``start`` — the same timestamp shapes except a bare time
+  of day —, ``duration``, ``randomizeStart``), interval ids, payload types and values, targets, report
+  descriptors, ``programID`` references and the unique names.  An object invalid there fails validation, and the
+  transport skips it with one sentence naming the object, the field and the value.
+
 Every timestamp is converted to a UTC-aware ``datetime``.  Durations stay ISO 8601 strings on the model
 (``"PT15M"``); :func:`parse_duration` / :func:`format_duration` convert them.
 """
@@ -14,8 +26,10 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 from pydantic.alias_generators import to_camel
+
+from core.lenient import is_strict, notes_from, parse_timestamp
 
 OBJECT_TYPES: tuple[str, ...] = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
 OPERATIONS: tuple[str, ...] = ("READ", "CREATE", "UPDATE", "DELETE")
@@ -57,10 +71,6 @@ def format_duration(delta: timedelta) -> str:
     return f"{sign}P{date_part}" + (f"T{time_part}" if time_part else "")
 
 
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 def _duration_text(value: Any) -> Any:
     if isinstance(value, timedelta):
         return format_duration(value)
@@ -73,13 +83,74 @@ def _id_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
-"""A timestamp, always UTC-aware after validation (naive input is taken as UTC)."""
-Duration = Annotated[str, BeforeValidator(_duration_text)]
-"""An ISO 8601 duration string; a timedelta or a number of seconds is converted on input."""
+def _acted_timestamp(value: Any) -> datetime:
+    """A timestamp we act on: every unambiguous shape, UTC-aware; else a validation error naming the value."""
+    return parse_timestamp(value, allow_time_of_day=False)
+
+
+def _field_label(info: ValidationInfo) -> str:
+    name = info.field_name or "value"
+    return to_camel(name) if "_" in name else name
+
+
+def _server_timestamp(value: Any, info: ValidationInfo) -> datetime | None:
+    """A bookkeeping timestamp: read when we can, else ``None`` (noted once per field in the context)."""
+    if value is None or value == "":
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError as err:
+        notes = notes_from(info.context)
+        if notes is not None:
+            notes.dropped_value(_field_label(info), value, str(err))
+        return None
+
+
+def _server_id(value: Any, info: ValidationInfo) -> str | None:
+    """An id the VTN assigned: text, numbers as text; anything else ``None`` (noted once per field)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    notes = notes_from(info.context)
+    if notes is not None:
+        notes.dropped_value(_field_label(info), value, "not a string or number")
+    return None
+
+
+def _server_text(value: Any, info: ValidationInfo) -> str | None:
+    """A bookkeeping text such as ``objectType``: any string kept, other JSON values made text."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def _iso_duration(value: str) -> str:
+    """A duration we act on must be ISO 8601 (``PT15M``); anything else is a validation error naming it."""
+    if _DURATION.match(value) is None and _DURATION.match(value.strip()) is None:
+        raise ValueError(f"{value!r} is not an ISO 8601 duration such as PT15M")
+    return value
+
+
+def _list_or_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_acted_timestamp)]
+"""A timestamp we act on, always UTC-aware (naive input is UTC); see :func:`core.lenient.parse_timestamp`."""
+ServerTimestamp = Annotated[datetime | None, BeforeValidator(_server_timestamp)]
+"""A timestamp the VTN sets for its own bookkeeping: unreadable values become ``None``."""
+ServerID = Annotated[str | None, BeforeValidator(_server_id)]
+"""The id of an object as the VTN assigned it (numbers become text, stranger values ``None``)."""
+ServerText = Annotated[str | None, BeforeValidator(_server_text)]
+"""A bookkeeping text (``objectType``): any value accepted, as text."""
+Duration = Annotated[str, BeforeValidator(_duration_text), AfterValidator(_iso_duration)]
+"""An ISO 8601 duration string (validated); a timedelta or a number of seconds is converted on input."""
 ObjectID = Annotated[str, BeforeValidator(_id_text)]
-"""A VTN-assigned id (``^[a-zA-Z0-9_-]*$`` on the wire; numbers from lenient VTNs become strings)."""
+"""A reference to a VTN-assigned id (``^[a-zA-Z0-9_-]*$`` on the wire; numbers become strings)."""
 Name = Annotated[str, Field(min_length=1, max_length=128)]
+NullAsEmpty = BeforeValidator(_list_or_empty)
+"""For required lists: a VTN's ``null`` reads as an empty list."""
 
 
 class OpenADRModel(BaseModel):
@@ -112,7 +183,7 @@ class ValuesMap(OpenADRModel):
     """A type and its values: ``{"type": "USAGE", "values": [1.5]}``."""
 
     type: Name
-    values: list[Union[bool, int, float, str, Point]]
+    values: Annotated[list[Union[bool, int, float, str, Point]], NullAsEmpty]
 
 
 class IntervalPeriod(OpenADRModel):
@@ -128,13 +199,13 @@ class Interval(OpenADRModel):
 
     id: int
     interval_period: IntervalPeriod | None = None
-    payloads: list[ValuesMap]
+    payloads: Annotated[list[ValuesMap], NullAsEmpty]
 
 
 class EventPayloadDescriptor(OpenADRModel):
     """Context for event payload values (units, currency)."""
 
-    object_type: Literal["EVENT_PAYLOAD_DESCRIPTOR"] | None = None
+    object_type: ServerText = None
     payload_type: Name
     units: str | None = None
     currency: str | None = None
@@ -143,7 +214,7 @@ class EventPayloadDescriptor(OpenADRModel):
 class ReportPayloadDescriptor(OpenADRModel):
     """Context for report payload values (reading type, units, accuracy, confidence)."""
 
-    object_type: Literal["REPORT_PAYLOAD_DESCRIPTOR"] | None = None
+    object_type: ServerText = None
     payload_type: Name
     reading_type: str | None = None
     units: str | None = None
@@ -175,10 +246,10 @@ class ProgramDescription(OpenADRModel):
 class VtnObject(OpenADRModel):
     """The fields a VTN provisions on creation: ``id``, timestamps and ``objectType``."""
 
-    id: ObjectID | None = None
-    created_date_time: UtcDatetime | None = None
-    modification_date_time: UtcDatetime | None = None
-    object_type: str | None = None
+    id: ServerID = None
+    created_date_time: ServerTimestamp = None
+    modification_date_time: ServerTimestamp = None
+    object_type: ServerText = None
 
 
 class Program(VtnObject):
@@ -210,7 +281,7 @@ class Event(VtnObject):
     report_descriptors: list[ReportDescriptor] | None = None
     payload_descriptors: list[EventPayloadDescriptor] | None = None
     interval_period: IntervalPeriod | None = None
-    intervals: list[Interval]
+    intervals: Annotated[list[Interval], NullAsEmpty]
 
 
 class ReportResource(OpenADRModel):
@@ -218,7 +289,7 @@ class ReportResource(OpenADRModel):
 
     resource_name: Name
     interval_period: IntervalPeriod | None = None
-    intervals: list[Interval]
+    intervals: Annotated[list[Interval], NullAsEmpty]
 
 
 class Report(VtnObject):
@@ -229,14 +300,50 @@ class Report(VtnObject):
     client_name: Name
     report_name: str | None = None
     payload_descriptors: list[ReportPayloadDescriptor] | None = None
-    resources: list[ReportResource]
+    resources: Annotated[list[ReportResource], NullAsEmpty]
+
+
+SUBSCRIPTION_SPELLING = {"GET": "READ", "POST": "CREATE", "PUT": "UPDATE", "DELETE": "DELETE"}
+"""HTTP verbs some VTNs use in subscriptions, mapped to the spec's ``READ/CREATE/UPDATE/DELETE``."""
+NOTIFICATION_SPELLING = {"READ": "GET", "CREATE": "POST", "UPDATE": "PUT", "DELETE": "DELETE"}
+"""Subscription words some VTNs use in notifications, mapped to the spec's ``GET/POST/PUT/DELETE``."""
+
+
+def _upper_words(value: Any) -> Any:
+    if isinstance(value, list):
+        return [v.strip().upper() if isinstance(v, str) else v for v in value]
+    return [] if value is None else value
+
+
+def _subscription_operations(value: Any, info: ValidationInfo) -> Any:
+    """Either spelling of a subscription's operations, read as the spec's (``POST`` → ``CREATE``); with a
+    ``spec_strict`` context only the spec's."""
+    if is_strict(info.context):
+        return value
+    value = _upper_words(value)
+    return [SUBSCRIPTION_SPELLING.get(v, v) if isinstance(v, str) else v for v in value] if isinstance(value, list) \
+        else value
+
+
+def _notification_operation(value: Any, info: ValidationInfo) -> Any:
+    """Either spelling of a notification's operation, read as the spec's (``CREATE`` → ``POST``); with a
+    ``spec_strict`` context only the spec's."""
+    if isinstance(value, str) and not is_strict(info.context):
+        word = value.strip().upper()
+        return NOTIFICATION_SPELLING.get(word, word)
+    return value
 
 
 class ObjectOperation(OpenADRModel):
-    """Which objects and operations a subscription wants, and the webhook to call."""
+    """Which objects and operations a subscription wants, and the webhook to call.
 
-    objects: list[Literal["PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"]]
-    operations: list[Literal["READ", "CREATE", "UPDATE", "DELETE"]]
+    Read leniently: object and operation names in any case, operations in either spelling (the spec's
+    ``READ/CREATE/UPDATE/DELETE`` or the HTTP verbs ``GET/POST/PUT/DELETE`` some VTNs use); always sent as the spec's.
+    """
+
+    objects: Annotated[list[Literal["PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"]],
+                       BeforeValidator(_upper_words)]
+    operations: Annotated[list[Literal["READ", "CREATE", "UPDATE", "DELETE"]], BeforeValidator(_subscription_operations)]
     callback_url: str
     bearer_token: str | None = None
 
@@ -246,7 +353,7 @@ class Subscription(VtnObject):
 
     client_name: Name
     program_id: ObjectID = Field(alias="programID")
-    object_operations: list[ObjectOperation]
+    object_operations: Annotated[list[ObjectOperation], NullAsEmpty]
     targets: list[ValuesMap] | None = None
 
 
@@ -254,7 +361,7 @@ class Resource(VtnObject):
     """A device or system behind a VEN; ``resourceName`` is unique within its VEN."""
 
     resource_name: Name
-    ven_id: ObjectID | None = Field(default=None, alias="venID")
+    ven_id: ServerID = Field(default=None, alias="venID")
     attributes: list[ValuesMap] | None = None
     targets: list[ValuesMap] | None = None
 
@@ -265,14 +372,17 @@ class Ven(VtnObject):
     ven_name: Name
     attributes: list[ValuesMap] | None = None
     targets: list[ValuesMap] | None = None
-    resources: list[Resource] | None = None
+    resources: list[dict[str, Any]] | None = None  # as the VTN lists them; read them with Resource.model_validate
 
 
 class Notification(OpenADRModel):
-    """What a VTN POSTs to a subscription's callback URL."""
+    """What a VTN POSTs to a subscription's callback URL.
 
-    object_type: str
-    operation: Literal["GET", "POST", "PUT", "DELETE"]
+    ``operation`` is read in either spelling (``POST`` or ``CREATE`` …) and kept as the spec's HTTP verb.
+    """
+
+    object_type: Annotated[str, BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v)]
+    operation: Annotated[Literal["GET", "POST", "PUT", "DELETE"], BeforeValidator(_notification_operation)]
     object: dict[str, Any]
     targets: list[ValuesMap] | None = None
 

@@ -1,18 +1,26 @@
-"""The durable outbox: every report is stored before it is sent and deleted only after the VTN's 2xx.
+"""The durable outbox: every report is stored before it is sent and deleted only after the VTN took it.
 
 Sending rules:
 * per VEN, oldest first and one at a time, so a VEN's reports reach the VTN in tick order; VENs are sent
   concurrently within ``concurrency``;
-* a retryable failure (no answer, timeout, 5xx, 429, 401/403 …) stops that VEN's queue and schedules its
-  oldest report again with exponential backoff; the VEN's later reports wait behind it (a VEN whose oldest
-  report is not due yet sends nothing, so a later report can never overtake an earlier one);
-* a 4xx other than 401/403/408/429 means the VTN will never take the report: it is set aside (``rejected``)
-  with the reason, and the VEN's next report goes on;
-* a report that was attempted before (the attempt failed, timed out or was interrupted by a crash) may
-  have reached the VTN — the transport retries internally and a crash can fall between the VTN's 2xx and
-  the local delete — so before it is sent again the VTN's reports of that VEN and event are searched for
-  its ``reportName``: found means delivered (deleted here, not sent twice); when the search itself fails
-  the report waits for the next round rather than risk a duplicate.
+* delivered means a 2xx, or a 409 ("identical report exists", OpenADR 3.0.1 ``POST /reports``): the row is
+  deleted;
+* *rejected* — set aside with the reason, and the VEN's next report goes on — only when the VTN itself judged
+  the report: 400 or 422 with a JSON problem body (:func:`is_rejection`).  ``ven outbox retry`` sends such
+  reports again, ``ven outbox drop`` deletes them;
+* anything else is a fault of the path, not of the report — no answer, a timeout, 5xx, 429, 401/403, a 404
+  or 405, any other 4xx, and every HTML / non-JSON / empty error body (a proxy, a load balancer, a wrong base
+  URL): it stops that VEN's queue and schedules its oldest report again with exponential backoff (at least the
+  VTN's ``Retry-After``); the VEN's later reports wait behind it (a VEN whose oldest report is not due yet sends
+  nothing, so a later report can never overtake an earlier one).  The first failure of a streak is logged as
+  one warning at once (not one per report, and not after the whole flush), the recovery as one line;
+* exactly once: the POST goes out with no transport-level retry, and a report whose earlier attempt *may* have
+  reached the VTN (the answer timed out, the connection broke, an ambiguous 5xx, or the process died during
+  the send — the store's ``maybe_delivered``) is looked up by its unique ``reportName`` among the VTN's reports
+  of that event and VEN before it is sent again, comparing ``reportName``, ``eventID`` and ``clientName`` on our
+  side (some VTNs ignore query filters): found means delivered (deleted here, not sent twice); when the look-up
+  itself fails the report waits for the next round rather than risk a duplicate.  An attempt that surely did
+  not arrive (connection refused, 503, 429, 4xx) is resent without a look-up.
 
 Payloads are kept as JSON text from :meth:`Outbox.put` to the wire: serialised once (orjson), parsed again only
 for transports without a raw JSON entry point, and read back from the store one report at a time just before
@@ -31,11 +39,11 @@ from typing import Any, Callable, Iterable
 import orjson
 
 from core.report import WireReport
-from core.vtn_errors import VtnBadRequest, VtnError
+from core.vtn_errors import VtnConflict, VtnError, is_problem_answer
 
 log = logging.getLogger(__name__)
 
-NOT_REJECTIONS = frozenset({401, 403, 408, 429})
+REJECTING_STATUSES = frozenset({400, 422})
 
 
 @dataclass
@@ -57,9 +65,19 @@ class FlushResult:
 
 
 def is_rejection(err: VtnError) -> bool:
-    """A 4xx answer that retrying will not change (400, 404, 409, 422 …); not 401/403/408/429."""
+    """Whether the VTN refused the report itself, for good: 400 or 422 with a JSON problem body.
+
+    A 404/405 or any other 4xx, and an HTML, plain-text or empty body whatever the status, come from the path
+    (a proxy, a wrong URL, a VTN being deployed): retrying later may well succeed.
+    """
+    return err.status in REJECTING_STATUSES and is_problem_answer(err)
+
+
+def is_delivery(err: VtnError) -> bool:
+    """Whether an error answer still means the VTN holds the report: a 2xx whose body was not a valid report,
+    or a 409 ("identical report exists")."""
     status = err.status or 0
-    return isinstance(err, VtnBadRequest) or (400 <= status < 500 and status not in NOT_REJECTIONS)
+    return 200 <= status < 300 or isinstance(err, VtnConflict) or status == 409
 
 
 def _item(report: WireReport | dict[str, Any], tick_ms: int | None) -> dict[str, Any]:
@@ -76,12 +94,15 @@ class Outbox:
     ``backoff_base``/``backoff_max`` are seconds of the ``clock`` (wall-clock Unix seconds by default):
     the n-th failed attempt of a report waits ``min(backoff_max, backoff_base * 2**(n-1))`` with ±25 % jitter.
     ``batch`` bounds how many reports one flush sends; a report's JSON text is read from the store just before
-    it is posted, so a flush holds at most ``concurrency`` payloads.
+    it is posted, so a flush holds at most ``concurrency`` payloads.  ``vens`` (a set the owner may change)
+    limits sending to those VENs' reports — another process sends the others.
     """
 
     def __init__(self, store: Any, *, concurrency: int = 8, backoff_base: float = 1.0, backoff_max: float = 300.0,
-                 clock: Callable[[], float] = time.time, batch: int = 1000):
+                 clock: Callable[[], float] = time.time, batch: int = 1000, vens: Iterable[str] | None = None):
         self.store = store
+        # Only these VENs' reports are sent (the VENs this process holds the lease of); None = every VEN.
+        self.vens: set[str] | None = set(vens) if vens is not None else None
         self.concurrency = concurrency
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -92,6 +113,13 @@ class Outbox:
         # still counts what it delivered before the cut.
         self.delivered_total = 0
         self.rejected_total = 0
+        self._failed_in_streak = 0  # failed attempts since the last delivery (0: the VTN takes reports)
+        self._streak_started = 0.0
+
+    @property
+    def failing(self) -> bool:
+        """Whether the latest attempts failed and no report was delivered since (an outage streak)."""
+        return self._failed_in_streak > 0
 
     async def put(self, reports: Iterable[WireReport | dict[str, Any]], tick_ms: int | None = None,
                   state: dict[str, str] | None = None) -> list[int]:
@@ -112,11 +140,15 @@ class Outbox:
         whether due rows were left for the next flush (blocking I/O)."""
         now = self.clock()
         pending = self.store.outbox_list(state="pending")  # oldest first, without payloads
+        if self.vens is not None:
+            pending = [row for row in pending if row["ven"] in self.vens]
         heads: dict[str, dict[str, Any]] = {}
         for row in pending:
             heads.setdefault(row["ven"], row)
-        # Only a VEN's oldest row is ever deferred, so every row of a VEN whose head is due is due.
-        ready = {ven for ven, head in heads.items() if ignore_backoff or head["next_attempt_at"] <= now}
+        # Only a VEN's oldest row is ever deferred, so every row of a VEN whose head is due is due.  Ignoring the
+        # backoff never covers a head whose last attempt may have arrived: its look-up waits for the settle time.
+        ready = {ven for ven, head in heads.items() if head["next_attempt_at"] <= now
+                 or (ignore_backoff and not (head["attempts"] and head.get("maybe_delivered", True)))}
         queues: dict[str, list[dict[str, Any]]] = {}
         taken = 0
         for row in pending:
@@ -127,10 +159,20 @@ class Outbox:
                 taken += 1
         return queues, len(heads) - len(ready), False
 
+    def in_doubt_due_in(self) -> float | None:
+        """Seconds until the earliest report whose last attempt may have arrived is due for its look-up (``None``
+        when no report of our VENs is in doubt) — the last flush before exit waits for those within its budget
+        (blocking I/O)."""
+        pending = self.store.outbox_list(state="pending")
+        due = [row["next_attempt_at"] for row in pending
+               if (self.vens is None or row["ven"] in self.vens) and row["attempts"] and row.get("maybe_delivered", True)]
+        return max(0.0, min(due) - self.clock()) if due else None
+
     async def flush(self, transport: Any, *, ignore_backoff: bool = False) -> FlushResult:
         """Send every due report: per VEN in order, VENs concurrently.  Never raises for VTN failures.
 
-        ``ignore_backoff`` sends even reports whose retry time has not come (the last flush before exit).
+        ``ignore_backoff`` sends even reports whose retry time has not come (the last flush before exit) — but
+        not one whose last attempt may have reached the VTN: it waits to be looked up (the next run does that).
         """
         queues, blocked, more = await asyncio.to_thread(self._due_queues, ignore_backoff)
         result = FlushResult(blocked_vens=blocked, more=more)
@@ -143,68 +185,109 @@ class Outbox:
                         break  # keep this VEN's order: later reports wait behind the failed one
 
         await asyncio.gather(*(drain(rows) for rows in queues.values()))
+        if result.rejected > 1:
+            log.warning("The VTN rejected %d reports in this flush; they are kept aside (`ven outbox` lists them, "
+                        "`ven outbox retry` sends them again).", result.rejected)
         return result
 
     async def _send_one(self, transport: Any, row: dict[str, Any], result: FlushResult) -> bool:
         """Deliver one row; ``True`` when the VEN's next report may go (sent, found, or rejected)."""
         try:
             payload = await asyncio.to_thread(self.store.outbox_payload, row["id"])
-            if payload is None:  # deleted meanwhile (e.g. by `ven outbox` housekeeping): nothing to send
+            if payload is None:  # deleted meanwhile (e.g. by `ven outbox drop`): nothing to send
                 return True
-            if row["attempts"]:
-                found = await self._already_delivered(transport, payload)
+            if row["attempts"] and row.get("maybe_delivered", True):
+                try:
+                    found = await self._already_delivered(transport, payload)
+                except Exception as err:  # noqa: BLE001 - cannot tell: wait, never resend blindly
+                    return await self._defer(transport, row, f"could not check whether the VTN already holds the "
+                                             f"report: {err}", result, maybe_delivered=True, err=err)
                 if found:
-                    await asyncio.to_thread(self.store.outbox_delete, [row["id"]])
-                    result.already_delivered += 1
-                    self.delivered_total += 1
+                    log.info("A report of %s whose answer never came is on the VTN already (outbox id %d, found by "
+                             "its reportName): not sent again.", row["ven"], row["id"])
+                    await self._delivered(row, result, already=True)
                     return True
             await asyncio.to_thread(self.store.outbox_mark_attempt, row["id"])
             await self._post(transport, payload)
         except VtnError as err:
-            if err.status is not None and 200 <= err.status < 300:
-                pass  # a 2xx whose body was not a valid report: the VTN took it
-            elif is_rejection(err):
+            if is_delivery(err):
+                await self._delivered(row, result, already=isinstance(err, VtnConflict) or err.status == 409)
+                return True
+            if is_rejection(err):
                 await asyncio.to_thread(self.store.outbox_reject, row["id"], str(err))
                 result.rejected += 1
                 self.rejected_total += 1
-                log.warning("The VTN rejected a report of %s (outbox id %d); kept aside: %s", row["ven"], row["id"],
-                            err)
+                if result.rejected == 1:
+                    log.warning("The VTN rejected a report of %s (outbox id %d); kept aside: %s", row["ven"],
+                                row["id"], err)
                 return True
-            else:
-                return await self._defer(row, str(err), result)
+            return await self._defer(transport, row, str(err), result, maybe_delivered=err.maybe_delivered, err=err)
         except Exception as err:  # noqa: BLE001 - any transport failure leaves the report for the next round
-            return await self._defer(row, f"{type(err).__name__}: {err}", result)
-        await asyncio.to_thread(self.store.outbox_delete, [row["id"]])
-        result.sent += 1
-        self.delivered_total += 1
+            return await self._defer(transport, row, f"{type(err).__name__}: {err}", result, maybe_delivered=True)
+        await self._delivered(row, result, already=False)
         return True
+
+    async def _delivered(self, row: dict[str, Any], result: FlushResult, *, already: bool) -> None:
+        await asyncio.to_thread(self.store.outbox_delete, [row["id"]])
+        if already:
+            result.already_delivered += 1
+        else:
+            result.sent += 1
+        self.delivered_total += 1
+        if self._failed_in_streak:
+            log.info("The VTN takes reports again (after %d failed attempts in %.0f s).", self._failed_in_streak,
+                     max(0.0, self.clock() - self._streak_started))
+            self._failed_in_streak = 0
 
     @staticmethod
     async def _post(transport: Any, payload: str) -> None:
-        """POST the report: as the stored JSON text when the transport offers ``raw``, else as a dict."""
+        """POST the report once: as the stored JSON text when the transport offers ``raw`` (without transport
+        retries — the outbox's own backoff retries, after a look-up when the outcome is unknown), else as a
+        dict through ``create_report``."""
         raw = getattr(transport, "raw", None)
         if raw is not None:
-            await raw("POST", "/reports", json=orjson.Fragment(payload))
+            await raw("POST", "/reports", json=orjson.Fragment(payload), retries=0)
         else:
             await transport.create_report(orjson.loads(payload))
 
-    async def _defer(self, row: dict[str, Any], reason: str, result: FlushResult) -> bool:
-        next_at = self.clock() + self._backoff(row["attempts"] + 1)
-        await asyncio.to_thread(self.store.outbox_retry_later, row["id"], reason, next_at)
+    async def _defer(self, transport: Any, row: dict[str, Any], reason: str, result: FlushResult, *,
+                     maybe_delivered: bool, err: Exception | None = None) -> bool:
+        """Schedule the row again with backoff — at least the VTN's ``Retry-After``, and when the attempt may
+        have reached the VTN at least the transport's ``unknown_outcome_settle_seconds`` (so a request still on
+        its way has landed before the look-up) — remembering ``maybe_delivered``; warn at a streak's start."""
+        delay = self._backoff(row["attempts"] + 1)
+        retry_after = getattr(err, "retry_after", None)
+        if retry_after:
+            delay = max(delay, min(float(retry_after), self.backoff_max))
+        if maybe_delivered:
+            delay = max(delay, float(getattr(transport, "unknown_outcome_settle_seconds", 0.0) or 0.0))
+        await asyncio.to_thread(self.store.outbox_retry_later, row["id"], reason, self.clock() + delay,
+                                maybe_delivered)
         result.deferred += 1
         result.errors.append(reason)
+        if not self._failed_in_streak:
+            self._streak_started = self.clock()
+            log.warning("The VTN does not take reports (%s); they wait in the outbox and are retried with backoff.",
+                        reason.rstrip("."))
+        self._failed_in_streak += 1
         return False
 
     async def _already_delivered(self, transport: Any, payload: str) -> bool:
-        """Whether the VTN holds this report already (by ``reportName``); raises when it cannot tell."""
+        """Whether the VTN holds this report already (same ``reportName``, ``eventID`` and ``clientName``,
+        compared here); raises when it cannot tell."""
         report = orjson.loads(payload)
         name = report.get("reportName")
+        event_id, client_name, program_id = report.get("eventID"), report.get("clientName"), report.get("programID")
+        find = getattr(transport, "find_report", None)
         search = getattr(transport, "list_reports", None)
-        if not name or search is None:
+        if not name or (find is None and search is None):
             if not self._no_search_warned:
                 self._no_search_warned = True
                 log.warning("Reports are resent without checking for an earlier delivery: %s.",
                             "the report has no reportName" if not name else "the transport cannot list reports")
             return False
-        existing = await search(event_id=report["eventID"], client_name=report["clientName"])
-        return any(getattr(r, "report_name", None) == name for r in existing)
+        if find is not None:
+            return await find(name, program_id=program_id, event_id=event_id, client_name=client_name) is not None
+        existing = await search(event_id=event_id, client_name=client_name)
+        return any(getattr(r, "report_name", None) == name and getattr(r, "event_id", event_id) == event_id
+                   and getattr(r, "client_name", client_name) == client_name for r in existing)

@@ -26,8 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
 class ResourceStore(Protocol):
     """Resources, their loads, connections, VENs and the report outbox, in one transactional store.
 
-    Every write method is atomic: on error nothing changes.  Method names marked *(seeds)* keep the
-    prototype's names.  Reads return domain objects from :mod:`core.model` or plain dicts.
+    Every write method is atomic: on error nothing changes.  A write the database cannot take (disk full,
+    read-only database or file system, failing disk) raises :class:`core.errors.StoreUnavailable` with one
+    sentence, so ``ven run`` can retry it.  Method names marked *(seeds)* keep the prototype's names.  Reads
+    return domain objects from :mod:`core.model` or plain dicts.  The *backlog* and *leases* sections are
+    optional (the framework checks for them).
     """
 
     url: str
@@ -117,6 +120,13 @@ class ResourceStore(Protocol):
     def set_ven_status(self, ven: str, status: str) -> int:
         """Set the status of every resource of a VEN; an unknown VEN raises InputError."""
 
+    # registration bookkeeping after a VTN forgot us (core.verify, core.recovery)
+    def clear_ven_vtn_id(self, ven_name: str) -> None:
+        """Forget a VEN's VTN id; the next registration finds or creates the VEN again."""
+
+    def forget_ven_registration(self, ven_name: str, reason: str) -> int:
+        """Forget the VTN ids of a VEN and all its loads at once (statuses stay); returns how many loads."""
+
     # collection (core.collect)
     def collection_rows(self, vens: Sequence[str] | None = None, status: str = "APPROVED") -> list[tuple]:
         """Loads to collect: ``(load_id, resource_id, load_component, h5_meter_id, connection_id, meter_point_id,
@@ -130,7 +140,7 @@ class ResourceStore(Protocol):
 
     def outbox_list(self, state: str | None = None) -> list[dict[str, Any]]:
         """Rows without payloads (id, ven, program_id, event_id, tick_ms, state, attempts, last_error,
-        next_attempt_at), oldest first."""
+        next_attempt_at, maybe_delivered), oldest first."""
 
     def outbox_payload(self, outbox_id: int) -> str | None:
         """One report's JSON text, ``None`` when it is gone."""
@@ -139,22 +149,92 @@ class ResourceStore(Protocol):
         """Delete delivered reports; returns how many."""
 
     def outbox_mark_attempt(self, outbox_id: int) -> None:
-        """Count an attempt before sending."""
+        """Count an attempt before sending and set ``maybe_delivered`` (a crash during the send leaves it set)."""
 
-    def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float) -> None:
-        """Record a failed attempt and when to try again."""
+    def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float,
+                           maybe_delivered: bool = True) -> None:
+        """Record a failed attempt, when to try again, and whether it may have reached the VTN
+        (``maybe_delivered``: the outbox looks such a report up by ``reportName`` before sending it again)."""
 
     def outbox_reject(self, outbox_id: int, reason: str) -> None:
-        """Set a report the VTN refused aside (state ``rejected``) with the reason."""
+        """Set a report the VTN refused aside (state ``rejected``, ``maybe_delivered`` cleared) with the reason."""
+
+    def outbox_select_rejected(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[dict[str, Any]]:
+        """Rejected rows (as :meth:`outbox_list`) named by ``ids``, or of ``ven``, or all when neither is given;
+        an id that is unknown or not rejected, a VEN the store does not know, or both ``ids`` and ``ven``,
+        raises :class:`core.errors.InputError` (one sentence)."""
+
+    def outbox_requeue(self, ids: Sequence[int] | None = None, ven: str | None = None,
+                       now: float | None = None) -> list[int]:
+        """Rejected reports (chosen as :meth:`outbox_select_rejected`) back to ``pending``, due at ``now``
+        (default: at once), attempts kept; all or nothing; returns their ids (``ven outbox retry``)."""
+
+    def outbox_drop(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[int]:
+        """Delete rejected reports (chosen as :meth:`outbox_select_rejected`), never pending ones; all or
+        nothing; returns their ids (``ven outbox drop``)."""
 
     def outbox_counts(self) -> dict[str, int]:
         """``{"pending": n, "rejected": m}``."""
+
+    def outbox_retarget(self, moves: Sequence[tuple[str, str, str, str]],
+                        aside: Sequence[tuple[str, str, str]] = ()) -> tuple[int, int]:
+        """All at once: reports of each ``(old program id, old event id, new program id, new event id)`` get the new
+        ids (columns and JSON) and wait to be sent; reports of each ``(program id, event id, reason)`` are set aside
+        with the reason.  Returns ``(moved, set aside)``."""
 
     def get_state(self, key: str) -> str | None:
         """A value a previous run stored under ``key``."""
 
     def set_state(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` for the next run."""
+
+    # ---------------------------------------------------------------------------------------------
+    # backlog — readings ``ven run`` keeps while no report request is known (core.backlog)
+    # A tick is one row per VEN: ``ven``, ``tick_index`` (clock row), ``tick_ms`` (Unix ms), ``digest`` and
+    # ``load_ids`` (the VEN's load ids, newline-separated, in value order: the layout, stored once per digest),
+    # ``power`` (float64 little-endian bytes, NaN = none) and ``quality`` (uint8 bytes).  Ticks are numbered
+    # in the order they were added (``tick_no``).  Optional: without these methods ``ven run`` reports only
+    # ticks whose report requests are known (and says so once).
+    def backlog_add(self, rows: Sequence[dict[str, Any]], state: dict[str, str] | None = None) -> int:
+        """Store one tick's rows and the ``state`` entries (e.g. the replay row) in one transaction; returns
+        the tick's ``tick_no``."""
+
+    def backlog_ticks(self, vens: Sequence[str] | None = None) -> int:
+        """How many ticks are kept (those with a row of ``vens``, when given)."""
+
+    def backlog_oldest(self, vens: Sequence[str] | None = None, ticks: int = 1) -> list[dict[str, Any]]:
+        """The rows (of ``vens``) of the oldest ``ticks`` ticks, by ``tick_no`` then insertion: ``id``, ``ven``,
+        ``tick_no``, ``tick_index``, ``tick_ms``, ``power``, ``quality``, ``load_ids``."""
+
+    def backlog_to_outbox(self, backlog_ids: Sequence[int], items: Iterable[dict[str, Any]]) -> list[int]:
+        """One transaction: add report ``items`` to the outbox (as :meth:`outbox_add`) and delete the backlog
+        rows ``backlog_ids`` — a crash leaves either both or neither; returns the outbox ids in order."""
+
+    def backlog_drop_oldest(self, vens: Sequence[str] | None = None, ticks: int = 1) -> int:
+        """Delete the oldest ``ticks`` ticks (rows of ``vens``) unreported; returns how many ticks went."""
+
+    # ---------------------------------------------------------------------------------------------
+    # leases — which process works on which VEN (core.lease)
+    # A lease row: ``ven``, ``holder`` (``"<host>:<pid>:<run id>"``), ``host``, ``pid``, ``command``,
+    # ``acquired_at``, ``heartbeat_at``, ``expires_at`` (Unix seconds of the holder's clock).  ``holder``
+    # arguments are dicts with ``holder``, ``host``, ``pid``, ``command``.  Taking a lease must be atomic
+    # against another process doing the same (one conditional upsert per VEN in one transaction).  Optional:
+    # a store without them lets every process work on every VEN.
+    def lease_acquire(self, vens: Sequence[str], holder: dict[str, Any], now: float,
+                      seconds: float) -> dict[str, dict[str, Any]]:
+        """Take or extend the leases of all ``vens`` until ``now + seconds``, all or nothing: ``{}`` when taken,
+        else ``{ven: lease row}`` of the VENs other holders keep (not expired at ``now``), nothing changed."""
+
+    def lease_renew(self, vens: Sequence[str], holder: dict[str, Any], now: float,
+                    seconds: float) -> dict[str, dict[str, Any]]:
+        """Extend ``holder``'s leases (re-taking expired ones nobody took); returns ``{ven: row}`` of the VENs
+        another holder has taken over."""
+
+    def lease_release(self, vens: Sequence[str], holder_id: str) -> int:
+        """Delete ``holder_id``'s lease rows of ``vens``; returns how many."""
+
+    def lease_list(self, vens: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Lease rows (of ``vens`` or all), by VEN, expired ones included."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -258,7 +338,26 @@ class Writer(Protocol):
 class VtnTransport(Protocol):
     """Talks OpenADR 3.0.1 to a VTN.  An async context manager; methods raise ``core.vtn_errors`` types.
 
-    Objects are the pydantic models of :mod:`core.openadr`.
+    Objects are the pydantic models of :mod:`core.openadr`.  Exactly-once rules every transport keeps:
+
+    * a ``POST`` is repeated only when it surely did not reach the VTN (no connection, or 408/429/503); when
+      its outcome is unknown (timeout, broken connection, ambiguous 5xx) the error has ``maybe_delivered =
+      True`` and the caller looks the object up before creating it again;
+    * listings that take a filter (``venName``, ``resourceName``, ``programID``, ``eventID``, ``clientName``)
+      return only matching objects even when the VTN ignores the filter.
+
+    Optional extras the framework uses when present: ``find_report(report_name, *, program_id=, event_id=,
+    client_name=) -> dict | None`` (the outbox's look-up before resending; else it scans ``list_reports``),
+    ``raw(method, path, *, json=, params=, retries=)`` (the outbox posts stored JSON text through it, with
+    ``retries=0``: the outbox keeps its own backoff), ``unknown_outcome_settle_seconds`` (how long the outbox
+    waits after an unknown outcome before it looks the report up, so a request still on its way has landed),
+    ``create_resource_id(ven_id, resource) -> str`` (registration's hot path).
+
+    Webhook mode (``events.subscribe``) also needs ``get_event(event_id)`` — every notification is checked by
+    re-reading the event it names; a 404 raises ``VtnNotFound`` — and uses, when the transport has them,
+    ``raw(method, path, *, json=None, params=None)`` (any request below the base URL, answering the 2xx
+    ``httpx.Response``: subscriptions are created and listed through it and read in any spelling) or else
+    ``list_subscriptions(client_name=...)`` to find subscriptions an earlier run left behind.
     """
 
     async def __aenter__(self) -> "VtnTransport": ...
@@ -266,10 +365,18 @@ class VtnTransport(Protocol):
     async def __aexit__(self, *exc: Any) -> None: ...
 
     async def find_or_create_ven(self, ven_name: str) -> Any:
-        """The VEN named ``ven_name``, created when missing."""
+        """The VEN named ``ven_name``, created when missing; a 409 or a create with an unknown outcome is
+        resolved by looking the name up (never two VENs of one name)."""
+
+    async def find_ven(self, ven_name: str) -> Any | None:
+        """The VEN named exactly ``ven_name``, or ``None``."""
+
+    async def get_ven(self, ven_id: str) -> Any:
+        """One VEN by id; a VTN that does not know it raises ``VtnNotFound``."""
 
     async def create_resource(self, ven_id: str, resource: Any) -> Any:
-        """POST a resource to the VEN; 409 raises ``VtnConflict``."""
+        """POST a resource to the VEN; 409 raises ``VtnConflict``; an unknown outcome raises a ``VtnError``
+        with ``maybe_delivered`` (the registrar then looks the ``resourceName`` up)."""
 
     async def find_resource(self, ven_id: str, resource_name: str) -> Any | None:
         """The VEN's resource with that name, or ``None``."""
@@ -281,10 +388,10 @@ class VtnTransport(Protocol):
         """Every program."""
 
     async def list_events(self, program_id: str | None = None) -> list[Any]:
-        """Every event, optionally of one program."""
+        """Every event, optionally of one program (only that program's, whatever the VTN does with the filter)."""
 
     async def create_report(self, report: Any) -> Any:
-        """POST a report."""
+        """POST a report; 409 ("identical report exists") raises ``VtnConflict`` (the outbox: delivered)."""
 
     async def create_subscription(self, subscription: Any) -> Any:
         """POST a subscription."""

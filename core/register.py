@@ -5,7 +5,11 @@ How it stays exactly-once across crashes:
 * A load's ``resourceName`` is stable and unique within its VEN (``"{resource_id}_{load_component}"``).
 * Results are written to the store as they arrive (flushed in small batches every ``flush_seconds``).
 * A 409 means the VTN already holds that name (a previous run crashed before its result was stored, or
-  another client made it): the engine looks the name up in that VEN and adopts the VTN's id.
+  another client made it): the engine looks the name up in that VEN and adopts the VTN's id.  The 409's body
+  does not matter (a problem object, ``[]``, nothing).
+* A create whose outcome is unknown (the VTN did not answer in time, the connection broke after the request
+  was sent, an ambiguous 5xx — ``err.maybe_delivered``) is never repeated blindly: the name is looked up
+  first; found means adopted, surely absent means created again (at most ``UNKNOWN_OUTCOME_ROUNDS`` times).
 * A failure keeps the load ``PENDING`` with ``last_error``; the next run retries it.
 
 Two dispatch strategies share the per-load step: a bounded *window* of requests in flight (the default,
@@ -27,6 +31,7 @@ from core.vtn_errors import VtnConflict, VtnError
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int], None]  # (ven, done, total)
+UNKNOWN_OUTCOME_ROUNDS = 3  # create → (unknown outcome) → look up → create again, at most this many creates
 
 
 @dataclass
@@ -269,21 +274,12 @@ class Registrar:
         return ven_obj.id
 
     async def register_one(self, ven_id: str, row: dict[str, Any], result: VenResult) -> None:
-        """Create one load's resource; adopt the existing id on 409; record the outcome."""
+        """Create one load's resource; adopt the existing id on 409 or after a create with an unknown outcome
+        that did arrive; record the outcome."""
         await self.limiter.acquire()
         payload = resource_payload(row)
         try:
-            try:
-                if self._create_id is not None:  # a transport may offer an id-only create (no model parse)
-                    vtn_id = await self._create_id(ven_id, payload)
-                else:
-                    vtn_id = (await self.transport.create_resource(ven_id, payload)).id
-                adopted = False
-            except VtnConflict:
-                existing = await self.transport.find_resource(ven_id, payload["resourceName"])
-                if existing is None:
-                    raise VtnError(f"VTN answered 409 for {payload['resourceName']} but does not list it") from None
-                vtn_id, adopted = existing.id, True
+            vtn_id, adopted = await self._create_or_adopt(ven_id, payload)
         except (VtnError, OSError) as err:
             result.failed += 1
             await self.writer.failed(row["load_id"], str(err))
@@ -293,6 +289,32 @@ class Registrar:
         else:
             result.registered += 1
         await self.writer.ok(row["load_id"], vtn_id)
+
+    async def _create_or_adopt(self, ven_id: str, payload: dict[str, Any]) -> tuple[str, bool]:
+        """``(VTN id, adopted)`` of the resource ``payload`` names: created, or found after a 409 or after a
+        create whose outcome is unknown.  Raises when the VTN fails or a look-up cannot tell."""
+        name = payload["resourceName"]
+        unknown: VtnError | None = None
+        for _ in range(UNKNOWN_OUTCOME_ROUNDS):
+            try:
+                if self._create_id is not None:  # a transport may offer an id-only create (no model parse)
+                    return await self._create_id(ven_id, payload), False
+                return (await self.transport.create_resource(ven_id, payload)).id, False
+            except VtnConflict:
+                existing = await self.transport.find_resource(ven_id, name)
+                if existing is None:
+                    raise VtnError(f"The VTN answered 409 Conflict for resource {name} but does not list it "
+                                   f"in VEN {ven_id}.") from None
+                return existing.id, True
+            except VtnError as err:
+                if not getattr(err, "maybe_delivered", False):
+                    raise
+                unknown = err
+            existing = await self.transport.find_resource(ven_id, name)  # did the unanswered create arrive?
+            if existing is not None:
+                return existing.id, True
+        assert unknown is not None
+        raise unknown
 
     async def register_ven(self, ven: str, queue: "asyncio.Queue[_Work | None] | None" = None) -> VenResult:
         """Register one VEN and its unregistered loads.  With ``queue`` the requests go to the shared workers

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from core.errors import InputError
+from core.lease import LeaseContext, VenLeases, lease_seconds
 from core.output import console, print_json, progress
 from core.register import Registrar, RegistrationSummary, select_vens
 from core.verify import VerifyReport, verify
@@ -51,14 +52,17 @@ def _print_verify(report: VerifyReport) -> None:
     out = console()
     for ven in report.vens:
         if not ven.clean:
-            out.print(f"{ven.ven}: {len(ven.missing_on_vtn)} missing on the VTN, {len(ven.unknown_on_vtn)} unknown "
+            out.print(f"{ven.ven}: " + ("the VTN does not know this VEN (its stored id answers 404), " if ven.ven_missing
+                                        else "") + f"{len(ven.missing_on_vtn)} missing on the VTN, {len(ven.unknown_on_vtn)} unknown "
                       f"to the store, {len(ven.id_mismatch)} id mismatches, {ven.unregistered} not registered"
                       + (f", error: {ven.error}" if ven.error else ""))
     if data["repaired"]:
         out.print(f"Repaired the store: adopted {data['repaired']['adopted_ids']} VTN ids, forgot "
-                  f"{data['repaired']['forgotten_ids']} ids the VTN lost (run `ven register` to recreate them).")
+                  f"{data['repaired']['forgotten_ids']} load ids and {data['repaired']['forgotten_vens']} VEN ids the "
+                  "VTN lost (run `ven register` to recreate them).")
     verdict = "Store and VTN agree" if report.clean else "Store and VTN differ"
-    out.print(f"{verdict}: {len(report.vens)} VENs, {data['missing_on_vtn']} missing on the VTN, "
+    out.print(f"{verdict}: {len(report.vens)} VENs ({data['vens_missing_on_vtn']} unknown to the VTN), "
+              f"{data['missing_on_vtn']} loads missing on the VTN, "
               f"{data['unknown_on_vtn']} unknown to the store, {data['id_mismatch']} id mismatches, "
               f"{data['unregistered']} loads not registered.")
 
@@ -135,6 +139,9 @@ def register_command(
     vens = select_vens(runtime.store(), ven, limit_vens)
     if not vens:
         raise InputError("The store holds no resources: run `ven samples generate` and `ven loads generate` first.")
+    if repair or not verify_only:  # writes registrations: needs the VENs' leases (refused while `ven run` holds one)
+        ctx.with_resource(LeaseContext(VenLeases(runtime.store(), vens, command="ven register",
+                                                 seconds=lease_seconds(runtime.settings))))
     if verify_only:
         report = asyncio.run(_verify(runtime, vens, repair))
         print_json(report.as_dict()) if as_json else _print_verify(report)

@@ -5,14 +5,36 @@ for reports, and the reports go into the outbox (the store).  Beside the loop, b
 
 * flush the outbox to the VTN whenever a tick added reports (and right at start: what an earlier run left);
 * poll the VTN's events every ``events.poll_seconds`` (with ``events.subscribe`` a callback server also
-  takes the VTN's notifications at once; polling stays as the fallback);
-* re-sync registration every ``reporting.register_every_seconds``; the loop re-reads its loads after it.
+  takes the VTN's notifications at once; polling stays as the fallback); while the VTN does not answer, poll
+  with backoff from one tick up to ``events.poll_seconds``, and at once when the outbox sees it answer again;
+* re-sync registration every ``reporting.register_every_seconds`` (and as soon as the VTN answers, when the
+  registration at start could not reach it); the loop re-reads its loads after it;
+* renew the VEN leases every third of ``run.lease_seconds`` (:mod:`core.lease`).
 
-Schedules are in simulated seconds, like the tick interval, so ``--speed`` scales everything.  A VTN that
-is away delays nothing but delivery: ticks go on and reports wait in the outbox.
+Schedules are in simulated seconds, like the tick interval, so ``--speed`` scales everything (leases are real
+seconds).  A VTN that is away delays nothing but delivery: ticks go on and reports wait in the outbox.
 
-In replay mode the clock continues after the last row an earlier run put into the outbox (the row is stored
-in the same transaction as that tick's reports), so a restart neither repeats nor skips data.
+While no event asks for reports (the VTN away at start, its events not read yet, none with
+``reportDescriptors``), each tick is kept in the store's backlog (:mod:`core.backlog`, at most
+``reporting.backlog_max_ticks``); once a report request is known, up to ``reporting.backlog_drain_per_tick``
+kept ticks per tick are reported, oldest first, before the current tick (which joins the backlog's end until it
+is empty), so a VEN's reports stay in tick order.  In replay mode the clock continues after the last row an
+earlier run collected (the row is stored in the transaction that stores the tick — its reports or its backlog
+row), so a restart neither repeats nor skips data; a full backlog makes the replay clock wait.
+
+A store that refuses writes (disk full, read-only: :class:`core.errors.StoreUnavailable`) loses no tick: the
+tick is kept in memory and stored again every tick until the store takes it (one warning per streak, one info
+line when writes work again); the replay clock does not move past it.
+
+A VTN that forgot us (restarted without its storage: 404 for our VEN ids, its programs under new ids, our
+reports rejected) is noticed after the poll that follows a rejection, a failed registration or a program that
+changed its id (:mod:`core.recovery`): the VENs it no longer knows are registered again with their loads while the
+tick loop waits, subscriptions follow the new program ids, and reports still in the outbox move to the ids the VTN
+now uses for the same program and event names (those whose program or event is gone stay aside with the reason).
+
+One process per VEN: :class:`VenRunner` takes the store's lease of every VEN it runs before anything else
+(refused with :class:`core.errors.LeaseHeld`), and a VEN whose lease another process took over is no longer
+served (an error line; the run stops when it has no VEN left).
 
 SIGINT/SIGTERM finish the current tick, flush what can be flushed within ``reporting.shutdown_flush_seconds``,
 delete our webhook subscriptions, close the sources and return normally.  Whatever is left in the outbox
@@ -29,17 +51,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Sequence
 
+from core.backlog import Backlog
+from core.clock import REPLAY
 from core.collect import Collector
+from core.errors import StoreUnavailable, VenError
 from core.events import EventEngine
+from core.lease import DEFAULT_LEASE_SECONDS, VenLeases, describe_holder
 from core.openadr import Event, ReportDescriptor
 from core.outbox import Outbox
+from core.recovery import VtnRecovery
 from core.register import Registrar, select_vens
 from core.report import Reporter
 from core.webhook import CallbackServer, Subscriptions
 
 log = logging.getLogger("venclient.run")
 
-REPLAY_ROW_KEY = "clock.replay_row"  # the last replayed row whose reports are in the outbox
+REPLAY_ROW_KEY = "clock.replay_row"  # the last replayed row collected (its reports are in the outbox or backlog)
 
 
 @dataclass
@@ -64,6 +91,9 @@ class RunOptions:
     callback_host: str = "127.0.0.1"
     callback_port: int = 0
     callback_url: str | None = None
+    backlog_max_ticks: int = 240
+    backlog_drain_per_tick: int = 4
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> "RunOptions":
@@ -84,6 +114,9 @@ class RunOptions:
             callback_host=str(get("events.callback_host", "127.0.0.1") or "127.0.0.1"),
             callback_port=int(get("events.callback_port", 0) or 0),
             callback_url=get("events.callback_url") or None,
+            backlog_max_ticks=int(get("reporting.backlog_max_ticks", 240)),
+            backlog_drain_per_tick=int(get("reporting.backlog_drain_per_tick", 4)),
+            lease_seconds=float(get("run.lease_seconds", DEFAULT_LEASE_SECONDS)),
         )
         for key, value in overrides.items():
             if value is not None:
@@ -106,6 +139,8 @@ class TickStats:
     reports: int
     pending: int
     seconds: float
+    backlog: int = 0      # ticks kept for later after this tick
+    drained: int = 0      # kept ticks reported during this tick
 
 
 @dataclass
@@ -118,6 +153,26 @@ class RunStats:
     reports_rejected: int = 0
     events_seen: int = 0
     notifications: int = 0
+    backlog_ticks: int = 0       # ticks kept when the run ended
+    backlog_dropped: int = 0     # ticks dropped unreported (wall clock, backlog full)
+    vens_lost: list[str] = field(default_factory=list)  # VENs another process took over
+
+
+class WriteHealth:
+    """One warning per streak of writes the store refused, one info line when it takes writes again."""
+
+    def __init__(self) -> None:
+        self.failing = False
+
+    def failed(self, err: StoreUnavailable) -> None:
+        if not self.failing:
+            self.failing = True
+            log.warning("%s The tick is kept and stored as soon as the store takes writes again.", err)
+
+    def ok(self) -> None:
+        if self.failing:
+            self.failing = False
+            log.info("The store takes writes again.")
 
 
 def subscription_client_name(vens: Sequence[str]) -> str:
@@ -144,8 +199,23 @@ class VenRunner:
                              backoff_max=min(300.0, max(1.0, 20 * options.real_step)))
         self.callbacks: CallbackServer | None = None
         self.subscriptions: Subscriptions | None = None
+        self.vens: list[str] = []               # the VENs served (their leases held)
+        self.leases: VenLeases | None = None
+        self.backlog = Backlog(self.store, [], max_ticks=options.backlog_max_ticks,
+                               replay=str(runtime.settings.get("clock.mode", REPLAY) or REPLAY).lower() == REPLAY,
+                               log=log)
+        self.write_health = WriteHealth()
         self._warned: set[str] = set()
         self._wakeup = asyncio.Event()
+        self._poll_now = asyncio.Event()        # set: poll the VTN's events at once (it answers again)
+        self._poll_failures = 0
+        self._register_pending = False          # the registration at start could not reach the VTN
+        self._held: tuple[Any, Any] | None = None  # (tick, readings) collected but not stored yet
+        self._events: EventEngine | None = None
+        self.recovery = VtnRecovery(self.store, [])
+        self._check_vtn = False                 # a sign the VTN may have forgotten us: check after the next poll
+        self._not_recovering = asyncio.Event()  # cleared while registration is rebuilt (the tick loop waits)
+        self._not_recovering.set()
         self._vtn_down = False
         self._loads_changed = False
         self._stopping = False
@@ -187,7 +257,7 @@ class VenRunner:
             return requests
         if not events.polled:
             self._warn_once("unknown", "The VTN's events are not known yet (it has not answered): readings are "
-                                       "collected but not reported until it does.")
+                                       "kept in the store and reported once it asks for them.")
             return []
         program_name, event_name = self.options.fallback_program, self.options.fallback_event
         if program_name and event_name:
@@ -198,10 +268,11 @@ class VenRunner:
                 return [Event(id=event.id, program_id=program_id, intervals=[],
                               report_descriptors=[ReportDescriptor(payload_type="USAGE", units="KWH")])]
             self._warn_once("fallback", "reporting.program %r / reporting.event %r name no event the VTN lists: "
-                                        "readings are collected but not reported.", program_name, event_name)
+                                        "readings are kept in the store until an event asks for reports.",
+                            program_name, event_name)
             return []
         self._warn_once("no-requests", "No event asks for reports and reporting.program / reporting.event are not "
-                                       "set: readings are collected but not reported.")
+                                       "set: readings are kept in the store until an event asks for reports.")
         return []
 
     # ------------------------------------------------------------------------------ the run
@@ -209,35 +280,57 @@ class VenRunner:
         """The loop.  Returns when stopped; never leaves sources, tasks or the callback server running."""
         options = self.options
         vens = select_vens(self.store, options.vens)
+        self.leases = VenLeases(self.store, vens, command="ven run", seconds=options.lease_seconds)
+        await self.leases.acquire()  # LeaseHeld: another process runs one of these VENs
+        self.vens = vens             # the run's list: narrowed in place when a VEN's lease is lost
+        self.outbox.vens = set(vens)
+        self.backlog.vens = vens
+        self.recovery.vens = vens
+        # Renewed from here to the end, registration at start included (a fleet's can outlast a lease).
+        renewal = asyncio.create_task(self.leases.keep_renewed(self._leases_lost, self.write_health.failed),
+                                      name="lease-renewal")
         installed = self._install_signal_handlers()
         try:
-            async with self.runtime.transport() as transport:
+            await self.backlog.load()
+            if self.backlog.ticks:
+                log.info("%d ticks kept by an earlier run wait for a report request.", self.backlog.ticks)
+            # strict_input: a meter data file that is missing or not HDF5 at start stops the run with its
+            # sentence, before anything talks to the VTN.
+            async with Collector.from_runtime(self.runtime, vens=vens, strict_open=False,
+                                              strict_input=True) as collector, \
+                    self.runtime.transport() as transport:
                 if options.register:
-                    await self._register(transport, vens)
-                events = EventEngine(self.runtime, transport, vens, programs=options.programs)
+                    await self._register_at_start(transport, vens)
+                events = self._events = EventEngine(self.runtime, transport, vens, programs=options.programs)
                 try:
                     if options.subscribe:
                         await self._start_webhook(transport, events, vens)
                     await self._poll_events(events)
-                    await self._run_loop(transport, events, vens)
+                    await self._run_loop(transport, events, vens, collector)
                 finally:
                     await self._stop_webhook()
         finally:
             loop = asyncio.get_running_loop()
             for sig in installed:
                 loop.remove_signal_handler(sig)
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
+            await self.leases.release()
+        self.stats.backlog_ticks = self.backlog.ticks
+        self.stats.backlog_dropped = self.backlog.dropped
+        if self.stats.vens_lost and not self.vens:
+            raise VenError("Every VEN of this run was taken over by another process; stopped.")
         return self.stats
 
-    async def _run_loop(self, transport: Any, events: EventEngine, vens: list[str]) -> None:
+    async def _run_loop(self, transport: Any, events: EventEngine, vens: list[str], collector: Collector) -> None:
         flusher = asyncio.create_task(self._flusher(transport), name="outbox-flusher")
-        background = [asyncio.create_task(self._every(self.options.poll_seconds, lambda: self._poll_events(events)),
-                                          name="event-poller")]
+        background = [asyncio.create_task(self._poller(transport, events, vens), name="event-poller")]
         if self.options.register:
             background.append(asyncio.create_task(
                 self._every(self.options.register_every_seconds, lambda: self._resync(transport, vens)),
                 name="registration"))
         try:
-            await self._loop(events, vens)
+            await self._loop(events, collector)
         finally:
             for task in background:
                 task.cancel()
@@ -265,6 +358,19 @@ class VenRunner:
         if data["loads_registered"] or data["loads_failed"]:
             log.info("Registration: %d loads registered, %d failed.", data["loads_registered"], data["loads_failed"])
             self._loads_changed = True
+        if data["loads_failed"]:
+            self._check_vtn = True  # a 404 for our VEN id fails every load: did the VTN forget us?
+        self._register_pending = bool(data.get("failed_vens"))
+
+    async def _register_at_start(self, transport: Any, vens: list[str]) -> None:
+        """Register what is new; a VTN that does not answer delays it until it does (the poller retries)."""
+        try:
+            await self._register(transport, vens)
+        except StoreUnavailable:
+            raise
+        except Exception as err:  # noqa: BLE001 - collection goes on without the VTN
+            self._register_pending = True
+            log.warning("Registration could not run (%s); it is tried again when the VTN answers.", err)
 
     async def _resync(self, transport: Any, vens: list[str]) -> None:
         try:
@@ -272,33 +378,127 @@ class VenRunner:
         except Exception as err:  # noqa: BLE001 - the next period retries
             log.warning("Registration re-sync failed: %s", err)
 
-    async def _poll_events(self, events: EventEngine) -> None:
+    async def _poll_events(self, events: EventEngine) -> bool:
+        """Read the VTN's events (and subscribe first in webhook mode); ``False`` when the VTN did not answer."""
         try:
             if self.subscriptions is not None:
                 await self.subscriptions.sync(await events.refresh_programs())  # subscribe before reading
             changes = await events.poll()
             self.stats.events_seen += len(changes)
         except Exception as err:  # noqa: BLE001 - the VTN being away must not stop collection
-            log.warning("Could not poll events: %s", err)
+            if not self._poll_failures:
+                log.warning("Could not poll events: %s", err)
+            self._poll_failures += 1
+            return False
+        if self._poll_failures:
+            log.info("The VTN answers again: its events are read.")
+        self._poll_failures = 0
+        return True
+
+    def _poll_delay(self) -> float:
+        """Simulated seconds until the next poll: ``events.poll_seconds``, or while the VTN does not answer a
+        backoff from one tick doubling up to ``events.poll_seconds``."""
+        if not self._poll_failures:
+            return self.options.poll_seconds
+        backoff = self.options.interval_seconds * 2 ** min(self._poll_failures - 1, 30)
+        return min(self.options.poll_seconds, backoff)
+
+    async def _poller(self, transport: Any, events: EventEngine, vens: list[str]) -> None:
+        """Poll events on schedule, with backoff while the VTN is away, and at once when woken (``_poll_now``);
+        after a poll that worked, register what the start could not."""
+        while True:
+            try:
+                await asyncio.wait_for(self._poll_now.wait(), self._poll_delay() / self.options.speed)
+            except asyncio.TimeoutError:
+                pass
+            self._poll_now.clear()
+            if not await self._poll_events(events):
+                continue
+            if self._register_pending and self.options.register:
+                await self._resync(transport, vens)
+            await self._check_forgotten(transport, events)
+
+    async def _check_forgotten(self, transport: Any, events: EventEngine) -> None:
+        """After a poll: when there is a sign the VTN forgot us, rebuild what it lost (see the module docstring)."""
+        try:
+            renamed = await asyncio.to_thread(self.recovery.remember, events.programs,
+                                              list(events.tracker.events.values()))
+            if not (renamed or self._check_vtn):
+                return
+            self._check_vtn = False
+            await self._recover(transport)
+        except StoreUnavailable as err:
+            self.write_health.failed(err)
+        except Exception as err:  # noqa: BLE001 - the next sign tries again
+            self._check_vtn = True
+            log.warning("Could not check whether the VTN still knows this VEN: %s", err)
+
+    async def _recover(self, transport: Any) -> None:
+        """Register again the VENs the VTN answers 404 for (the tick loop waits), then move the outbox to the ids
+        the VTN uses now."""
+        forgotten = await self.recovery.forgotten_vens(transport)
+        if forgotten:
+            log.warning("The VTN no longer knows %s (404 for the stored VEN id): registering %s and %s loads again.",
+                        ", ".join(forgotten), "it" if len(forgotten) == 1 else "them",
+                        "its" if len(forgotten) == 1 else "their")
+            self._not_recovering.clear()
+            try:
+                loads = await self.recovery.forget(forgotten)
+                await self._register(transport, forgotten)
+                self._loads_changed = True
+                log.info("Registration rebuilt: %d VENs, %d loads.", len(forgotten), loads)
+            finally:
+                self._not_recovering.set()
+        programs = {p.id: p for p in await transport.list_programs() if p.id}
+        result = await asyncio.to_thread(self.recovery.retarget_outbox, programs, await transport.list_events())
+        if result.moved:
+            log.info("Moved %d reports in the outbox to the program and event ids the VTN uses now.", result.moved)
+            self._wakeup.set()
+        if result.set_aside:
+            log.warning("Set %d reports aside: %s.", result.set_aside, "; ".join(result.reasons))
+
+    def _leases_lost(self, lost: dict[str, dict[str, Any]]) -> None:
+        """Stop serving the VENs another process took over (the list objects are shared with the engines)."""
+        for ven, row in sorted(lost.items()):
+            log.error("VEN %r was taken over by %s: this run no longer serves it.", ven, describe_holder(row))
+            self.stats.vens_lost.append(ven)
+        self.vens[:] = [ven for ven in self.vens if ven not in lost]
+        self.outbox.vens = set(self.vens)
+        if self._events is not None:
+            self._events.vens = list(self.vens)
+            self._events.directory.vens = list(self.vens)
+        self._loads_changed = True
+        if not self.vens:
+            self.stop()
 
     async def _start_webhook(self, transport: Any, events: EventEngine, vens: list[str]) -> None:
+        """Start the callback server and take notifications as hints; subscriptions are made by the first poll
+        (each with its own random bearer token; a refused one is retried with backoff, about one poll period
+        first, then doubling up to an hour)."""
         async def on_notification(notification: dict[str, Any]) -> None:
-            self.stats.notifications += 1
-            self.stats.events_seen += len(await events.notify(notification))
+            try:
+                self.stats.events_seen += len(await events.notify(notification))
+            finally:
+                self.stats.notifications += 1  # handled (checked with the VTN), whatever came of it
 
         self.callbacks = CallbackServer(on_notification, asyncio.get_running_loop(), host=self.options.callback_host,
                                         port=self.options.callback_port)
         await asyncio.to_thread(self.callbacks.start)
         url = self.options.callback_url or self.callbacks.url
+        poll_real = self.options.poll_seconds / self.options.speed
+        # 0.9: the retry is due by the next poll that follows the backoff, despite timing jitter.
         self.subscriptions = Subscriptions(transport, client_name=subscription_client_name(vens), callback_url=url,
-                                           token=self.callbacks.token)
+                                           server=self.callbacks, backoff_base=0.9 * poll_real,
+                                           backoff_max=max(0.9 * poll_real, 3600.0))
+        events.program_listener = self.subscriptions.sync
         stale = await self.subscriptions.remove_stale()
-        log.info("Taking event notifications at %s%s.", url,
-                 f" (deleted {stale} subscriptions left by an earlier run)" if stale else "")
+        log.info("Taking program and event notifications at %s%s; each is checked with the VTN before it is "
+                 "acted on.", url, f" (deleted {stale} subscriptions left by an earlier run)" if stale else "")
 
     async def _stop_webhook(self) -> None:
         if self.subscriptions is not None:
-            await self.subscriptions.close()
+            deleted = await self.subscriptions.close()
+            log.debug("Deleted %d subscriptions at exit.", deleted)
             self.subscriptions = None
         if self.callbacks is not None:
             await asyncio.to_thread(self.callbacks.stop)
@@ -333,52 +533,76 @@ class VenRunner:
                 return
             try:
                 result = await self._flush_round(transport)
+            except StoreUnavailable as err:  # the report stays in the outbox; the tick loop reports the streak
+                self.write_health.failed(err)
+                continue
             except Exception:  # noqa: BLE001 - the store or VTN failing must not kill the loop
                 log.exception("Flushing the outbox failed")
                 continue
             if first and result.delivered:
                 log.info("Sent %d reports left from an earlier run.", result.delivered)
+            if result.rejected:  # perhaps for a program or event the VTN forgot: re-read, then check
+                self._check_vtn = True
+                self._poll_now.set()
             first = False
-            if result.errors and not self._vtn_down:
-                self._vtn_down = True
-                log.warning("The VTN does not take reports (%s); they wait in the outbox.", result.errors[0])
-            elif result.delivered and self._vtn_down and not result.errors:
-                self._vtn_down = False
-                log.info("The VTN takes reports again.")
+            # The outbox itself warns at the first failed attempt of a streak (not after the whole flush) and
+            # logs the recovery, once each.
+            was_down, self._vtn_down = self._vtn_down, self.outbox.failing
+            if was_down and not self._vtn_down:
+                self._poll_now.set()  # its events may have changed while it was away
 
     async def _final_flush(self, transport: Any, budget: float) -> None:
-        """One more flush, retry times ignored, within ``budget`` seconds (what shutdown_flush_seconds left)."""
+        """One more flush, retry times ignored, within ``budget`` seconds (what shutdown_flush_seconds left).
+
+        Reports whose last attempt may have arrived are looked up only after their settle time; when that comes
+        within the budget the flush waits for it (and flushes again), so a stall just before exit is resolved now
+        rather than by the next run."""
         before = self.stats.reports_sent
+        deadline = time.monotonic() + budget
+
+        async def drain() -> None:
+            while True:
+                await self._flush_round(transport, ignore_backoff=True)
+                wait = await asyncio.to_thread(self.outbox.in_doubt_due_in)
+                if wait is None or time.monotonic() + wait >= deadline:
+                    return
+                await asyncio.sleep(max(0.05, wait))
+
         try:
             if budget <= 0:
                 raise asyncio.TimeoutError
-            await asyncio.wait_for(self._flush_round(transport, ignore_backoff=True), budget)
+            await asyncio.wait_for(drain(), budget)
         except asyncio.TimeoutError:
             log.warning("Stopped flushing after %.0f s; the outbox keeps the rest for the next run.",
                         self.options.shutdown_flush_seconds)
+        except StoreUnavailable as err:
+            log.warning("%s The outbox keeps the rest for the next run.", err)
         self._count_deliveries()
         if self.stats.reports_sent > before:
             log.info("Flushed %d reports before exiting.", self.stats.reports_sent - before)
 
     # ------------------------------------------------------------------------------ ticks
-    async def _loop(self, events: EventEngine, vens: list[str]) -> None:
-        """Tick until stopped, ``once`` or ``max_ticks``: collect, report, queue."""
-        async with Collector.from_runtime(self.runtime, vens=vens, strict_open=False) as collector:
-            clock = collector.build_clock(self.runtime.settings, start_index=await self._replay_start())
-            self._loads_changed = False  # the collector has just read the loads
-            while True:
-                started = time.monotonic()
-                if self._loads_changed:
-                    self._loads_changed = False
-                    await collector.refresh()
-                    events.invalidate_loads()
-                await self._tick(collector, clock, events)
-                if self._done():
-                    break
+    async def _loop(self, events: EventEngine, collector: Collector) -> None:
+        """Tick until stopped, ``once`` or ``max_ticks``: collect, report, queue.  Loads changed by registration
+        (at start or later) or by a lost lease are re-read before the next tick."""
+        clock = collector.build_clock(self.runtime.settings, start_index=await self._replay_start())
+        while True:
+            started = time.monotonic()
+            if self._loads_changed:
+                self._loads_changed = False
+                collector.vens = list(self.vens)
+                await collector.refresh()
+                self._held = None  # held readings belong to the old plan: collect the tick again
+                events.invalidate_loads()
+            await self._not_recovering.wait()  # registration being rebuilt after the VTN forgot us
+            stored = await self._tick(collector, clock, events)
+            if self._done():
+                break
+            if stored:  # a tick the store did not take (yet) is not left behind
                 clock.increase_time()
-                await self._sleep(self.options.real_step - (time.monotonic() - started))
-                if self.stop_event.is_set():
-                    break
+            await self._sleep(self.options.real_step - (time.monotonic() - started))
+            if self.stop_event.is_set():
+                break
 
     async def _replay_start(self) -> int:
         """The row after the last one a previous run reported, so a restart continues instead of repeating."""
@@ -392,19 +616,56 @@ class VenRunner:
         return (self.options.once or self.stop_event.is_set()
                 or (self.options.max_ticks is not None and len(self.stats.ticks) >= self.options.max_ticks))
 
-    async def _tick(self, collector: Collector, clock: Any, events: EventEngine) -> None:
+    async def _tick(self, collector: Collector, clock: Any, events: EventEngine) -> bool:
+        """Collect the clock's tick (or take the one held since the store refused it) and store it: its reports
+        into the outbox when report requests are known and nothing older is kept, else into the backlog.
+        ``False`` when it was not stored (the store refuses writes, or a replay run's backlog is full): the tick is
+        held and the caller keeps the clock where it is."""
         started = time.perf_counter()
         tick = clock.tick
-        readings = await collector.collect(tick)
-        reports = self.reporter.iter_build(tick.time, readings, collector.plan, self.report_requests(events))
-        queued = await self.outbox.put(reports, tick_ms=tick.timestamp_ms, state={REPLAY_ROW_KEY: str(tick.index)})
-        self._wakeup.set()
+        if self._held is not None and self._held[0] == tick:
+            readings = self._held[1]
+        else:
+            readings = await collector.collect(tick)
+            self._held = (tick, readings)
+        plan = collector.plan
+        requests = self.report_requests(events)
+        state = {REPLAY_ROW_KEY: str(tick.index)}
+        queued = drained_ticks = drained = 0
+        try:
+            if requests and self.backlog.ticks:
+                drained_ticks, drained = await self.backlog.drain(
+                    plan, lambda kept, values: self.reporter.iter_build(kept.time, values, plan, requests),
+                    self.options.backlog_drain_per_tick)
+            if requests and not self.backlog.ticks:
+                reports = self.reporter.iter_build(tick.time, readings, plan, requests)
+                queued = len(await self.outbox.put(reports, tick_ms=tick.timestamp_ms, state=state))
+                stored = True
+            elif self.backlog.supported:
+                stored = await self.backlog.keep(tick, readings, plan, state)
+            else:  # a store without a backlog: the tick goes unreported, as it always did
+                self._warn_once("no-backlog", "The store keeps no backlog: ticks without a report request are not "
+                                              "reported.")
+                await self.outbox.put([], tick_ms=tick.timestamp_ms, state=state)
+                stored = True
+        except StoreUnavailable as err:
+            self.write_health.failed(err)
+            stored = False
+        else:
+            self.write_health.ok()
+        if queued or drained:
+            self._wakeup.set()
+        self.stats.reports_built += queued + drained
+        if not stored:
+            return False
+        self._held = None
         counts = await asyncio.to_thread(self.store.outbox_counts)
         stats = TickStats(index=tick.index, loads=len(readings), ok=int(readings.ok_mask().sum()),
-                          reports=len(queued), pending=counts.get("pending", 0),
-                          seconds=time.perf_counter() - started)
+                          reports=queued + drained, pending=counts.get("pending", 0),
+                          seconds=time.perf_counter() - started, backlog=self.backlog.ticks, drained=drained_ticks)
         self.stats.ticks.append(stats)
-        self.stats.reports_built += stats.reports
-        log.info("tick %d %s: %d/%d loads read, %d reports queued, %d in the outbox (%.0f ms)",
+        log.info("tick %d %s: %d/%d loads read, %d reports queued%s, %d in the outbox%s (%.0f ms)",
                  tick.index, tick.time.strftime("%Y-%m-%d %H:%M:%S"), stats.ok, stats.loads, stats.reports,
-                 stats.pending, stats.seconds * 1000)
+                 f" ({drained} of {drained_ticks} kept ticks)" if drained_ticks else "", stats.pending,
+                 f", {stats.backlog} ticks kept for later" if stats.backlog else "", stats.seconds * 1000)
+        return True

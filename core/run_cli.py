@@ -1,4 +1,5 @@
-"""``ven run`` (the long-running VEN) and ``ven outbox`` (what waits to be sent, and why)."""
+"""``ven run`` (the long-running VEN) and ``ven outbox`` (what waits to be sent, and why; ``retry`` and ``drop``
+for the reports the VTN rejected)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any, Optional
 
 import typer
 
+from core.errors import InputError
 from core.memory import limit_malloc_arenas
-from core.output import console, print_json, table
+from core.output import console, plural, print_json, table
 from core.run import RunOptions, VenRunner
 
 
@@ -43,7 +45,12 @@ def run_command(
 
 def outbox_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON."),
                    rows: bool = typer.Option(False, "--rows", help="List every report, not just the summary.")) -> None:
-    """Reports waiting to be sent (and those the VTN rejected), per VEN, with the last error."""
+    """Reports waiting to be sent (and those the VTN rejected), per VEN, with the last error.
+
+    `ven outbox retry` sends rejected reports again; `ven outbox drop` deletes them.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     store = ctx.obj.store()
     items = store.outbox_list()
     summary: dict[str, dict[str, Any]] = defaultdict(lambda: {"pending": 0, "rejected": 0, "last_error": None,
@@ -78,7 +85,76 @@ def outbox_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--js
                                for i in items]))
 
 
+ALL_OPTION = typer.Option(False, "--all", help="Every rejected report.")
+ID_OPTION = typer.Option(None, "--id", help="The rejected report with this outbox id (see `ven outbox --rows`); "
+                                            "repeat for more.")
+VEN_OPTION = typer.Option(None, "--ven", help="Every rejected report of this VEN.")
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+
+def _selection(everything: bool, ids: Optional[list[int]], ven: Optional[str], verb: str) -> dict[str, Any]:
+    """The store's selector for exactly one of ``--all``, ``--id N`` and ``--ven V``."""
+    given = [name for name, value in (("--all", everything), ("--id", ids), ("--ven", ven)) if value]
+    if len(given) != 1:
+        raise InputError(f"Say which rejected reports to {verb}: give exactly one of --all, --id N or --ven V"
+                         + (f" (got {' and '.join(given)})." if given else "."))
+    return {"ids": list(ids) if ids else None, "ven": ven}
+
+
+def _whose(selector: dict[str, Any]) -> str:
+    if selector["ven"]:
+        return f" of VEN {selector['ven']}"
+    if selector["ids"]:
+        return f" ({', '.join(f'id {i}' for i in selector['ids'])})"
+    return ""
+
+
+def outbox_retry_command(ctx: typer.Context, everything: bool = ALL_OPTION, ids: Optional[list[int]] = ID_OPTION,
+                         ven: Optional[str] = VEN_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Send rejected reports again: they become pending, due at once (their attempts are kept).
+
+    The running `ven run` (or the next one) sends them in their VEN's order.
+    """
+    selector = _selection(everything, ids, ven, "retry")
+    retried = ctx.obj.store().outbox_requeue(**selector)
+    if as_json:
+        print_json({"retried": len(retried), "ids": retried})
+        return
+    if not retried:
+        console().print(f"No rejected reports{_whose(selector)}: nothing to retry.")
+        return
+    console().print(f"{plural(len(retried), 'rejected report')}{_whose(selector)} will be sent again "
+                    "(by `ven run`).")
+
+
+def outbox_drop_command(ctx: typer.Context, everything: bool = ALL_OPTION, ids: Optional[list[int]] = ID_OPTION,
+                        ven: Optional[str] = VEN_OPTION,
+                        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+                        as_json: bool = JSON_OPTION) -> None:
+    """Delete rejected reports for good (pending reports are never touched); asks first unless --yes."""
+    selector = _selection(everything, ids, ven, "drop")
+    store = ctx.obj.store()
+    chosen = store.outbox_select_rejected(**selector)
+    if chosen and not yes:
+        question = f"Delete {plural(len(chosen), 'rejected report')}{_whose(selector)} for good?"
+        if not typer.confirm(question, default=False, err=True):
+            console(stderr=True).print("Nothing was dropped.")
+            raise typer.Exit(1)
+    dropped = store.outbox_drop(ids=[row["id"] for row in chosen]) if chosen else []
+    if as_json:
+        print_json({"dropped": len(dropped), "ids": dropped})
+        return
+    if not dropped:
+        console().print(f"No rejected reports{_whose(selector)}: nothing to drop.")
+        return
+    console().print(f"Deleted {plural(len(dropped), 'rejected report')}{_whose(selector)}.")
+
+
 def add_run_commands(app: typer.Typer) -> None:
-    """Attach ``ven run`` and ``ven outbox`` to the root app."""
+    """Attach ``ven run`` and the ``ven outbox`` group (summary, ``retry``, ``drop``) to the root app."""
     app.command("run")(run_command)
-    app.command("outbox")(outbox_command)
+    outbox = typer.Typer(no_args_is_help=False)
+    outbox.callback(invoke_without_command=True)(outbox_command)
+    outbox.command("retry")(outbox_retry_command)
+    outbox.command("drop")(outbox_drop_command)
+    app.add_typer(outbox, name="outbox")

@@ -87,6 +87,15 @@ def core_validators() -> list[Validator]:
         Validator("reporting.register_every_seconds", "reporting.shutdown_flush_seconds", "events.poll_seconds",
                   is_type_of=(int, float), gt=0,
                   messages={"operations": "{name} must be a number above 0, got {value!r}."}),
+        Validator("reporting.backlog_max_ticks", default=240, is_type_of=int, gte=1,
+                  messages={"operations": "reporting.backlog_max_ticks must be a whole number of at least 1, "
+                                          "got {value!r}."}),
+        Validator("reporting.backlog_drain_per_tick", default=4, is_type_of=int, gte=2,
+                  messages={"operations": "reporting.backlog_drain_per_tick must be a whole number of at least 2 "
+                                          "(a tick must report more kept ticks than it adds), got {value!r}."}),
+        Validator("run.lease_seconds", default=30.0, is_type_of=(int, float), gte=3,
+                  messages={"operations": "run.lease_seconds must be a number of seconds, at least 3, "
+                                          "got {value!r}."}),
         Validator("reporting.program", "reporting.event", default="", is_type_of=str,
                   messages={"operations": "{name} must be a program/event name or id, got {value!r}."}),
         Validator("events.programs", default=[], condition=_is_str_list,

@@ -4,6 +4,13 @@
 :func:`error_from_response` turns any error answer — an RFC 7807 problem object, an OAuth error object,
 ``[]``, plain text or an HTML page — into the right subclass, so callers catch ``VtnConflict`` rather than
 inspect status codes.
+
+``err.maybe_delivered`` is ``True`` when a non-idempotent request (``POST``) failed in a way that leaves its
+outcome unknown — no answer after the request was sent (a read timeout, a connection broken mid-exchange, the
+overall deadline) or an ambiguous 5xx (500, 502, 504 …): the VTN may have acted on it.  Such a request is not
+repeated blindly; callers look the object up first (by ``reportName``, ``resourceName``, ``venName``).
+It is ``False`` when the request surely had no effect (the connection was never made, or the VTN answered
+408, 429, 503 or a 4xx) — see :data:`NOT_PROCESSED`.
 """
 
 from __future__ import annotations
@@ -17,17 +24,24 @@ from core.errors import VenError
 
 _MAX_DETAIL = 200
 
+NOT_PROCESSED = frozenset({408, 429, 503})
+"""Answers that say the VTN did not act on the request, so repeating even a ``POST`` is safe: 408 (it did not
+receive the whole request, RFC 9110 §15.5.9), 429 (rate limited, RFC 6585 §4), 503 (not handling requests now,
+RFC 9110 §15.6.4).  A proxy's 502/504 and a 500 are not among them: the VTN behind it may have acted."""
+
 
 class VtnError(VenError):
     """A request to the VTN failed.
 
     Attributes: ``status`` (HTTP status or ``None`` when no answer came), ``title`` and ``detail`` (from the
-    error body when it had them), ``method`` and ``url`` of the request, ``body`` (the answer's text).
+    error body when it had them), ``method`` and ``url`` of the request, ``body`` (the answer's text),
+    ``retry_after`` (seconds the VTN asked us to wait) and ``maybe_delivered`` (the request may have been acted
+    on: its outcome is unknown, see the module docstring).
     """
 
     def __init__(self, message: str, *, status: int | None = None, title: str | None = None,
                  detail: str | None = None, method: str | None = None, url: str | None = None,
-                 body: str | None = None, retry_after: float | None = None):
+                 body: str | None = None, retry_after: float | None = None, maybe_delivered: bool = False):
         super().__init__(message)
         self.status = status
         self.title = title
@@ -36,6 +50,15 @@ class VtnError(VenError):
         self.url = url
         self.body = body
         self.retry_after = retry_after
+        self.maybe_delivered = maybe_delivered
+
+    def outcome_unknown(self) -> "VtnError":
+        """Mark this error as leaving the request's outcome unknown (``maybe_delivered``) and say so in its
+        sentence; returns ``self``."""
+        if not self.maybe_delivered:
+            self.maybe_delivered = True
+            self.args = (f"{str(self).rstrip('.')}; whether the VTN acted on it is unknown.",)
+        return self
 
 
 class VtnUnreachable(VtnError):
@@ -74,6 +97,11 @@ class VtnServerError(VtnError):
 
 class VtnProtocolError(VtnError):
     """The VTN answered 2xx with a body that is not the expected OpenADR object."""
+
+
+class VtnResponseTooLarge(VtnError):
+    """The answer's body is larger than ``vtn.max_response_bytes``; it was abandoned unread.  ``status`` is the
+    answer's status (a 2xx means the VTN did act on the request)."""
 
 
 _BY_STATUS: dict[int, type[VtnError]] = {
@@ -125,6 +153,19 @@ def describe_body(body: bytes | str | None, content_type: str = "") -> tuple[str
         match = re.search(r"<title>(.*?)</title>", stripped, re.IGNORECASE | re.DOTALL)
         return None, (_clip(match.group(1)) if match else "an HTML page")
     return None, _clip(stripped)
+
+
+def is_problem_answer(err: VtnError) -> bool:
+    """Whether the error is the VTN's own answer about the request: a JSON object body (an RFC 7807 problem or
+    any object with its reasons).  An HTML page, plain text, ``[]`` or an empty body came from something on the
+    path (a proxy, a load balancer, a wrong base URL), not from an OpenADR VTN judging the request."""
+    text = (err.body or "").strip()
+    if not text.startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def parse_retry_after(value: str | None) -> float | None:

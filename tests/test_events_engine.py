@@ -14,6 +14,8 @@ from fixtures.run import EventRecorder, WriterPlugin, amake_run_env
 from fixtures.vtn import sample_event
 from plugins.local_vtn import DEMO_PROGRAM
 
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
+
 
 @pytest.fixture
 async def engine_env(tmp_path, local_vtn, contract):

@@ -3,66 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
-import threading
 from pathlib import Path
-from typing import Iterator
 
-import pytest
-
-from fixtures.vtn import REPO, run_ven
-
-
-class ServeProcess:
-    """``ven vtn serve`` in a subprocess; ``url`` is read from its "listening on" line."""
-
-    def __init__(self, *args: str):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VEN_")}
-        env["COLUMNS"] = "400"
-        self.process = subprocess.Popen([sys.executable, "-m", "core.cli", "vtn", "serve", *args], cwd=REPO,
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self._ready = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self._ready.wait(30)
-        found = re.search(r"listening on (http://\S+)", " ".join(self.lines))
-        if found is None:
-            self.stop()
-            pytest.fail("ven vtn serve did not start: " + " ".join(self.lines))
-        self.url = found.group(1)
-
-    def _read(self) -> None:
-        for line in self.process.stderr:  # type: ignore[union-attr]
-            self.lines.append(line.rstrip())
-            if "listening on" in line or "Error" in line:
-                self._ready.set()
-        self._ready.set()
-
-    def stop(self) -> int:
-        """Ctrl-C and wait (bounded); kill if it hangs."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self._reader.join(5)
-        return self.process.returncode
-
-
-@pytest.fixture
-def serve_process() -> Iterator[list[ServeProcess]]:
-    started: list[ServeProcess] = []
-    yield started
-    for process in started:
-        process.stop()
+from fixtures.vtn import ServeProcess, run_ven
 
 
 def test_serve_persists_state_between_runs(tmp_path: Path, serve_process):

@@ -17,6 +17,8 @@ from plugins.openadr_http import HttpVtnTransport
 
 import numpy as np
 
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
+
 START = datetime(2025, 1, 15, 13, 0, tzinfo=timezone.utc)
 VENS = ("Aalborg", "Herning")
 

@@ -8,15 +8,21 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from fixtures.run import wait_leases_expired
 from fixtures.samples import small_fleet
 from fixtures.vtn import REPO
+import pytest
+
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 
 
 def ven_env(runtime, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEN_")}
     env.update({"VEN_DATABASE_URL": runtime.settings.database_url, "VEN_H5_PATH": runtime.settings.h5_path,
                 "VEN_VTN__URL": runtime.settings.vtn.url, "VEN_VTN__BACKOFF_SECONDS": "0.01",
+                "VEN_RUN__LEASE_SECONDS": "@float 3",  # a SIGKILLed register blocks the next one for 3 s only
                 "VEN_LOG_LEVEL": "WARNING", "COLUMNS": "200"})
     env.update(extra)
     return env
@@ -80,6 +86,7 @@ def test_sigkill_mid_run_then_rerun_registers_every_load_once(vtn_runtime, local
             proc.kill()
     created_before_rerun = local_vtn.state.resource_count
     assert 0 < created_before_rerun < total
+    assert wait_leases_expired(Path(vtn_runtime.settings.database_url[len("sqlite:///"):]))  # the killed one's
     rerun = ven("register", "--json", env=env)
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)

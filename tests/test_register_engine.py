@@ -10,6 +10,9 @@ from core.model import APPROVED, PENDING, Resource
 from core.register import Registrar, register_loads_parallel, resource_payload, sample_registration
 from core.verify import verify
 from fixtures.samples import small_fleet
+import pytest
+
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 
 
 def register(runtime, vens=None, **kw) -> dict[str, Any]:
@@ -173,7 +176,7 @@ def test_verify_finds_and_repairs_differences(vtn_runtime, local_vtn):
     assert not report["clean"]
     assert report["missing_on_vtn"] == 1 and report["unknown_on_vtn"] == 1 and report["id_mismatch"] == 2
     repaired = asyncio.run(_verify(vtn_runtime, repair=True))
-    assert repaired.repaired == {"adopted_ids": 2, "forgotten_ids": 1}
+    assert repaired.repaired == {"adopted_ids": 2, "forgotten_ids": 1, "forgotten_vens": 0}
     register(vtn_runtime)  # recreates the lost one
     final = asyncio.run(_verify(vtn_runtime)).as_dict()
     assert final["missing_on_vtn"] == 0 and final["id_mismatch"] == 0 and final["unregistered"] == 0
@@ -200,3 +203,26 @@ def test_every_fully_registered_resource_is_approved_with_many_vens_at_once(vtn_
     result = register(vtn_runtime, concurrency=3)
     assert result["loads_failed"] == 0
     assert {r.registration_status for r in store.list_resources()} == {APPROVED}
+
+
+def test_verify_counts_vens_the_vtn_forgot_and_repair_clears_their_ids(vtn_runtime, local_vtn):
+    """A VTN restarted without its storage answers 404 for our VEN ids: every load of those VENs is missing on the
+    VTN (not '0 missing'), --repair forgets the VEN and load ids, and the next registration rebuilds everything."""
+    store = vtn_runtime.store()
+    fleet = small_fleet(store, vtn_runtime.settings.h5_path, resources=4, vens=2)
+    register(vtn_runtime)
+    loads = len(store.list_loads())
+    local_vtn.state.load_snapshot({"format": "venclient-local-vtn"})  # everything forgotten, as after amnesia
+    report = asyncio.run(_verify(vtn_runtime))
+    data = report.as_dict()
+    assert not report.clean
+    assert data["vens_missing_on_vtn"] == 2 and data["missing_on_vtn"] == loads and data["unregistered"] == 0
+    assert all(v.ven_missing and v.error is None for v in report.vens)
+    repaired = asyncio.run(_verify(vtn_runtime, repair=True))
+    assert repaired.repaired == {"adopted_ids": 0, "forgotten_ids": loads, "forgotten_vens": 2}
+    assert all(store.get_ven_vtn_id(ven) is None for ven in fleet.vens)
+    assert {l.registration_status for l in store.list_loads()} == {PENDING}
+    assert repaired.as_dict()["unregistered"] == loads  # after the repair: nothing known, everything to register
+    register(vtn_runtime)
+    assert asyncio.run(_verify(vtn_runtime)).clean
+    assert len(local_vtn.state.vens) == 2 and local_vtn.state.resource_count == loads

@@ -24,6 +24,8 @@ from fixtures.run import (
 )
 from plugins.local_vtn import DEMO_PROGRAM
 
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
+
 INTERVAL = 15.0
 
 

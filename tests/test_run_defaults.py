@@ -14,6 +14,8 @@ from fixtures.core import make_settings
 from fixtures.run import make_run_env, run_runner, vtn_reports
 from plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM, LocalVtnServer, VtnState, seed_demo
 
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
+
 
 def test_defaults_from_settings(tmp_path):
     options = RunOptions.from_settings(make_settings(tmp_path))

@@ -24,12 +24,16 @@ from fixtures.run import (
     run_options,
     ven_env,
     vtn_reports,
+    wait_leases_expired,
     wait_until,
 )
 from fixtures.samples import run_ven_inprocess
 from fixtures.vtn import json_body
 from fixtures.vtn_runtime import vtn_settings
 from plugins.local_vtn import LocalVtnServer, VtnState, seed_demo
+import pytest
+
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 
 
 def iso(moment: datetime) -> str:
@@ -136,6 +140,7 @@ def test_sigkill_then_restart_sends_every_unsent_report_once(tmp_path, faulty_vt
         first.close()
     unsent = _pending_rows(tmp_path, server.url)
     assert vtn_reports(server.state) == [] and outage.hits > 0
+    assert wait_leases_expired(tmp_path / "resources.db")  # the killed run released nothing: wait out its lease
     outage.times = outage.hits  # the VTN takes reports again
     second = VenProcess(tmp_path, ven_env(tmp_path, server.url), "run", "--once", "--interval", "1", "--no-register",
                         name="second")

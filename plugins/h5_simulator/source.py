@@ -13,13 +13,16 @@ is window rows × columns × 4 bytes (≈ 1.9 MB for 512 rows × 919 columns), n
 outside it loads the window starting at its row (clipped at the end of the axis) in a worker thread — with
 ticks advancing one row at a time, one file read per :data:`WINDOW_ROWS` ticks.  A file replaced since the
 batch was mapped is mapped again before its next window is read.  Loads whose meter or component is not in
-the file are ``QUALITY_MISSING`` with one warning per meter; a file that is not HDF5 or has a wrongly shaped
-dataset raises one :class:`core.errors.InputError` naming the path and the dataset.
+the file are ``QUALITY_MISSING`` with one warning per meter; a file that is not HDF5, is corrupt inside, or has a
+wrongly shaped dataset raises one :class:`core.errors.InputError` naming the path (and the dataset).  A file that
+breaks while a run reads it makes ``read`` raise that sentence (the collector reports the loads as missing, one
+warning per streak) until the file reads again; a failed window read is tried again on the next tick.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -27,7 +30,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import h5py
 import numpy as np
@@ -95,9 +98,25 @@ class H5MeterFile:
         try:
             return h5py.File(self.path, "r")
         except OSError as err:
-            detail = re.search(r"\(([^()]*)\)", str(err))  # h5py: "Unable to open file (file signature not found)"
-            reason = (detail.group(1) if detail else str(err)).strip().rstrip(".") or "unreadable"
-            raise InputError(f"The meter data file {self.path} is not a readable HDF5 file ({reason}).") from None
+            raise self._unreadable(err) from None
+
+    def _unreadable(self, err: BaseException) -> InputError:
+        """The one sentence for a file HDF5 cannot read (``err`` is h5py's error)."""
+        detail = re.search(r"\(([^()]*)\)", str(err))  # h5py: "Unable to open file (file signature not found)"
+        reason = (detail.group(1) if detail else str(err)).strip().rstrip(".") or "unreadable"
+        return InputError(f"The meter data file {self.path} is not a readable HDF5 file ({reason}).")
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[h5py.File]:
+        """The file open for reading; a corrupt structure found while reading (h5py raises OSError,
+        RuntimeError, KeyError …) becomes the same one sentence as a file that does not open."""
+        with self._open() as f:
+            try:
+                yield f
+            except InputError:
+                raise
+            except (OSError, RuntimeError, KeyError, TypeError, ValueError) as err:
+                raise self._unreadable(err) from None
 
     def _meters(self, f: h5py.File) -> h5py.Group:
         group = f.get(METERS_GROUP)
@@ -130,7 +149,7 @@ class H5MeterFile:
         return True
 
     def _index(self) -> None:
-        with self._open() as f:
+        with self._reading() as f:
             meters = self._meters(f)
             groups: dict[str, str] = {}
             timeline: np.ndarray | None = None
@@ -207,7 +226,7 @@ class H5MeterFile:
                 or matrix.shape[0] != count or matrix.shape[1] < len(keys)):
             raise ValueError(f"out must be a C-contiguous float32 matrix of {count} rows and at least "
                              f"{len(keys)} columns")
-        with self._open() as f:
+        with self._reading() as f:
             self._meters(f)
             # h5py's low-level calls: a third of the time of ``ds[start:stop, 1]`` per dataset, which matters
             # with hundreds of columns per window.  Anything unexpected goes through _check_power's sentences.
@@ -230,7 +249,7 @@ class H5MeterFile:
     def components_of(self, groups: Iterable[str]) -> dict[str, set[str]]:
         """``{group: {components with a power dataset}}`` in one pass over the file."""
         out: dict[str, set[str]] = {}
-        with self._open() as f:
+        with self._reading() as f:
             meters = self._meters(f)
             for group in groups:
                 node = meters[group]
@@ -258,6 +277,11 @@ class _Window:
 def _consume_exception(task: asyncio.Task[Any]) -> None:
     if not task.cancelled():
         task.exception()
+
+
+def _failed(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` has finished without a result."""
+    return task.done() and (task.cancelled() or task.exception() is not None)
 
 
 class H5MeterSource:
@@ -439,8 +463,8 @@ class H5MeterSource:
     def _load(self, window: _Window, start: int) -> asyncio.Task[_Window]:
         """The task reading the window at row ``start`` after ``window`` (one already under way is reused)."""
         loading = self._loading
-        if loading is not None and loading[0] is window and loading[1] == start:
-            return loading[2]
+        if loading is not None and loading[0] is window and loading[1] == start and not _failed(loading[2]):
+            return loading[2]  # a read that failed (the file broke) is tried again, not handed out again
         task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._next_window_blocking, window, start))
         task.add_done_callback(_consume_exception)  # an unused read-ahead must not log "never retrieved"
         self._loading = (window, start, task)

@@ -7,6 +7,9 @@ a VEN, 404 problem objects for unknown ids, 400 for ``limit`` above 50 or a body
 403 for a missing, unknown or expired token or a missing scope (the spec lists no 401).  Bodies are
 validated with the :mod:`core.openadr` models.  With ``state_file`` the state is saved atomically every
 ``save_interval`` seconds when it changed, and on shutdown.
+
+``quirks`` (:class:`plugins.local_vtn.quirks.Quirks`) make it misbehave on purpose the way VTNs in the field
+do; each quirk costs nothing when it is off (one attribute test per request at most).
 """
 
 from __future__ import annotations
@@ -30,9 +33,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.lenient import STRICT_KEY
 from core.openadr import Event, OpenADRModel, Program, Report, Resource, Subscription, Ven
-from plugins.local_vtn.notify import Notifier
+from plugins.local_vtn.notify import Notifier, spec_operations, to_http_operations
+from plugins.local_vtn.odd_timestamps import OddTimestamps
+from plugins.local_vtn.quirks import Quirks
 from plugins.local_vtn.report_body import REPORT_BODY
+from plugins.local_vtn.stall import CreateStaller
 from plugins.local_vtn.state import Collection, VtnClient, VtnState, save_state
 
 log = logging.getLogger("venclient.local_vtn")
@@ -40,6 +47,10 @@ log = logging.getLogger("venclient.local_vtn")
 BASE_PATH = "/openadr3/3.0.1"
 MAX_LIMIT = 50
 JSON = "application/json"
+SPEC_STRICT = {STRICT_KEY: True}
+"""Validation context for what clients send: the spec's spellings only (our models read VTN answers leniently)."""
+IGNORED_WITH_SKIP = frozenset({"venName", "programID", "resourceName", "eventID", "clientName"})
+"""The query filters the ``filters-ignored`` quirk drops when the query has ``skip``."""
 
 
 class Problem(Exception):
@@ -61,6 +72,14 @@ def _problem_response(request: Request, exc: Exception) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 403 else None
     return _json({"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.detail},
                  exc.status, headers)
+
+
+def _empty_409_response(request: Request, exc: Exception) -> Response:
+    """The ``empty-409`` quirk: a 409 is the body ``[]``; other problems as usual."""
+    assert isinstance(exc, Problem)
+    if exc.status == 409:
+        return Response(b"[]", status_code=409, media_type=JSON)
+    return _problem_response(request, exc)
 
 
 def _http_error_response(request: Request, exc: Exception) -> Response:
@@ -133,11 +152,17 @@ KINDS = (
 
 
 class VtnApi:
-    """The request handlers over one state; every write goes through here so notifications follow."""
+    """The request handlers over one state; every write goes through here so notifications follow.
 
-    def __init__(self, state: VtnState, notifier: Notifier):
+    ``quirks`` switch deliberate misbehaviour on; ``staller`` (the ``stall`` quirk) delays some create answers.
+    """
+
+    def __init__(self, state: VtnState, notifier: Notifier, quirks: Quirks | None = None,
+                 staller: CreateStaller | None = None):
         self.state = state
         self.notifier = notifier
+        self.quirks = quirks or Quirks()
+        self.staller = staller
 
     # ------------------------------------------------------------------ helpers
     def authorize(self, request: Request, scope: str) -> VtnClient:
@@ -168,8 +193,12 @@ class VtnApi:
         return skip, limit
 
     @staticmethod
-    async def body(request: Request, model: type[OpenADRModel]) -> dict[str, Any]:
-        """The request body validated as ``model``, as a wire dict; a 400 problem if it is not one."""
+    async def body(request: Request, model: type[OpenADRModel],
+                   prepare: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+        """The request body validated as ``model``, as a wire dict; a 400 problem if it is not one.
+
+        ``prepare`` rewrites the decoded JSON before validation (the ``notify-http-verbs`` quirk's spellings).
+        """
         try:
             raw = await request.body()
         except ClientDisconnect:  # the client gave up mid-body: nobody is left to answer, nothing is stored
@@ -178,7 +207,16 @@ class VtnApi:
             if model is Report:  # the hot path: a fleet tick posts ~116k report resources
                 REPORT_BODY.validate_json(raw)
                 return {k: v for k, v in orjson.loads(raw).items() if v is not None}
-            return model.model_validate_json(raw).model_dump(mode="json", by_alias=True, exclude_none=True)
+            if prepare is not None:
+                try:
+                    data = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    raise Problem(400, "Bad Request",
+                                  f"The body is not a valid {model.__name__.lower()}: it is not JSON.") from None
+                return model.model_validate(prepare(data), context=SPEC_STRICT).model_dump(
+                    mode="json", by_alias=True, exclude_none=True)
+            return model.model_validate_json(raw, context=SPEC_STRICT).model_dump(mode="json", by_alias=True,
+                                                                                 exclude_none=True)
         except ValidationError as err:
             raise Problem(400, "Bad Request",
                           f"The body is not a valid {model.__name__.lower()}: {_validation_detail(err)}.") from None
@@ -224,6 +262,9 @@ class VtnApi:
         if client is None:
             return self._auth_error("invalid_client", "Unknown client or wrong secret.")
         token, ttl = self.state.issue_token(client)
+        if self.quirks.token_no_expiry:
+            return _json({"access_token": token, "token_type": "Bearer", "scope": sorted(client.scopes)},
+                         headers={"Cache-Control": "no-store"})
         return _json({"access_token": token, "token_type": "Bearer", "expires_in": max(1, round(ttl)),
                       "scope": " ".join(sorted(client.scopes))}, headers={"Cache-Control": "no-store"})
 
@@ -236,6 +277,9 @@ class VtnApi:
         """``(search, create, get, update, delete)`` endpoints for one collection."""
         collection_name = kind.path
         id_param = kind.id_param
+        http_verbs = kind.object_type == "SUBSCRIPTION" and self.quirks.notify_http_verbs
+        prepare = spec_operations if http_verbs else None
+        filtered_fields = tuple(f for f in kind.query_fields if f not in IGNORED_WITH_SKIP)
 
         def fetch(request: Request) -> dict[str, Any]:
             object_id = request.path_params[id_param]
@@ -248,8 +292,10 @@ class VtnApi:
             self.authorize(request, "read_all")
             skip, limit = self.paging(request)
             collection: Collection = getattr(self.state, collection_name)
-            keep = _all_of(_field_filter(request, kind.query_fields), _target_filter(request))
-            if kind.object_type == "VEN" and request.query_params.get("venName") is not None:
+            ignore = self.quirks.filters_ignored and "skip" in request.query_params
+            keep = _all_of(_field_filter(request, filtered_fields if ignore else kind.query_fields),
+                           _target_filter(request))
+            if kind.object_type == "VEN" and request.query_params.get("venName") is not None and not ignore:
                 found = collection.get(collection.id_for_name(request.query_params["venName"]) or "")
                 items = [o for o in ([found] if found else []) if keep is None or keep(o)][skip:skip + limit]
             elif kind.object_type == "SUBSCRIPTION" and request.query_params.getlist("objects"):
@@ -263,14 +309,18 @@ class VtnApi:
 
         async def create(request: Request) -> Response:
             self.authorize(request, kind.write_scope)
-            obj = await self.body(request, kind.model)
+            obj = await self.body(request, kind.model, prepare)
             self._check_references(kind, obj)
             self._unique_name_conflict(kind, obj)
             if kind.object_type == "VEN":
                 obj.pop("resources", None)  # resources are created under /vens/{venID}/resources
+            if http_verbs:
+                obj = to_http_operations(obj)
             self.state.stamp(obj, kind.object_type)
             getattr(self.state, collection_name).add(obj)
             self.notifier.notify(kind.object_type, "POST", obj)
+            if self.staller is not None:
+                await self.staller.after_create(collection_name)
             return _json(obj, 201)
 
         async def get(request: Request) -> Response:
@@ -280,11 +330,13 @@ class VtnApi:
         async def update(request: Request) -> Response:
             self.authorize(request, kind.write_scope)
             previous = fetch(request)
-            obj = await self.body(request, kind.model)
+            obj = await self.body(request, kind.model, prepare)
             self._check_references(kind, obj)
             self._unique_name_conflict(kind, obj, previous["id"])
             if kind.object_type == "VEN":
                 obj.pop("resources", None)
+            if http_verbs:
+                obj = to_http_operations(obj)
             self.state.stamp(obj, kind.object_type, previous=previous)
             getattr(self.state, collection_name).replace(obj)
             self.notifier.notify(kind.object_type, "PUT", obj)
@@ -332,7 +384,7 @@ class VtnApi:
         collection = self.state.ven_resources(ven["id"])
         keep = _target_filter(request)
         name = request.query_params.get("resourceName")
-        if name is not None:
+        if name is not None and not (self.quirks.filters_ignored and "skip" in request.query_params):
             found = collection.get(collection.id_for_name(name) or "")
             items = [o for o in ([found] if found else []) if keep is None or keep(o)][skip:skip + limit]
         else:
@@ -353,6 +405,8 @@ class VtnApi:
         self.state.stamp(obj, "RESOURCE")
         self.state.add_resource(ven["id"], obj)
         self.notifier.notify("RESOURCE", "POST", obj)
+        if self.staller is not None:
+            await self.staller.after_create("resources")
         return _json(obj, 201)
 
     async def get_resource(self, request: Request) -> Response:
@@ -465,9 +519,24 @@ async def freeze_stored_objects(state: VtnState, interval: float = 1.0) -> None:
             gc.freeze()
 
 
+def apply_timestamps_quirk(state: VtnState) -> None:
+    """Make ``state`` stamp odd server timestamps from now on, and show its stored objects' in odd forms too."""
+    odd = OddTimestamps()
+    state.server_time = odd
+    for collection in (state.programs, state.events, state.reports, state.subscriptions, state.vens,
+                       *state.resources.values()):
+        for obj in list(collection):
+            collection.replace(odd.restamp(obj))
+
+
 def create_app(state: VtnState, *, state_file: Path | str | None = None, save_interval: float = 5.0,
-               notifier: Notifier | None = None, freeze_gc: bool = False) -> Starlette:
+               notifier: Notifier | None = None, freeze_gc: bool = False,
+               quirks: "Quirks | str | list[str] | None" = None) -> Starlette:
     """The Starlette app serving ``state`` under ``/openadr3/3.0.1``.
+
+    ``quirks``: a :class:`Quirks` or the names it parses (``"all"``, ``"timestamps,stall:5"``); none = the
+    plain, spec-shaped VTN.  With ``timestamps`` the state's stored objects are re-stamped in odd forms (same
+    instants) and later stamps follow; with ``stall`` the counters are ``app.state.staller``.
 
     ``freeze_gc``: run :func:`freeze_stored_objects` — for a VTN in its own process (``ven vtn serve``),
     not for one sharing a process with other work (``gc.freeze`` is process-wide).
@@ -475,8 +544,12 @@ def create_app(state: VtnState, *, state_file: Path | str | None = None, save_in
     ``state_file``: save there (atomically) every ``save_interval`` seconds after changes, and at shutdown;
     loading it is the caller's job (:func:`plugins.local_vtn.state.load_state`).
     """
-    notifier = notifier or Notifier(state)
-    api = VtnApi(state, notifier)
+    quirks = Quirks.parse(quirks, "quirks")
+    if quirks.timestamps and state.server_time is None:
+        apply_timestamps_quirk(state)
+    notifier = notifier or Notifier(state, quirks=quirks)
+    staller = CreateStaller(quirks.stall_seconds) if quirks.stall_seconds is not None else None
+    api = VtnApi(state, notifier, quirks, staller)
     saver = StateSaver(state, Path(state_file), save_interval) if state_file else None
 
     @contextlib.asynccontextmanager
@@ -497,8 +570,12 @@ def create_app(state: VtnState, *, state_file: Path | str | None = None, save_in
                 await saver.save_if_changed(force=True)
             await notifier.stop()
 
-    app = Starlette(routes=api.routes(), exception_handlers={Problem: _problem_response, HTTPException: _http_error_response}, lifespan=lifespan)
+    problems = _empty_409_response if quirks.empty_409 else _problem_response
+    app = Starlette(routes=api.routes(), exception_handlers={Problem: problems, HTTPException: _http_error_response},
+                    lifespan=lifespan)
     app.state.vtn = state
     app.state.notifier = notifier
     app.state.saver = saver
+    app.state.quirks = quirks
+    app.state.staller = staller
     return app

@@ -6,7 +6,8 @@ from dynaconf import Validator
 
 
 def settings_validators() -> list[Validator]:
-    """Validators with defaults: host, port, state_file, seed_demo, token_ttl_seconds, save_interval_seconds, clients."""
+    """Validators with defaults: host, port, state_file, seed_demo, token_ttl_seconds, save_interval_seconds, clients,
+    quirks (a list of names, or one comma-separated string as an environment variable gives it)."""
     return [
         Validator("local_vtn.host", default="127.0.0.1", is_type_of=str,
                   messages={"operations": "local_vtn.host must be a host name or address, got {value!r}."}),
@@ -24,4 +25,7 @@ def settings_validators() -> list[Validator]:
         Validator("local_vtn.clients", default=[], is_type_of=list,
                   messages={"operations": "local_vtn.clients must be a list of tables with client_id, "
                                           "client_secret and role, got {value!r}."}),
+        Validator("local_vtn.quirks", default=[], is_type_of=(list, str),
+                  messages={"operations": "local_vtn.quirks must be a list of quirk names (see ven vtn serve "
+                                          "--help), got {value!r}."}),
     ]

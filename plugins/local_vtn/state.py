@@ -138,6 +138,9 @@ class VtnState:
 
     ``version`` increases with every write (the saver compares it to decide whether to save).
     Tokens live only in memory: after a restart clients fetch new ones (the transport does so on 403).
+    ``server_time``: ``None`` stamps RFC 3339 texts (:func:`now_text`); otherwise it is called with the
+    ``modificationDateTime`` being replaced (``None`` on create) and returns the value to stamp — the
+    ``timestamps`` quirk's :class:`plugins.local_vtn.odd_timestamps.OddTimestamps`.
     """
 
     clients: list[VtnClient] = field(default_factory=development_clients)
@@ -151,6 +154,7 @@ class VtnState:
     resources: dict[str, Collection] = field(default_factory=dict)
     version: int = 0
     resource_count: int = 0
+    server_time: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         self._clients = {c.client_id: c for c in self.clients}
@@ -199,7 +203,10 @@ class VtnState:
     # ------------------------------------------------------------------ objects
     def stamp(self, obj: dict[str, Any], object_type: str, *, previous: dict[str, Any] | None = None) -> dict[str, Any]:
         """Set ``id``, timestamps and ``objectType`` (keeping id and creation time of ``previous``)."""
-        now = now_text()
+        if self.server_time is None:
+            now: Any = now_text()
+        else:
+            now = self.server_time(previous.get("modificationDateTime") if previous is not None else None)
         if previous is None:
             obj["id"] = new_id()
             obj["createdDateTime"] = now
@@ -237,6 +244,16 @@ class VtnState:
         self.resource_count -= len(removed) if removed else 0
         self.version += 1
         return obj
+
+    def forget_objects(self) -> None:
+        """Drop every object and every issued token (a VTN restarted without its storage); clients stay."""
+        for name in ("programs", "events", "reports", "subscriptions", "vens"):
+            collection: Collection = getattr(self, name)
+            setattr(self, name, Collection(collection.object_type, collection.name_field))
+        self.resources = {}
+        self.resource_count = 0
+        self.revoke_tokens()
+        self.version += 1
 
     def counts(self) -> dict[str, int]:
         """How many objects of each kind are stored."""

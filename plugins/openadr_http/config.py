@@ -2,7 +2,8 @@
 
 Core validates ``vtn.url``, ``token_url``, ``client_id``, ``client_secret``, ``token``, ``timeout_seconds`` and
 ``verify_tls``; this plugin adds (with defaults) ``retries``, ``backoff_seconds``, ``backoff_max_seconds``,
-``retry_after_max_seconds``, ``max_connections`` and ``token_refresh_margin_seconds``.
+``retry_after_max_seconds``, ``max_connections``, ``token_refresh_margin_seconds``, ``max_response_bytes`` and
+``request_deadline_seconds``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dynaconf import Validator
 from core.errors import SettingsError
 
 MISSING_URL = "Setting vtn.url is missing: set VEN_VTN__URL or vtn.url in settings.toml."
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_REQUEST_DEADLINE_SECONDS = 60.0
 
 
 def settings_validators() -> list[Validator]:
@@ -35,6 +38,13 @@ def settings_validators() -> list[Validator]:
         Validator("vtn.max_connections", default=64, is_type_of=int, gte=1, lte=10000,
                   messages={"operations": "vtn.max_connections must be a whole number from 1 to 10000, "
                                           "got {value!r}."}),
+        Validator("vtn.max_response_bytes", default=DEFAULT_MAX_RESPONSE_BYTES, is_type_of=int, gte=1024,
+                  messages={"operations": "vtn.max_response_bytes must be a whole number of bytes (1024 or more), "
+                                          "got {value!r}."}),
+        Validator("vtn.request_deadline_seconds", default=DEFAULT_REQUEST_DEADLINE_SECONDS,
+                  is_type_of=(int, float), gt=0,
+                  messages={"operations": "vtn.request_deadline_seconds must be a number of seconds above 0, "
+                                          "got {value!r}."}),
     ]
 
 
@@ -45,6 +55,11 @@ class VtnConfig:
     ``url`` is the base including ``/openadr3/3.0.1`` (no trailing slash).  Authentication: a static
     ``token`` wins; else ``client_id``/``client_secret`` use OAuth2 client credentials at ``token_url``;
     else requests go unauthenticated.  ``verify_tls`` is ``True``/``False`` or a CA bundle path.
+
+    Bounds of one request: ``timeout_seconds`` for connecting and for each read or write (the wait between two
+    pieces of the answer), ``request_deadline_seconds`` for the whole exchange from sending to the answer's last
+    byte (it ends a slow trickle; it must not be shorter than ``timeout_seconds``), ``max_response_bytes`` for
+    the answer's body (a bigger one is abandoned, not buffered).
     """
 
     url: str
@@ -60,11 +75,17 @@ class VtnConfig:
     retry_after_max_seconds: float = 60.0
     max_connections: int = 64
     token_refresh_margin_seconds: float = 30.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    request_deadline_seconds: float = DEFAULT_REQUEST_DEADLINE_SECONDS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", self.url.rstrip("/"))
         if not self.token_url:
             object.__setattr__(self, "token_url", f"{self.url}/auth/token")
+        if self.request_deadline_seconds < self.timeout_seconds:
+            raise SettingsError(
+                f"vtn.request_deadline_seconds ({self.request_deadline_seconds:g} s) must not be shorter than "
+                f"vtn.timeout_seconds ({self.timeout_seconds:g} s): the deadline bounds a whole request.")
 
     @property
     def auth_mode(self) -> str:
@@ -95,6 +116,8 @@ class VtnConfig:
             retry_after_max_seconds=float(get("retry_after_max_seconds", 60.0)),
             max_connections=int(get("max_connections", 64)),
             token_refresh_margin_seconds=float(get("token_refresh_margin_seconds", 30.0)),
+            max_response_bytes=int(get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)),
+            request_deadline_seconds=float(get("request_deadline_seconds", DEFAULT_REQUEST_DEADLINE_SECONDS)),
         )
         values.update(overrides)
         return cls(**values)

@@ -2,7 +2,8 @@
 
 Tables ``connections``, ``resources``, ``loads`` keep the seeds' columns and indexes; ``vens`` keeps each
 VEN's VTN id; ``outbox`` holds reports until the VTN accepts them; ``runtime_state`` keeps small facts a
-restart continues from (the replay clock's row).  JSON columns are TEXT holding JSON
+restart continues from (the replay clock's row); ``backlog`` keeps readings no report request covers yet;
+``leases`` says which process works on which VEN.  JSON columns are TEXT holding JSON
 (as in the seeds), booleans INTEGER 0/1.
 """
 
@@ -99,6 +100,52 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
     sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),  # unix seconds
+    # 1 while an attempt may have reached the VTN (set before each send, cleared when the answer proves it did
+    # not): such a report is looked up by reportName before it is sent again.  Read only once attempts > 0;
+    # the default 1 keeps rows of older databases on the safe side.
+    sa.Column("maybe_delivered", sa.Integer, nullable=False, server_default="1"),
     sa.Column("created_at", sa.DateTime, server_default=NOW),
     sa.Index("idx_outbox_ven_state", "ven", "state", "id"),
+)
+
+# -------------------------------------------------------------------------------------------------- backlog
+# Readings collected while no report request is known (`ven run`), one row per VEN and tick: the VEN's values
+# as float64 bytes (NaN = no value) and quality codes as uint8 bytes, aligned with a layout (the VEN's load ids
+# in order) that many ticks share.  ``tick_no`` orders the ticks; rows leave when their reports enter the outbox.
+backlog_layouts = sa.Table(
+    "backlog_layouts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ven", sa.Text, nullable=False),
+    sa.Column("digest", sa.Text, nullable=False, unique=True),  # sha256 of the VEN name and its load ids
+    sa.Column("load_ids", sa.Text, nullable=False),             # newline-separated, in value order
+    sa.Column("created_at", sa.DateTime, server_default=NOW),
+)
+
+backlog = sa.Table(
+    "backlog", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ven", sa.Text, nullable=False),
+    sa.Column("tick_no", sa.BigInteger, nullable=False),
+    sa.Column("tick_index", sa.Integer, nullable=False),  # the clock's row
+    sa.Column("tick_ms", sa.BigInteger, nullable=False),  # the tick's time, Unix milliseconds
+    sa.Column("layout_id", sa.Integer, nullable=False),
+    sa.Column("power", sa.LargeBinary, nullable=False),
+    sa.Column("quality", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime, server_default=NOW),
+    sa.Index("idx_backlog_ven_tick", "ven", "tick_no"),
+)
+
+# -------------------------------------------------------------------------------------------------- leases
+# One row per VEN a process works on (`ven run`, `ven register`): who holds it and until when (Unix seconds of
+# the holder's clock).  A live holder renews ``expires_at``; a row past it may be taken by another process.
+leases = sa.Table(
+    "leases", metadata,
+    sa.Column("ven", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),   # "<host>:<pid>:<run id>"
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("command", sa.Text, nullable=False),  # e.g. "ven run"
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
 )

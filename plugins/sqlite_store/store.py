@@ -19,7 +19,10 @@ from sqlalchemy.engine import Connection as SaConnection
 from core.errors import InputError, SettingsError, VenError
 from core.model import (APPROVED, LOAD_COMPONENTS, PENDING, STATUSES, Connection, Load, Resource)
 from plugins.sqlite_store import schema
+from plugins.sqlite_store.backlog import BacklogMethods
+from plugins.sqlite_store.leases import LeaseMethods
 from plugins.sqlite_store.migrate import migrate_schema
+from plugins.sqlite_store.write_errors import translate_write_errors
 
 RESOURCE_COLUMNS = ("resource_id", "resource_name", "resource_type", "resource_sub_type", "meter_point_id",
                     "connection_id", "capacities", "location", "address", "ven", "enabled", "reporting",
@@ -59,9 +62,10 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    translate_write_errors(engine, url)  # a full disk or read-only store: StoreUnavailable, one sentence
+    return engine
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -83,8 +87,9 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(database).expanduser().absolute()
 
 
-class SqlResourceStore:
-    """Resources, loads, connections, VENs and the outbox in an SQLAlchemy database."""
+class SqlResourceStore(BacklogMethods, LeaseMethods):
+    """Resources, loads, connections, VENs, the outbox, the readings backlog and VEN leases in an SQLAlchemy
+    database (the backlog and lease methods live in their own modules of this plugin)."""
 
     def __init__(self, url: str, *, auto_migrate: bool = True, create: bool = True):
         """Open (and with ``auto_migrate`` bring up to date) the database at ``url``.
@@ -685,6 +690,23 @@ class SqlResourceStore:
             if not updated:
                 conn.execute(t.insert().values(ven_name=ven_name, vtn_ven_id=vtn_ven_id, vtn_url=vtn_url))
 
+    def clear_ven_vtn_id(self, ven_name: str) -> None:
+        """Forget a VEN's VTN id (the VTN no longer knows it); the next registration finds or creates it again."""
+        t = schema.vens
+        with self.engine.begin() as conn:
+            conn.execute(t.update().where(t.c.ven_name == ven_name).values(
+                vtn_ven_id=None, updated_at=sa.func.current_timestamp()))
+
+    def forget_ven_registration(self, ven_name: str, reason: str) -> int:
+        """Forget the VTN ids of a VEN and of all its loads in one transaction (the VTN no longer has them), so the
+        next registration creates them again; statuses stay, so collection goes on.  Returns how many loads."""
+        with self.engine.begin() as conn:
+            conn.execute(schema.vens.update().where(schema.vens.c.ven_name == ven_name).values(
+                vtn_ven_id=None, updated_at=sa.func.current_timestamp()))
+            return conn.exec_driver_sql(self._sql(conn, (
+                "UPDATE loads SET vtn_resource_id = NULL, last_error = ?, updated_at = CURRENT_TIMESTAMP "
+                "WHERE resource_id IN (SELECT resource_id FROM resources WHERE ven = ?)")), (reason[:2000], ven_name)).rowcount
+
     def ven_vtn_ids(self) -> dict[str, str]:
         """``{ven_name: vtn_ven_id}`` for every registered VEN."""
         t = schema.vens
@@ -751,20 +773,109 @@ class SqlResourceStore:
         """Count an attempt *before* sending, so an interrupted send is known to have maybe arrived."""
         t = schema.outbox
         with self.engine.begin() as conn:
-            conn.execute(t.update().where(t.c.id == outbox_id).values(attempts=t.c.attempts + 1, last_error=None))
+            conn.execute(t.update().where(t.c.id == outbox_id).values(attempts=t.c.attempts + 1, last_error=None,
+                                                                       maybe_delivered=1))
 
-    def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float) -> None:
-        """Record why the last attempt failed and when to try again."""
+    def outbox_retry_later(self, outbox_id: int, error: str, next_attempt_at: float,
+                           maybe_delivered: bool = True) -> None:
+        """Record why the last attempt failed, when to try again, and whether it may have reached the VTN."""
         t = schema.outbox
         with self.engine.begin() as conn:
             conn.execute(t.update().where(t.c.id == outbox_id).values(
-                last_error=error[:2000], next_attempt_at=next_attempt_at))
+                last_error=error[:2000], next_attempt_at=next_attempt_at, maybe_delivered=int(maybe_delivered)))
 
     def outbox_reject(self, outbox_id: int, reason: str) -> None:
-        """Keep a report the VTN refused (4xx) aside with the reason; it is not retried."""
+        """Keep a report the VTN refused (400/422 with a problem body) aside with the reason; it is not retried
+        unless :meth:`outbox_requeue` says so."""
         t = schema.outbox
         with self.engine.begin() as conn:
-            conn.execute(t.update().where(t.c.id == outbox_id).values(state="rejected", last_error=reason[:2000]))
+            conn.execute(t.update().where(t.c.id == outbox_id).values(state="rejected", last_error=reason[:2000],
+                                                                       maybe_delivered=0))
+
+    def _rejected_selection(self, conn: SaConnection, ids: Sequence[int] | None,
+                            ven: str | None) -> tuple[list[int], Any]:
+        """The rejected reports ``ids`` names (each must be one), or those of ``ven`` (a VEN the store knows),
+        or all: their ids and a WHERE clause choosing exactly them (no list of ids for a whole VEN).  Raises
+        :class:`InputError` with one sentence for an unknown or not rejected id, or an unknown VEN."""
+        t = schema.outbox
+        if ids is not None and ven is not None:
+            raise InputError("Choose the rejected reports by outbox id or by VEN, not both.")
+        if ids is not None:
+            wanted = list(dict.fromkeys(int(i) for i in ids))
+            states = dict(conn.execute(sa.select(t.c.id, t.c.state).where(t.c.id.in_(wanted))).all()) if wanted else {}
+            for outbox_id in wanted:
+                if outbox_id not in states:
+                    raise InputError(f"No report with outbox id {outbox_id} in the outbox "
+                                     "(`ven outbox --rows` lists them).")
+                if states[outbox_id] != "rejected":
+                    raise InputError(f"Outbox report {outbox_id} is {states[outbox_id]} (waiting to be sent), "
+                                     "not rejected.")
+            return wanted, sa.and_(t.c.id.in_(wanted), t.c.state == "rejected")
+        where = t.c.state == "rejected"
+        if ven is not None:
+            r = schema.resources
+            known = conn.execute(sa.select(r.c.id).where(r.c.ven == ven).limit(1)).first() or \
+                conn.execute(sa.select(t.c.id).where(t.c.ven == ven).limit(1)).first()
+            if known is None:
+                raise InputError(f"Unknown VEN {ven!r}: no resource in the store and no report in the outbox "
+                                 "belongs to it.")
+            where = sa.and_(where, t.c.ven == ven)
+        return [int(i) for i in conn.execute(sa.select(t.c.id).where(where).order_by(t.c.id)).scalars()], where
+
+    def outbox_select_rejected(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[dict[str, Any]]:
+        """The rejected reports (rows without payloads, oldest first) named by ``ids``, or of ``ven``, or all
+        when neither is given; an unknown or not rejected id, or an unknown VEN, raises :class:`InputError`."""
+        t = schema.outbox
+        cols = [c for c in t.c if c.name != "payload"]
+        with self.engine.connect() as conn:
+            _, where = self._rejected_selection(conn, ids, ven)
+            return [dict(row._mapping) for row in conn.execute(sa.select(*cols).where(where).order_by(t.c.id))]
+
+    def outbox_requeue(self, ids: Sequence[int] | None = None, ven: str | None = None,
+                       now: float | None = None) -> list[int]:
+        """Send rejected reports again: the chosen ones (as :meth:`outbox_select_rejected`) become ``pending``,
+        due at ``now`` (default: at once), attempts and last error kept.  All or nothing; returns their ids."""
+        t = schema.outbox
+        due = time.time() if now is None else now
+        with self.engine.begin() as conn:
+            chosen, where = self._rejected_selection(conn, ids, ven)
+            if chosen:
+                conn.execute(t.update().where(where).values(state="pending", next_attempt_at=due))
+            return chosen
+
+    def outbox_drop(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[int]:
+        """Delete rejected reports deliberately (chosen as :meth:`outbox_select_rejected`); pending reports are
+        never touched.  All or nothing; returns the deleted ids."""
+        t = schema.outbox
+        with self.engine.begin() as conn:
+            chosen, where = self._rejected_selection(conn, ids, ven)
+            if chosen:
+                conn.execute(t.delete().where(where))
+            return chosen
+
+    def outbox_retarget(self, moves: Sequence[tuple[str, str, str, str]],
+                        aside: Sequence[tuple[str, str, str]] = ()) -> tuple[int, int]:
+        """In one transaction: reports (waiting or set aside) of each ``(old program id, old event id, new program id,
+        new event id)`` get the new ids in their columns and JSON and wait to be sent again; reports of each
+        ``(program id, event id, reason)`` in ``aside`` are set aside with the reason.  Returns ``(moved, set aside)``."""
+        t = schema.outbox
+        moved = set_aside = 0
+        with self.engine.begin() as conn:
+            for old_program, old_event, new_program, new_event in moves:
+                rows = conn.execute(sa.select(t.c.id, t.c.payload).where(
+                    t.c.program_id == old_program, t.c.event_id == old_event)).all()
+                for row in rows:
+                    report = json.loads(row.payload)
+                    report["programID"], report["eventID"] = new_program, new_event
+                    conn.execute(t.update().where(t.c.id == row.id).values(
+                        program_id=new_program, event_id=new_event, payload=json.dumps(report, separators=(",", ":")),
+                        state="pending", next_attempt_at=0,
+                        last_error=f"moved from program {old_program} / event {old_event}: the VTN re-created them"))
+                moved += len(rows)
+            for program_id, event_id, reason in aside:
+                set_aside += conn.execute(t.update().where(t.c.program_id == program_id, t.c.event_id == event_id)
+                                          .values(state="rejected", last_error=reason[:2000])).rowcount
+        return moved, set_aside
 
     def outbox_counts(self) -> dict[str, int]:
         """``{"pending": n, "rejected": m}``."""
