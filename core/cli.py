@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from core import __version__, collect_cli, resources_cli
-from core.errors import VenError
+from core.errors import SettingsError, VenError
 from core.output import console, print_json, table
 from core.plugins import list_plugins
 from core.register_cli import add_register_command
@@ -26,12 +26,42 @@ from core.settings import effective_settings
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def parse_log_level(text: str, source: str) -> str:
+    """The upper-case level name of ``text`` (``WARN`` = ``WARNING``); anything else is a :class:`SettingsError`
+    naming ``source`` (``--log-level`` or ``VEN_LOG_LEVEL``) and the accepted levels."""
+    name = str(text).strip().upper()
+    name = "WARNING" if name == "WARN" else name
+    if name not in LOG_LEVELS:
+        raise SettingsError(f"Unknown log level {text!r} from {source}: use one of "
+                            f"{', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}.")
+    return name
+
+
+def _log_level_source(ctx: typer.Context) -> str:
+    source = ctx.get_parameter_source("log_level")
+    return "VEN_LOG_LEVEL" if getattr(source, "name", "") == "ENVIRONMENT" else "--log-level"
+
+
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(message)s", datefmt="%H:%M:%S",
+    logging.basicConfig(level=level, format="%(message)s", datefmt="%H:%M:%S",
                         handlers=[RichHandler(console=console(stderr=True), show_path=False,
                                               rich_tracebacks=False)], force=True)
     for noisy in ("httpx", "httpcore", "pymodbus", "uvicorn.access", "amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _setting_rows(data: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """``(dotted key, repr of value)`` rows of already-masked settings, tables flattened to any depth."""
+    rows: list[tuple[str, str]] = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            rows.extend(_setting_rows(value, f"{prefix}{key}."))
+        else:
+            rows.append((f"{prefix}{key}", repr(value)))
+    return rows
 
 
 def _print_version(value: bool) -> None:
@@ -50,11 +80,11 @@ def build_app(runtime: Runtime) -> typer.Typer:
     def root(
         ctx: typer.Context,
         log_level: str = typer.Option("INFO", "--log-level", envvar="VEN_LOG_LEVEL",
-                                      help="DEBUG, INFO, WARNING or ERROR."),
+                                      help="DEBUG, INFO, WARNING, ERROR or CRITICAL (case does not matter)."),
         version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                      help="Print the version and exit."),
     ) -> None:
-        _setup_logging(log_level)
+        _setup_logging(parse_log_level(log_level, _log_level_source(ctx)))
         ctx.obj = runtime
 
     @app.command("plugins")
@@ -76,13 +106,7 @@ def build_app(runtime: Runtime) -> typer.Typer:
         if as_json:
             print_json(data)
             return
-        rows = []
-        for key, value in data.items():
-            if isinstance(value, dict):
-                rows.extend((f"{key}.{k}", repr(v)) for k, v in value.items())
-            else:
-                rows.append((key, repr(value)))
-        console().print(table(f"Settings ({data['env']})", ["key", "value"], rows))
+        console().print(table(f"Settings ({data['env']})", ["key", "value"], _setting_rows(data)))
 
     add_register_command(app)
     add_run_commands(app)
@@ -102,7 +126,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     runtime = None
     try:
-        runtime = Runtime.create()
+        runtime = Runtime.create(may_create_store=False)  # only commands that fill a new store create one
         app = build_app(runtime)
         command = typer.main.get_command(app)
         # Standalone mode: click/typer print usage errors themselves and exit 2; VenError propagates to here.

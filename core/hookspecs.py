@@ -60,13 +60,21 @@ def ven_settings_validators() -> list[Any]:
 
 
 @hookspec(firstresult=True)
-def ven_resource_store(settings: "Settings") -> "ResourceStore | None":
+def ven_resource_store(settings: "Settings", create: bool) -> "ResourceStore | None":
     """Return the :class:`core.protocols.ResourceStore` holding resources, loads, connections, outbox.
 
     ``firstresult``: the first non-``None`` answer wins.  The default plugin ``sqlite_store`` serves any
     SQLAlchemy URL in ``settings.database_url`` (SQLite by default, PostgreSQL with ``postgresql://``).
     Return ``None`` if your plugin does not handle the configured URL so the default can take it.
     The store is opened lazily by the framework and closed with ``store.close()`` at exit.
+
+    ``create`` says whether a database that does not exist yet may be made.  It is ``True`` for the
+    commands that fill a new store on purpose (``ven samples generate``, ``ven samples import``,
+    ``ven demo``) and for library use (:meth:`core.runtime.Runtime.store`); every other ``ven`` command
+    passes ``False``, and then a database that is not there must be a :class:`core.errors.SettingsError`
+    naming it (exit status 2) — a mistyped path must not become a new, empty store.  A store that did
+    create something may list it, human-readable, in an attribute ``created`` (a list of strings such as
+    ``"the folder /srv/ven"``); the creating commands print it on stderr.
     """
 
 

@@ -36,7 +36,13 @@ UNKNOWN_OUTCOME_ROUNDS = 3  # create → (unknown outcome) → look up → creat
 
 @dataclass
 class VenResult:
-    """What registration did for one VEN."""
+    """What registration did for one VEN in one run.
+
+    ``registered`` and ``adopted`` count loads created on the VTN, or found there after a 409 and adopted, by
+    this run; ``total_loads`` is how many of the VEN's loads this run set out to register (those without a VTN
+    id); ``loads_already_registered`` how many had one before it.  ``already_registered`` is true when the store
+    held the VEN's VTN id for this VTN before the run (else a ``vtn_ven_id`` means it was created or adopted now).
+    """
 
     ven: str
     vtn_ven_id: str | None = None
@@ -45,30 +51,69 @@ class VenResult:
     adopted: int = 0
     failed: int = 0
     error: str | None = None
+    already_registered: bool = False
+    loads_already_registered: int = 0
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.failed == 0
 
+    @property
+    def registered_now(self) -> bool:
+        """The VEN was created or adopted on the VTN by this run."""
+        return self.vtn_ven_id is not None and not self.already_registered
+
+    @property
+    def not_attempted(self) -> int:
+        """Loads this run meant to register but did not get to (only after an interruption)."""
+        return max(0, self.total_loads - self.registered - self.adopted - self.failed)
+
 
 @dataclass
 class RegistrationSummary:
-    """The outcome of one ``ven register`` run (the JSON of ``--json``)."""
+    """The outcome of one ``ven register`` run (the JSON of ``--json``): what THIS run did.
+
+    ``vens`` are the VENs the run started on; ``not_started`` the ones it was asked for but never reached
+    (only when ``interrupted``, e.g. by Ctrl-C).  Keys of :meth:`as_dict`:
+
+    * ``total_vens`` — VENs asked for; ``vens_registered`` — created or adopted on the VTN now;
+      ``vens_already_registered`` — known from an earlier run; ``failed_vens`` — a VEN or a load failed;
+      ``vens_not_started``;
+    * ``loads_registered`` — created or adopted now (``loads_created`` + ``loads_adopted``);
+      ``loads_already_registered`` — registered by an earlier run; ``loads_failed``; ``loads_not_attempted``;
+    * ``interrupted``, ``seconds``, ``per_ven``.
+    """
 
     vens: list[VenResult] = field(default_factory=list)
     seconds: float = 0.0
+    interrupted: bool = False
+    not_started: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "total_vens": len(self.vens),
-            "vens_registered": sum(1 for v in self.vens if v.ok),
-            "loads_registered": sum(v.registered + v.adopted for v in self.vens),
-            "loads_adopted": sum(v.adopted for v in self.vens),
-            "loads_failed": sum(v.failed for v in self.vens),
+            "total_vens": len(self.vens) + len(self.not_started),
+            "vens_registered": sum(1 for v in self.vens if v.registered_now),
+            "vens_already_registered": sum(1 for v in self.vens if v.already_registered),
             "failed_vens": [v.ven for v in self.vens if not v.ok],
+            "vens_not_started": list(self.not_started),
+            "loads_registered": sum(v.registered + v.adopted for v in self.vens),
+            "loads_created": sum(v.registered for v in self.vens),
+            "loads_adopted": sum(v.adopted for v in self.vens),
+            "loads_already_registered": sum(v.loads_already_registered for v in self.vens),
+            "loads_failed": sum(v.failed for v in self.vens),
+            "loads_not_attempted": sum(v.not_attempted for v in self.vens),
+            "interrupted": self.interrupted,
             "seconds": round(self.seconds, 3),
-            "per_ven": [asdict(v) for v in self.vens],
+            "per_ven": [{**asdict(v), "registered_now": v.registered_now} for v in self.vens],
         }
+
+
+@dataclass
+class _StoreBefore:
+    """What the store said before a run: ``{ven: (vtn_ven_id, vtn_url)}`` and ``{ven: loads}``."""
+
+    registrations: dict[str, tuple[str | None, str | None]]
+    loads: dict[str, int]
 
 
 def _number(value: Any) -> float | None:
@@ -216,6 +261,8 @@ class Registrar:
         self.progress = progress
         self.writer = ResultWriter(store)
         self._create_id = getattr(transport, "create_resource_id", None)
+        self._started: list[VenResult] = []  # the VENs :meth:`register_vens` began, in order
+        self.last_summary: RegistrationSummary | None = None  # also set when register_vens is interrupted
 
     async def ven_id(self, ven: str) -> str:
         """The VTN id of ``ven``: from the store when it was registered at this VTN, else find-or-create."""
@@ -275,6 +322,7 @@ class Registrar:
         if queue is None:
             return (await self.register_vens([ven])).vens[0]
         result, rows = await self._begin_ven(ven)
+        self._started.append(result)
         if result.error is not None:
             return result
         tracker = _VenProgress(ven, len(rows), self.progress)
@@ -311,8 +359,16 @@ class Registrar:
                 work.tracker.one_done()
 
     async def register_vens(self, vens: Sequence[str], ven_parallelism: int = 4) -> RegistrationSummary:
-        """Register ``vens``: a few VENs feed their loads at once into ``concurrency`` workers (the window)."""
+        """Register ``vens``: a few VENs feed their loads at once into ``concurrency`` workers (the window).
+
+        Cancelled (Ctrl-C under ``asyncio.run``), it stores every result that arrived, leaves the summary of
+        what was done in :attr:`last_summary` (``interrupted`` set) and re-raises the cancellation.
+        """
         started = time.perf_counter()
+        vens = list(dict.fromkeys(vens))
+        self._started = []
+        self.last_summary = None
+        before = _StoreBefore({}, {})
         queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=self.concurrency)
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
         gate = asyncio.Semaphore(max(1, ven_parallelism))
@@ -321,16 +377,53 @@ class Registrar:
             async with gate:
                 return await self.register_ven(ven, queue)
 
+        interrupted = False
         try:
-            results = await asyncio.gather(*(guarded(v) for v in vens))
+            before = await asyncio.to_thread(self._store_before, vens)
+            await asyncio.gather(*(guarded(v) for v in vens))
             for _ in workers:
                 await queue.put(None)  # every load is done: let the workers end
+        except asyncio.CancelledError:
+            interrupted = True
+            raise
         finally:
             for worker in workers:
                 worker.cancel()  # harmless for a worker that has ended; stops the rest on errors
             await asyncio.gather(*workers, return_exceptions=True)
             await self.writer.flush()
-        return RegistrationSummary(vens=list(results), seconds=time.perf_counter() - started)
+            self.last_summary = await asyncio.to_thread(self._summarise, vens, before, interrupted,
+                                                        time.perf_counter() - started)
+        return self.last_summary
+
+    def _store_before(self, vens: Sequence[str]) -> _StoreBefore:
+        """Each VEN's stored registration and load count, before the run touches them."""
+        counts = self.store.load_counts(vens) if hasattr(self.store, "load_counts") else {}
+        return _StoreBefore({ven: self.store.get_ven_registration(ven) for ven in vens},
+                            {ven: counts[ven][0] for ven in counts})
+
+    def _summarise(self, vens: Sequence[str], before: _StoreBefore, interrupted: bool,
+                   seconds: float) -> RegistrationSummary:
+        """The summary of this run, per VEN in ``vens`` order, from the results and the store before it.
+
+        A VEN the run had not begun when it was interrupted counts as not started, unless the store shows that
+        its VTN id was written by this run (the interruption fell between the VEN and its loads)."""
+        results = {r.ven: r for r in self._started}
+        summary = RegistrationSummary(seconds=seconds, interrupted=interrupted)
+        for ven in vens:
+            known_id, known_url = before.registrations.get(ven, (None, None))
+            result = results.get(ven)
+            if result is None:
+                now_id, now_url = self.store.get_ven_registration(ven)
+                if not now_id or (now_id, now_url) == (known_id, known_url) or not before.registrations:
+                    summary.not_started.append(ven)
+                    continue
+                result = VenResult(ven=ven, vtn_ven_id=now_id, total_loads=len(self.store.registration_rows(ven)))
+            result.already_registered = (known_id is not None and known_url == self.vtn_url
+                                         and result.vtn_ven_id == known_id)
+            if result.error is None and ven in before.loads:
+                result.loads_already_registered = max(0, before.loads[ven] - result.total_loads)
+            summary.vens.append(result)
+        return summary
 
     async def register_ven_in_batches(self, ven: str, batch_size: int = 50,
                                       delay_between_batches: float = 0.5) -> VenResult:

@@ -14,18 +14,28 @@ from core.register import Registrar, RegistrationSummary, select_vens
 from core.verify import VerifyReport, verify
 
 
+INTERRUPTED_EXIT = 130  # the shell's status for a process ended by SIGINT
+
+
 def _print_summary(summary: RegistrationSummary) -> None:
+    """The human summary of what this run did (also after Ctrl-C)."""
     data = summary.as_dict()
     out = console()
     line = "=" * 70
     out.print(line)
-    out.print("REGISTRATION SUMMARY")
+    out.print("REGISTRATION SUMMARY" + ("  (interrupted: what was done before Ctrl-C)" if summary.interrupted else ""))
     out.print(line)
     out.print(f"{'Total VENs processed:':<31}{data['total_vens']}")
-    out.print(f"{'VENs successfully registered:':<31}{data['vens_registered']}")
+    out.print(f"{'VENs registered now:':<31}{data['vens_registered']}  (created or adopted on the VTN by this run)")
+    out.print(f"{'VENs already registered:':<31}{data['vens_already_registered']}")
     out.print(f"{'Total loads registered:':<31}{data['loads_registered']}"
               + (f"  ({data['loads_adopted']} already on the VTN, adopted)" if data["loads_adopted"] else ""))
+    out.print(f"{'Loads already registered:':<31}{data['loads_already_registered']}  (by an earlier run)")
     out.print(f"{'Total loads failed:':<31}{data['loads_failed']}")
+    if summary.interrupted:
+        out.print(f"{'Loads not attempted:':<31}{data['loads_not_attempted']}")
+        out.print(f"{'VENs not started:':<31}{len(data['vens_not_started'])}"
+                  + (f"  ({', '.join(data['vens_not_started'][:10])})" if data["vens_not_started"] else ""))
     out.print(f"{'Failed VENs:':<31}{len(data['failed_vens'])}"
               + (f"  ({', '.join(data['failed_vens'][:10])})" if data["failed_vens"] else ""))
     out.print(f"{'Seconds:':<31}{data['seconds']}")
@@ -33,6 +43,8 @@ def _print_summary(summary: RegistrationSummary) -> None:
     for ven in summary.vens:
         if ven.error:
             out.print(f"  {ven.error}")
+    if summary.interrupted:
+        out.print("Interrupted: run `ven register` again to register the rest (nothing is registered twice).")
 
 
 def _print_verify(report: VerifyReport) -> None:
@@ -57,6 +69,24 @@ def _print_verify(report: VerifyReport) -> None:
 
 async def _register(runtime: Any, vens: list[str], concurrency: int, rate: Optional[float],
                     show_progress: bool) -> RegistrationSummary:
+    """Register ``vens``; a Ctrl-C (the cancellation ``asyncio.run`` makes of SIGINT) returns the summary of what
+    was done, with ``interrupted`` set, instead of raising."""
+    started: list[Registrar] = []
+    try:
+        return await _register_all(runtime, vens, concurrency, rate, show_progress, started)
+    except asyncio.CancelledError:
+        summary = started[0].last_summary if started else None
+        summary = summary if summary is not None else RegistrationSummary(not_started=list(vens))
+        summary.interrupted = True
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()  # handled: the command ends normally (and exits 130)
+        return summary
+
+
+async def _register_all(runtime: Any, vens: list[str], concurrency: int, rate: Optional[float],
+                        show_progress: bool, started: list[Registrar]) -> RegistrationSummary:
+    """The registration itself; the :class:`Registrar` is appended to ``started`` once made."""
     store = runtime.store()
     totals = {ven: 0 for ven in vens}
     bars = progress(transient=False) if show_progress else None
@@ -77,6 +107,7 @@ async def _register(runtime: Any, vens: list[str], concurrency: int, rate: Optio
     async with runtime.transport() as transport:
         registrar = Registrar(store, transport, vtn_url=runtime.settings.vtn.url, concurrency=concurrency,
                               rate=rate, progress=on_progress)
+        started.append(registrar)
         if bars:
             with bars:
                 return await registrar.register_vens(vens)
@@ -98,7 +129,10 @@ def register_command(
     repair: bool = typer.Option(False, "--repair", help="With --verify: fix the store side from the VTN."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Register every VEN and every load with the VTN (resumable; safe to run again)."""
+    """Register every VEN and every load with the VTN (resumable; safe to run again).
+
+    The summary counts what this run did; Ctrl-C stops it, prints the summary so far and exits 130.
+    """
     runtime = ctx.obj
     if repair and not verify_only:
         raise InputError("--repair only works together with --verify.")
@@ -114,6 +148,8 @@ def register_command(
         raise typer.Exit(0 if report.clean else 1)
     summary = asyncio.run(_register(runtime, vens, concurrency, rate, show_progress=not as_json))
     print_json(summary.as_dict()) if as_json else _print_summary(summary)
+    if summary.interrupted:
+        raise typer.Exit(INTERRUPTED_EXIT)
     if summary.as_dict()["failed_vens"]:
         raise typer.Exit(1)
 

@@ -15,27 +15,39 @@ from core.settings import Settings, load_settings, validate
 
 
 class Runtime:
-    """Settings + plugin manager; ``store()`` and other services are created on first use."""
+    """Settings + plugin manager; ``store()`` and other services are created on first use.
 
-    def __init__(self, settings: Settings, pm: pluggy.PluginManager):
+    ``may_create_store`` is the default answer to "may the store make a database that does not exist yet?":
+    ``True`` for library use and tests, ``False`` in the ``ven`` command line, where only the commands that
+    fill a new store on purpose ask for it with ``store(create=True)``.
+    """
+
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager, *, may_create_store: bool = True):
         self.settings = settings
         self.pm = pm
+        self.may_create_store = may_create_store
         self._store: Any = None
 
     @classmethod
-    def create(cls, settings: Settings | None = None, *, load_entry_points: bool = True) -> "Runtime":
+    def create(cls, settings: Settings | None = None, *, load_entry_points: bool = True,
+               may_create_store: bool = True) -> "Runtime":
         """Load settings (if not given), build the plugin manager and validate plugin settings."""
         settings = settings if settings is not None else load_settings()
         pm = build_plugin_manager(settings, load_entry_points=load_entry_points)
         validators = [v for group in pm.hook.ven_settings_validators() for v in (group or [])]
         if validators:
             validate(settings, validators)
-        return cls(settings, pm)
+        return cls(settings, pm, may_create_store=may_create_store)
 
-    def store(self) -> Any:
-        """The :class:`core.protocols.ResourceStore` from the ``ven_resource_store`` hook (opened once)."""
+    def store(self, *, create: bool = False) -> Any:
+        """The :class:`core.protocols.ResourceStore` from the ``ven_resource_store`` hook (opened once).
+
+        The store may make a database that does not exist when ``create`` is true or the runtime was built
+        with ``may_create_store`` (see :func:`core.hookspecs.ven_resource_store`); only the first call opens it.
+        """
         if self._store is None:
-            store = self.pm.hook.ven_resource_store(settings=self.settings)
+            store = self.pm.hook.ven_resource_store(settings=self.settings,
+                                                    create=create or self.may_create_store)
             if store is None:
                 raise PluginError("No plugin provides a resource store (is sqlite_store disabled?).")
             self._store = store

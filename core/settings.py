@@ -3,21 +3,30 @@
 Environments ``[default]``, ``[development]`` (the default), ``[production]``; choose with ``VEN_ENV``.
 Nested keys from the environment use a double underscore: ``VEN_VTN__URL``.  The settings file is taken
 from ``VEN_SETTINGS_FILE`` when set, else ``./settings.toml``, else the one beside the package.
+
+Environment values are parsed as TOML by dynaconf (``VEN_VTN__TIMEOUT_SECONDS=5`` is the number 5), except
+for *string settings*: a key whose validator (core's or a plugin's ``ven_settings_validators``) says
+``is_type_of=str`` keeps the environment text exactly as written, so ``VEN_VTN__CLIENT_SECRET=999`` is the
+string ``"999"`` and ``0123``, ``1e5``, ``true`` or ``[1]`` stay those characters.  A value starting with a
+dynaconf marker (``@str``, ``@int``, ``@float``, ``@bool``, ``@json``, ``@format`` …) is converted by that
+marker, for every key.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from dynaconf import Dynaconf, ValidationError, Validator
+from dynaconf.utils.parse_conf import boolean_fix, converters, parse_conf_data
 
 from core.errors import SettingsError
+from core.masking import is_secret_key, mask_secrets
 
 Settings = Dynaconf
 
-SECRET_KEYS = ("client_secret", "token", "password", "secret")
+GLOBAL_ENV_PREFIX = "DYNACONF"  # dynaconf also reads DYNACONF_* variables, before the VEN_* ones
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -56,9 +65,9 @@ def core_validators() -> list[Validator]:
                   messages={"condition": "plugins must be a list of plugin names, got {value!r}."}),
         Validator("disabled_plugins", default=[], condition=_is_str_list,
                   messages={"condition": "disabled_plugins must be a list of plugin names, got {value!r}."}),
-        Validator("vtn.url", default="", condition=_is_http_url,
+        Validator("vtn.url", default="", is_type_of=str, condition=_is_http_url,
                   messages={"condition": "vtn.url must start with http:// or https://, got {value!r}."}),
-        Validator("vtn.token_url", default="", condition=_is_http_url,
+        Validator("vtn.token_url", default="", is_type_of=str, condition=_is_http_url,
                   messages={"condition": "vtn.token_url must start with http:// or https://, got {value!r}."}),
         Validator("vtn.client_id", "vtn.client_secret", "vtn.token", default="", is_type_of=str,
                   messages={"operations": "{name} must be a string."}),
@@ -98,7 +107,7 @@ def core_validators() -> list[Validator]:
         Validator("events.callback_port", default=0, is_type_of=int, gte=0, lte=65535,
                   messages={"operations": "events.callback_port must be a port number from 0 to 65535 "
                                           "(0 = any free port), got {value!r}."}),
-        Validator("events.callback_url", default="", condition=_is_http_url,
+        Validator("events.callback_url", default="", is_type_of=str, condition=_is_http_url,
                   messages={"condition": "events.callback_url must start with http:// or https://, got {value!r}."}),
         Validator("clock.mode", default="replay", is_in=("replay", "wallclock"),
                   messages={"operations": "clock.mode must be replay or wallclock, got {value!r}."}),
@@ -131,33 +140,120 @@ def load_settings(environment: str | None = None, **overrides: Any) -> Settings:
 
 
 def validate(settings: Settings, validators: Iterable[Validator]) -> None:
-    """Run ``validators``; turn the first failure into a :class:`SettingsError`."""
+    """Run ``validators``; turn the first failure into a :class:`SettingsError` (secrets in it masked).
+
+    Before validating, every string setting among ``validators`` that came from the environment gets its
+    raw environment text back (see :func:`keep_string_environment_text`).
+    """
+    validators = list(validators)
+    keep_string_environment_text(settings, string_setting_keys(validators))
     settings.validators.register(*validators)
     try:
         settings.validators.validate()
     except ValidationError as err:
-        message = str(err).strip().splitlines()[0]
+        message = _masked_message(settings, err)
         if not message.endswith("."):
             message += "."
         raise SettingsError(f"Invalid setting: {message}") from None
 
 
-def _mask(key: str, value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _mask(k, v) for k, v in value.items()}
-    name = key.lower()
-    if value and (name in SECRET_KEYS or name.endswith(tuple(f"_{s}" for s in SECRET_KEYS))):
-        return "***"
+def _masked_message(settings: Settings, err: ValidationError) -> str:
+    """The first line of ``err`` with the failing values' secrets (and URL passwords) replaced by ``***``."""
+    message = str(err).strip().splitlines()[0]
+    for validator, _detail in getattr(err, "details", None) or []:
+        for name in getattr(validator, "names", None) or ():
+            value = settings.get(name, None)
+            if value is None:
+                continue
+            plain = _plain(value)
+            masked = mask_secrets(plain, is_secret_key(str(name).rsplit(".", 1)[-1]))
+            if masked != plain:
+                message = message.replace(repr(value), repr(masked)).replace(repr(plain), repr(masked))
+    return message
+
+
+def _plain(value: Any) -> Any:
+    """Dynaconf's boxes and box lists as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     return value
 
 
+def string_setting_keys(validators: Iterable[Validator]) -> set[str]:
+    """Lower-case dotted names of the settings ``validators`` require to be strings (``is_type_of=str``).
+
+    Combined validators (``a | b``, ``a & b``) count when one side requires a string.
+    """
+    keys: set[str] = set()
+    for validator in validators:
+        inner = getattr(validator, "validators", None)
+        if inner:
+            keys |= string_setting_keys(inner)
+            continue
+        wanted = (getattr(validator, "operations", None) or {}).get("is_type_of")
+        if wanted is str or (isinstance(wanted, tuple) and wanted and all(t is str for t in wanted)):
+            keys.update(str(name).lower() for name in validator.names)
+    return keys
+
+
+def keep_string_environment_text(settings: Settings, keys: set[str]) -> list[str]:
+    """Give each string setting in ``keys`` that an environment variable set its raw text back.
+
+    Dynaconf parses every environment value as TOML, so ``VEN_VTN__CLIENT_SECRET=999`` would become the integer
+    999.  For a key in ``keys`` whose current value is exactly what dynaconf made of the variable (so neither a
+    file nor an override given to :func:`load_settings` won), the value becomes the variable's text as written.
+    Values starting with a dynaconf marker (``@int 5``, ``@json [1]`` …) are left to that marker.
+    Returns the dotted keys that were changed.
+    """
+    if not keys:
+        return []
+    prefixes = [GLOBAL_ENV_PREFIX]
+    prefix = settings.get("ENVVAR_PREFIX_FOR_DYNACONF")
+    if isinstance(prefix, str) and prefix and prefix.upper() != GLOBAL_ENV_PREFIX:
+        prefixes.append(prefix.upper())
+    raw_by_key: dict[str, str] = {}
+    for prefix in prefixes:  # in dynaconf's order: the later prefix wins
+        start = f"{prefix}_"
+        for variable, raw in os.environ.items():
+            if variable.startswith(start):
+                key = ".".join(part.lower() for part in variable[len(start):].split("__"))
+                if key in keys:
+                    raw_by_key[key] = raw
+    changed = []
+    for key, raw in raw_by_key.items():
+        if raw.partition(" ")[0] in converters:
+            continue
+        current = settings.get(key, None)
+        if isinstance(current, str) and current == raw:
+            continue
+        if _same(current, parse_conf_data(boolean_fix(raw), tomlfy=True, box_settings=settings)):
+            settings.set(key, raw)
+            changed.append(key)
+    return changed
+
+
+def _same(current: Any, parsed: Any) -> bool:
+    """Whether a setting still holds what dynaconf parsed from the environment (NaN equals NaN here)."""
+    if isinstance(current, float) and isinstance(parsed, float) and current != current and parsed != parsed:
+        return True
+    try:
+        return type(_plain(current)) is type(_plain(parsed)) and _plain(current) == _plain(parsed)
+    except Exception:  # noqa: BLE001 - an odd value that cannot be compared is not ours to replace
+        return False
+
+
 def effective_settings(settings: Settings) -> dict[str, Any]:
-    """The effective settings as a plain dict, lower-case keys, with secrets masked."""
+    """The effective settings as plain dicts and lists, lower-case keys, every secret masked at any depth
+    (see :mod:`core.masking`)."""
     raw = settings.as_dict(internal=False)
-    return {k.lower(): _mask(k, _lower_keys(v)) for k, v in sorted(raw.items())}
+    return {k.lower(): mask_secrets(_lower_keys(v), is_secret_key(k)) for k, v in sorted(raw.items())}
 
 
 def _lower_keys(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k).lower(): _lower_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_lower_keys(v) for v in value]
     return value

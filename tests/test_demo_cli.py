@@ -27,9 +27,12 @@ def test_demo_twice_in_a_fresh_folder(tmp_path):
     assert (reports, resources) == (3 * 4, 20 * 6) and energy > 0, first.stdout
     assert (config / "local_vtn.json").is_file() and (config / "resources.db").is_file()
     assert "Traceback" not in first.stderr
+    said = " ".join(first.stderr.split())  # the demo made config/ and the store, and says so (issue 19.5)
+    assert f"Created the folder {config} and the database {config / 'resources.db'} for a new store." in said
 
     second = run_ven("demo", "--ticks", "3", "--resources", "20", env=env, timeout=240)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "meter data: using" in second.stdout and "fleet: using the 20 resources" in second.stdout
+    assert "for a new store" not in second.stderr
     assert "registration: 0 loads registered" in second.stdout  # the VTN kept them (state file)
     assert totals(second.stdout)[:2] == (3 * 4, 20 * 6)  # this run's reports, not the first run's too

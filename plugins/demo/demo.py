@@ -128,8 +128,10 @@ def run_demo(runtime: Runtime, options: DemoOptions) -> list[tuple]:
     from plugins.local_vtn.seed import seed_demo
     from plugins.local_vtn.server import LocalVtnServer
     from plugins.local_vtn.state import VtnState, load_state
+    from plugins.samples.cli import open_store_to_fill
 
     out = console()
+    open_store_to_fill(runtime)  # the demo makes config/resources.db (and config/) when missing
     out.print(ensure_meter_data(runtime, options))
     for line in ensure_fleet(runtime, options):
         out.print(line)
@@ -145,9 +147,10 @@ def run_demo(runtime: Runtime, options: DemoOptions) -> list[tuple]:
                   f"event {seeded['event']['eventName']} asks for USAGE in kWh")
         vens = select_vens(runtime.store())
         registration = asyncio.run(_register(runtime, vens))
-        out.print(f"registration: {registration['loads_registered']} loads registered in "
-                  f"{registration['vens_registered']}/{registration['total_vens']} VENs, "
-                  f"{registration['loads_failed']} failed ({registration['seconds']:.1f} s)")
+        out.print(f"registration: {registration['loads_registered']} loads registered now "
+                  f"({registration['loads_already_registered']} already), {registration['vens_registered']} new "
+                  f"of {registration['total_vens']} VENs, {registration['loads_failed']} failed "
+                  f"({registration['seconds']:.1f} s)")
         run_options = RunOptions.from_settings(runtime.settings, vens=vens, interval_seconds=options.interval_seconds,
                                                speed=options.speed, max_ticks=options.ticks, register=False,
                                                poll_seconds=options.interval_seconds * 4)

@@ -1,8 +1,9 @@
 """``ven samples import|generate`` and ``ven loads generate``.
 
-Both ``samples`` commands refuse to add to a store that already holds resources unless ``--append`` is
-given: adding a second fleet by accident doubles every VEN, and re-importing the same CSV would give the
-same businesses twice under new ids.
+Both ``samples`` commands create the store when ``database_url`` names a SQLite file (or folder) that does not
+exist yet, and say so on stderr; every other command refuses a store that is not there.  They refuse to add
+to a store that already holds resources unless ``--append`` is given: adding a second fleet by accident
+doubles every VEN, and re-importing the same CSV would give the same businesses twice under new ids.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead
 SEED_HELP = "Seed for reproducible ids and choices; a random one is used (and printed) when omitted."
 DEFAULT_RESOURCES = 150
 SKIPPED_SHOWN_PER_FILE = 20
+
+
+def open_store_to_fill(runtime: Any) -> Any:
+    """The runtime's store for a command that fills a store on purpose: a database (and folder) that does not
+    exist yet is made, and what was made is said on stderr."""
+    store = runtime.store(create=True)
+    created = list(getattr(store, "created", None) or [])
+    if created:
+        console(stderr=True).print(f"Created {' and '.join(created)} for a new store.", highlight=False,
+                                   soft_wrap=True)
+    return store
 
 
 def _refuse_if_populated(store: Any, append: bool) -> None:
@@ -65,7 +77,7 @@ def build_samples_app() -> typer.Typer:
     ) -> None:
         """Import businesses from asset CSVs: VEN = town of the address, bad rows reported and skipped."""
         assets = read_asset_files(files)
-        store = ctx.obj.store()
+        store = open_store_to_fill(ctx.obj)
         _refuse_if_populated(store, append)
         seed = new_seed() if seed is None else seed
         resources = build_resources([site for asset in assets for site in asset.sites], make_rng(seed))
@@ -102,7 +114,7 @@ def build_samples_app() -> typer.Typer:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Generate a synthetic fleet across real Danish towns (one VEN per town); same seed, same fleet."""
-        store = ctx.obj.store()
+        store = open_store_to_fill(ctx.obj)
         _refuse_if_populated(store, append)
         seed = new_seed() if seed is None else seed
         with progress(transient=as_json) as bar:

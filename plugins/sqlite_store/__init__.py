@@ -14,12 +14,13 @@ __all__ = ["SqlResourceStore"]
 
 
 @hookimpl
-def ven_resource_store(settings: Any) -> SqlResourceStore | None:
-    """Serve ``sqlite:`` and ``postgresql:`` URLs from ``settings.database_url``."""
+def ven_resource_store(settings: Any, create: bool) -> SqlResourceStore | None:
+    """Serve ``sqlite:`` and ``postgresql:`` URLs from ``settings.database_url``; a SQLite file (and folder) that
+    does not exist is made only when ``create`` is true, else it is an error naming the path."""
     url = settings.database_url
     if not url.startswith(("sqlite", "postgresql")):
         return None
-    return SqlResourceStore(url)
+    return SqlResourceStore(url, create=create)
 
 
 @hookimpl

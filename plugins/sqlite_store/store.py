@@ -10,12 +10,13 @@ import contextlib
 import json
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection as SaConnection
 
-from core.errors import InputError, VenError
+from core.errors import InputError, SettingsError, VenError
 from core.model import (APPROVED, LOAD_COMPONENTS, PENDING, STATUSES, Connection, Load, Resource)
 from plugins.sqlite_store import schema
 from plugins.sqlite_store.backlog import BacklogMethods
@@ -67,13 +68,39 @@ def make_engine(url: str) -> sa.Engine:
     return engine
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The absolute file path of a SQLite ``url`` (``sqlite:///relative.db`` is relative to the working folder);
+    ``None`` for in-memory SQLite and for other databases."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None  # make_engine names the bad URL
+    database = parsed.database or ""
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
+        if str(parsed.query.get("mode", "")) == "memory":
+            return None
+        database = database[len("file:"):].split("?", 1)[0]
+    if database in ("", ":memory:"):
+        return None
+    return Path(database).expanduser().absolute()
+
+
 class SqlResourceStore(BacklogMethods, LeaseMethods):
     """Resources, loads, connections, VENs, the outbox, the readings backlog and VEN leases in an SQLAlchemy
     database (the backlog and lease methods live in their own modules of this plugin)."""
 
-    def __init__(self, url: str, *, auto_migrate: bool = True):
+    def __init__(self, url: str, *, auto_migrate: bool = True, create: bool = True):
+        """Open (and with ``auto_migrate`` bring up to date) the database at ``url``.
+
+        ``create`` says whether a SQLite database that does not exist yet may be made: with ``True`` its folder
+        and file are created and listed in :attr:`created`; with ``False`` a missing folder or file is a
+        :class:`SettingsError` naming the path (exit status 2), so a mistyped ``database_url`` never becomes a
+        new, empty store.  Server databases (PostgreSQL) are never created here.
+        """
         self.url = url
-        self._ensure_sqlite_dir(url)
+        self.created: list[str] = self._ensure_sqlite_dir(url, create)
         try:
             self.engine = make_engine(url)
         except (sa.exc.ArgumentError, ModuleNotFoundError) as err:
@@ -81,11 +108,30 @@ class SqlResourceStore(BacklogMethods, LeaseMethods):
         self.migrations: list[str] = self.migrate() if auto_migrate else []
 
     @staticmethod
-    def _ensure_sqlite_dir(url: str) -> None:
-        from pathlib import Path
-
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    def _ensure_sqlite_dir(url: str, create: bool = True) -> list[str]:
+        """Check (``create=False``) or make (``create=True``) the folder and file of a SQLite ``url``; returns
+        what was made (``"the folder …"``, ``"the database …"``), nothing for in-memory and server databases."""
+        path = _sqlite_file(url)
+        if path is None:
+            return []
+        folder = path.parent
+        if not create:
+            if not folder.is_dir():
+                raise SettingsError(f"database_url points at {path}, but the folder {folder} does not exist: "
+                                    f"check the path, or create a store with `ven samples generate`, "
+                                    f"`ven samples import` or `ven demo`.")
+            if not path.exists():
+                raise SettingsError(f"database_url points at {path}, which does not exist: check the path, or "
+                                    f"create a store there with `ven samples generate`, `ven samples import` "
+                                    f"or `ven demo`.")
+            return []
+        made = []
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            made.append(f"the folder {folder}")
+        if not path.exists():
+            made.append(f"the database {path}")
+        return made
 
     # ------------------------------------------------------------------------------------ lifecycle
     def migrate(self) -> list[str]:
