@@ -42,8 +42,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
