@@ -22,7 +22,7 @@ import json
 import logging
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from itertools import accumulate, islice
 from typing import Any, Iterator
@@ -45,10 +45,18 @@ class EventChange:
     event: Event
 
 
+BOOKKEEPING = ("createdDateTime", "modificationDateTime", "objectType")
+CLOCK_SLACK = timedelta(seconds=1)
+"""How much older a pushed version may look and still be applied: VTNs stamp in whole seconds in some of their
+formats, so a genuine update can seem a fraction of a second older than the version it replaces."""
+
+
 def _fingerprint(event: Event) -> str:
-    if event.modification_date_time is not None:
-        return event.modification_date_time.isoformat()
-    return json.dumps(event.to_wire(), sort_keys=True, default=str)
+    """What identifies a version of an event: its modification time and its content (a VTN whose stamps have only
+    whole seconds can change an event twice within one)."""
+    content = {k: v for k, v in event.to_wire().items() if k not in BOOKKEEPING}
+    stamp = event.modification_date_time.isoformat() if event.modification_date_time is not None else ""
+    return stamp + "|" + json.dumps(content, sort_keys=True, default=str)
 
 
 class EventTracker:
@@ -84,8 +92,9 @@ class EventTracker:
     def apply(self, change: str, event: Event) -> list[EventChange]:
         """Apply one pushed change (a webhook notification); returns it when it is news.
 
-        A notification older than what is known (its ``modificationDateTime`` is earlier — deliveries can
-        arrive out of order, or after a poll already saw a newer version) is ignored.
+        A version older than what is known (its ``modificationDateTime`` earlier by more than
+        :data:`CLOCK_SLACK` — deliveries can arrive out of order, or after a poll already saw a newer version) is
+        ignored.
         """
         if not event.id:
             return []
@@ -101,7 +110,7 @@ class EventTracker:
         current = self.events.get(event.id)
         if (current is not None and current.modification_date_time is not None
                 and event.modification_date_time is not None
-                and event.modification_date_time < current.modification_date_time):
+                and event.modification_date_time < current.modification_date_time - CLOCK_SLACK):
             return []
         self.events[event.id] = event
         self._prints[event.id] = fingerprint

@@ -218,3 +218,20 @@ def test_the_default_event_log_counts_loads_and_resources(any_store):
     line = describe("created", event, selection)
     assert line == "created event 'peak' (e-1) of program p-1: 1 intervals, SIMPLE=1; 6 loads in 3 resources"
     assert describe("removed", event, per_resource[1]).endswith("2 loads in 1 resources")  # a plain list works too
+
+
+def test_versions_stamped_in_whole_seconds_are_told_apart_by_content():
+    """Some VTNs stamp modificationDateTime in whole seconds in some formats: two versions within one second have
+    the same stamp, and a genuine update can look a fraction of a second older than the version it replaces."""
+    tracker = EventTracker()
+    second = datetime(2026, 12, 2, 13, 49, 7, tzinfo=timezone.utc)
+    first = Event(id="a", program_id="p1", modification_date_time=second + timedelta(milliseconds=500),
+                  intervals=[{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}])
+    assert [c.change for c in tracker.apply(CHANGED, first)] == [CREATED]
+    update = first.model_copy(update={"modification_date_time": second, "intervals": [
+        {"id": 0, "payloads": [{"type": "SIMPLE", "values": [2]}]}]})
+    update = Event.model_validate(update.to_wire())
+    assert [c.change for c in tracker.apply(CHANGED, update)] == [CHANGED]  # 0.5 s "older": still applied
+    again = Event.model_validate({**update.to_wire(), "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE",
+                                                                                             "values": [3]}]}]})
+    assert [c.change for c in tracker.update([again])] == [CHANGED]  # same stamp, other content: a change
