@@ -228,9 +228,8 @@ def test_versions_stamped_in_whole_seconds_are_told_apart_by_content():
     first = Event(id="a", program_id="p1", modification_date_time=second + timedelta(milliseconds=500),
                   intervals=[{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}])
     assert [c.change for c in tracker.apply(CHANGED, first)] == [CREATED]
-    update = first.model_copy(update={"modification_date_time": second, "intervals": [
+    update = Event.model_validate({**first.to_wire(), "modificationDateTime": second.isoformat(), "intervals": [
         {"id": 0, "payloads": [{"type": "SIMPLE", "values": [2]}]}]})
-    update = Event.model_validate(update.to_wire())
     assert [c.change for c in tracker.apply(CHANGED, update)] == [CHANGED]  # 0.5 s "older": still applied
     again = Event.model_validate({**update.to_wire(), "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE",
                                                                                              "values": [3]}]}]})
