@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import uvicorn
 
-from core.errors import VenError
+from venclient.errors import VenError
 
 
 def bind_socket(host: str, port: int, what: str) -> socket.socket:

@@ -43,7 +43,7 @@ class StoreUnavailable(VenError):
 class LeaseHeld(VenError):
     """Another live process holds the lease of a VEN this command must work on (``ven run``, ``ven register``).
 
-    ``holders`` maps each refused VEN to the lease row that holds it (see :class:`core.protocols.ResourceStore`
+    ``holders`` maps each refused VEN to the lease row that holds it (see :class:`venclient.protocols.ResourceStore`
     *leases*)."""
 
     def __init__(self, message: str, holders: dict | None = None):

@@ -13,7 +13,7 @@ entry points are imported, so a broken plugin can be switched off).
 
 Writing a hook implementation::
 
-    from core.hookspecs import hookimpl
+    from venclient.hookspecs import hookimpl
 
     @hookimpl
     def ven_meter_sources(settings):
@@ -26,7 +26,7 @@ Rules of the house:
   Later-registered plugins are called first, so a third-party plugin overrides a default one.
 * Collecting hooks return one value (or a list, where stated) per implementation; ``None`` is skipped.
 * A hook must not block the event loop: blocking I/O belongs in a thread (``asyncio.to_thread``).
-* The objects returned implement the :mod:`core.protocols` contracts (``ResourceStore``,
+* The objects returned implement the :mod:`venclient.protocols` contracts (``ResourceStore``,
   ``MeterSource``, ``VtnTransport``, ``Writer``); those files state what each method must do.
 """
 
@@ -39,8 +39,8 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     import typer
 
-    from core.protocols import MeterSource, ResourceStore, VtnTransport, Writer
-    from core.settings import Settings
+    from venclient.protocols import MeterSource, ResourceStore, VtnTransport, Writer
+    from venclient.settings import Settings
 
 PROJECT_NAME = "venclient"
 
@@ -61,7 +61,7 @@ def ven_settings_validators() -> list[Any]:
 
 @hookspec(firstresult=True)
 def ven_resource_store(settings: "Settings", create: bool) -> "ResourceStore | None":
-    """Return the :class:`core.protocols.ResourceStore` holding resources, loads, connections, outbox.
+    """Return the :class:`venclient.protocols.ResourceStore` holding resources, loads, connections, outbox.
 
     ``firstresult``: the first non-``None`` answer wins.  The default plugin ``sqlite_store`` serves any
     SQLAlchemy URL in ``settings.database_url`` (SQLite by default, PostgreSQL with ``postgresql://``).
@@ -70,8 +70,8 @@ def ven_resource_store(settings: "Settings", create: bool) -> "ResourceStore | N
 
     ``create`` says whether a database that does not exist yet may be made.  It is ``True`` for the
     commands that fill a new store on purpose (``ven samples generate``, ``ven samples import``,
-    ``ven demo``) and for library use (:meth:`core.runtime.Runtime.store`); every other ``ven`` command
-    passes ``False``, and then a database that is not there must be a :class:`core.errors.SettingsError`
+    ``ven demo``) and for library use (:meth:`venclient.runtime.Runtime.store`); every other ``ven`` command
+    passes ``False``, and then a database that is not there must be a :class:`venclient.errors.SettingsError`
     naming it (exit status 2) — a mistyped path must not become a new, empty store.  A store that did
     create something may list it, human-readable, in an attribute ``created`` (a list of strings such as
     ``"the folder /srv/ven"``); the creating commands print it on stderr.
@@ -80,7 +80,7 @@ def ven_resource_store(settings: "Settings", create: bool) -> "ResourceStore | N
 
 @hookspec(firstresult=True)
 def ven_vtn_transport(settings: "Settings") -> "VtnTransport | None":
-    """Return the :class:`core.protocols.VtnTransport` that talks to the VTN.
+    """Return the :class:`venclient.protocols.VtnTransport` that talks to the VTN.
 
     ``firstresult``.  The default plugin ``openadr_http`` speaks OpenADR 3.0.1 over HTTP(S) with httpx
     using the ``[vtn]`` settings table.  The transport is an async context manager.
@@ -89,7 +89,7 @@ def ven_vtn_transport(settings: "Settings") -> "VtnTransport | None":
 
 @hookspec
 def ven_meter_sources(settings: "Settings") -> "list[MeterSource] | None":
-    """Return a list of :class:`core.protocols.MeterSource` objects.
+    """Return a list of :class:`venclient.protocols.MeterSource` objects.
 
     Each source names the connection kinds it serves in ``source.kinds`` (``h5sim``, ``modbustcp``,
     ``modbusrtu``, ``mqtt``, ``filereader``, or a new kind of your own).  The collector groups the
@@ -98,13 +98,13 @@ def ven_meter_sources(settings: "Settings") -> "list[MeterSource] | None":
     sources claiming the same kind is an error naming both plugins.  Optional extras a source may have:
     ``validate_connection(connection)`` (checked by ``ven resources connect`` before anything is stored),
     ``test_read(connection)`` (``ven resources test``), ``wait_ready(timeout)`` (awaited after ``open``)
-    and ``timeline()`` (a replayed time axis for the clock).  See :class:`core.protocols.MeterSource`.
+    and ``timeline()`` (a replayed time axis for the clock).  See :class:`venclient.protocols.MeterSource`.
     """
 
 
 @hookspec
 def ven_writers(settings: "Settings") -> "list[Writer] | None":
-    """Return a list of :class:`core.protocols.Writer` objects that can act on loads.
+    """Return a list of :class:`venclient.protocols.Writer` objects that can act on loads.
 
     A writer serves connection kinds (``modbustcp``, ``modbusrtu``, ``mqtt`` …) for connections whose
     ``actortype`` is ``writer``; the event engine calls it when a demand-response event targets a load.
@@ -117,8 +117,8 @@ def ven_cli(app: "typer.Typer") -> None:
 
     ``app`` is the root ``typer.Typer``.  Add a group with ``app.add_typer(group, name="mything")`` or a
     command with ``@app.command()``.  Commands receive the runtime through ``ctx.obj``
-    (:class:`core.runtime.Runtime`: ``settings``, ``pm``, ``store()``, ``transport()``) — declare a
-    ``ctx: typer.Context`` parameter.  Raise :class:`core.errors.VenError` for a user-facing failure:
+    (:class:`venclient.runtime.Runtime`: ``settings``, ``pm``, ``store()``, ``transport()``) — declare a
+    ``ctx: typer.Context`` parameter.  Raise :class:`venclient.errors.VenError` for a user-facing failure:
     the CLI prints its one sentence and exits with its status, no traceback.
     """
 
@@ -127,8 +127,8 @@ def ven_cli(app: "typer.Typer") -> None:
 def ven_readings(tick: Any, readings: Any) -> None:
     """Observe every collected tick.
 
-    ``tick`` is a :class:`core.clock.Tick` (index and UTC time); ``readings`` is a
-    :class:`core.model.Readings` batch (numpy arrays: load ids, values in watts, quality codes).
+    ``tick`` is a :class:`venclient.clock.Tick` (index and UTC time); ``readings`` is a
+    :class:`venclient.model.Readings` batch (numpy arrays: load ids, values in watts, quality codes).
     Called after each collection, before reporting.  Must be quick: an exporter that does I/O should
     queue the batch and write it from its own thread.  Exceptions are logged and do not stop the tick.
     """
@@ -139,7 +139,7 @@ def ven_event(change: str, event: Any, loads: Sequence[Any]) -> None:
     """A demand-response event was created, changed or removed on the VTN.
 
     ``change`` is ``"created"``, ``"changed"`` or ``"removed"``; ``event`` is a
-    :class:`core.openadr.Event`; ``loads`` is a read-only sequence of the :class:`core.model.Load` objects
+    :class:`venclient.openadr.Event`; ``loads`` is a read-only sequence of the :class:`venclient.model.Load` objects
     the event targets — by ``RESOURCE_NAME`` target (a load's VTN resourceName or a resource id), by
     ``VEN_NAME`` target, or every load of the VENs this process runs when the event has neither (the whole
     program).  It reads the loads from the store as you iterate (one VEN at a time) and makes each Load when

@@ -1,6 +1,6 @@
 """Reading what real VTNs send: timestamps in many shapes, and a warn-once collector for what we had to drop.
 
-Two pieces, used by the models of :mod:`core.openadr`:
+Two pieces, used by the models of :mod:`venclient.openadr`:
 
 * :func:`parse_timestamp` — RFC 3339 and its common variants (``T`` or a space, with or without a zone — naive
   means UTC —, ``Z``/``+0100``/`` UTC``/`` GMT`` suffixes, fractional seconds of any length), RFC 2822 / HTTP

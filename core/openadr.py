@@ -6,7 +6,7 @@ accepted on input.  Send with :func:`to_wire` (by alias, ``None`` left out) — 
 Read with ``Model.model_validate(...)`` / ``model_validate_json(...)`` — lenient in what we accept, by one rule:
 
 * **Bookkeeping fields the VTN sets for itself never make us drop an object**: ``createdDateTime`` and
-  ``modificationDateTime`` in any shape :func:`core.lenient.parse_timestamp` reads (RFC 3339 with or without
+  ``modificationDateTime`` in any shape :func:`venclient.lenient.parse_timestamp` reads (RFC 3339 with or without
   ``T`` or zone, any fraction, `` UTC`` suffixes, epoch numbers, HTTP dates, a bare time of day), anything else
   becomes ``None``; ``objectType`` of any value; ids that are numbers (made text) or of stranger types (``None``);
   unknown extra fields (kept); ``null`` where a list is expected (an empty list).  Pass
@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 from pydantic.alias_generators import to_camel
 
-from core.lenient import is_strict, notes_from, parse_timestamp
+from venclient.lenient import is_strict, notes_from, parse_timestamp
 
 OBJECT_TYPES: tuple[str, ...] = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
 OPERATIONS: tuple[str, ...] = ("READ", "CREATE", "UPDATE", "DELETE")
@@ -137,7 +137,7 @@ def _list_or_empty(value: Any) -> Any:
 
 
 UtcDatetime = Annotated[datetime, BeforeValidator(_acted_timestamp)]
-"""A timestamp we act on, always UTC-aware (naive input is UTC); see :func:`core.lenient.parse_timestamp`."""
+"""A timestamp we act on, always UTC-aware (naive input is UTC); see :func:`venclient.lenient.parse_timestamp`."""
 ServerTimestamp = Annotated[datetime | None, BeforeValidator(_server_timestamp)]
 """A timestamp the VTN sets for its own bookkeeping: unreadable values become ``None``."""
 ServerID = Annotated[str | None, BeforeValidator(_server_id)]

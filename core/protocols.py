@@ -1,6 +1,6 @@
 """The contracts between core and plugins, as ``typing.Protocol`` classes.
 
-A plugin returns objects satisfying these from its hooks (see :mod:`core.hookspecs`).  They are
+A plugin returns objects satisfying these from its hooks (see :mod:`venclient.hookspecs`).  They are
 structural: no base class to inherit, just the attributes and methods below.
 """
 
@@ -15,8 +15,8 @@ import numpy as np
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.clock import Tick
-    from core.model import Connection, Load, Resource
+    from venclient.clock import Tick
+    from venclient.model import Connection, Load, Resource
 
 
 # --------------------------------------------------------------------------------------------------
@@ -27,9 +27,9 @@ class ResourceStore(Protocol):
     """Resources, their loads, connections, VENs and the report outbox, in one transactional store.
 
     Every write method is atomic: on error nothing changes.  A write the database cannot take (disk full,
-    read-only database or file system, failing disk) raises :class:`core.errors.StoreUnavailable` with one
+    read-only database or file system, failing disk) raises :class:`venclient.errors.StoreUnavailable` with one
     sentence, so ``ven run`` can retry it.  Method names marked *(seeds)* keep the prototype's names.  Reads
-    return domain objects from :mod:`core.model` or plain dicts.  The *backlog* and *leases* sections are
+    return domain objects from :mod:`venclient.model` or plain dicts.  The *backlog* and *leases* sections are
     optional (the framework checks for them).
     """
 
@@ -120,20 +120,20 @@ class ResourceStore(Protocol):
     def set_ven_status(self, ven: str, status: str) -> int:
         """Set the status of every resource of a VEN; an unknown VEN raises InputError."""
 
-    # registration bookkeeping after a VTN forgot us (core.verify, core.recovery)
+    # registration bookkeeping after a VTN forgot us (venclient.engine.verify, venclient.engine.recovery)
     def clear_ven_vtn_id(self, ven_name: str) -> None:
         """Forget a VEN's VTN id; the next registration finds or creates the VEN again."""
 
     def forget_ven_registration(self, ven_name: str, reason: str) -> int:
         """Forget the VTN ids of a VEN and all its loads at once (statuses stay); returns how many loads."""
 
-    # collection (core.collect)
+    # collection (venclient.engine.collect)
     def collection_rows(self, vens: Sequence[str] | None = None, status: str = "APPROVED") -> list[tuple]:
         """Loads to collect: ``(load_id, resource_id, load_component, h5_meter_id, connection_id, meter_point_id,
         ven, vtn_resource_id, connection_type)`` of enabled resources with ``status`` (of ``vens`` when given),
         ordered by VEN, resource and component; ``connection_type`` is ``h5sim`` without a reader connection."""
 
-    # the report outbox (core.outbox) and runtime state (core.run)
+    # the report outbox (venclient.engine.outbox) and runtime state (venclient.engine.run)
     def outbox_add(self, items: Iterable[dict[str, Any]], state: dict[str, str] | None = None) -> list[int]:
         """Store reports (dicts: ven, program_id, event_id, tick_ms, payload JSON text) and the ``state``
         entries in one transaction; returns the new ids in order (``items`` may be a generator)."""
@@ -162,7 +162,7 @@ class ResourceStore(Protocol):
     def outbox_select_rejected(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[dict[str, Any]]:
         """Rejected rows (as :meth:`outbox_list`) named by ``ids``, or of ``ven``, or all when neither is given;
         an id that is unknown or not rejected, a VEN the store does not know, or both ``ids`` and ``ven``,
-        raises :class:`core.errors.InputError` (one sentence)."""
+        raises :class:`venclient.errors.InputError` (one sentence)."""
 
     def outbox_requeue(self, ids: Sequence[int] | None = None, ven: str | None = None,
                        now: float | None = None) -> list[int]:
@@ -189,7 +189,7 @@ class ResourceStore(Protocol):
         """Store ``value`` under ``key`` for the next run."""
 
     # ---------------------------------------------------------------------------------------------
-    # backlog — readings ``ven run`` keeps while no report request is known (core.backlog)
+    # backlog — readings ``ven run`` keeps while no report request is known (venclient.engine.backlog)
     # A tick is one row per VEN: ``ven``, ``tick_index`` (clock row), ``tick_ms`` (Unix ms), ``digest`` and
     # ``load_ids`` (the VEN's load ids, newline-separated, in value order: the layout, stored once per digest),
     # ``power`` (float64 little-endian bytes, NaN = none) and ``quality`` (uint8 bytes).  Ticks are numbered
@@ -214,7 +214,7 @@ class ResourceStore(Protocol):
         """Delete the oldest ``ticks`` ticks (rows of ``vens``) unreported; returns how many ticks went."""
 
     # ---------------------------------------------------------------------------------------------
-    # leases — which process works on which VEN (core.lease)
+    # leases — which process works on which VEN (venclient.engine.lease)
     # A lease row: ``ven``, ``holder`` (``"<host>:<pid>:<run id>"``), ``host``, ``pid``, ``command``,
     # ``acquired_at``, ``heartbeat_at``, ``expires_at`` (Unix seconds of the holder's clock).  ``holder``
     # arguments are dicts with ``holder``, ``host``, ``pid``, ``command``.  Taking a lease must be atomic
@@ -245,7 +245,7 @@ class LoadBatch:
     """The loads one source must read, as arrays aligned by position.
 
     ``components`` holds component indexes 0..5 (``load_0``…``load_5``); ``connections`` maps the
-    ``connection_ids`` to their :class:`core.model.Connection` (id ``-1`` = the default h5sim source).
+    ``connection_ids`` to their :class:`venclient.model.Connection` (id ``-1`` = the default h5sim source).
     """
 
     load_ids: np.ndarray
@@ -263,10 +263,10 @@ def parsed_connections(batch: LoadBatch, kinds: Sequence[str], parse: Callable[[
                        reported: set[int], log: logging.Logger) -> dict[int, T]:
     """``{connection_id: parse(connection)}`` for the batch's connections of ``kinds`` — a helper for sources.
 
-    A connection ``parse`` rejects with :class:`core.errors.InputError` is left out (its loads report nothing)
+    A connection ``parse`` rejects with :class:`venclient.errors.InputError` is left out (its loads report nothing)
     and logged once: its id goes into ``reported``, which the source keeps across ``open`` calls.
     """
-    from core.errors import InputError
+    from venclient.errors import InputError
 
     parsed: dict[int, T] = {}
     for connection_id in {int(c) for c in np.unique(batch.connection_ids)}:
@@ -297,15 +297,15 @@ class MeterSource(Protocol):
     Lifecycle: ``open(batch)`` when the set of loads changes, ``read(tick)`` every tick, ``close()`` at
     the end.  ``read`` must never raise for a meter that fails: it returns ``QUALITY_MISSING`` for those
     loads.  Blocking I/O goes to a thread; the collector cancels a read that passes its deadline.
-    ``open`` may be called again with a new batch without ``close`` in between (:meth:`core.collect.
+    ``open`` may be called again with a new batch without ``close`` in between (:meth:`venclient.engine.collect.
     Collector.refresh`); one source object serving several kinds gets one batch holding all of them.
 
     Optional extras the framework uses when present: ``validate_connection(connection) -> None`` (raise
-    :class:`core.errors.InputError` with one sentence; ``ven resources connect`` calls it before storing),
+    :class:`venclient.errors.InputError` with one sentence; ``ven resources connect`` calls it before storing),
     ``async test_read(connection) -> {load_component: watts | None}`` (``ven resources test``; may also accept
     ``resource=`` and ``tick=`` keywords), ``async wait_ready(timeout) -> bool`` (awaited after ``open``:
     e.g. subscriptions acknowledged and retained values in, so the first tick has them), and
-    ``timeline() -> ndarray | None`` (Unix seconds of recorded data the :class:`core.clock.Clock` replays;
+    ``timeline() -> ndarray | None`` (Unix seconds of recorded data the :class:`venclient.clock.Clock` replays;
     the h5sim source has one).  :func:`parsed_connections` helps a source read its batch's connections.
     """
 
@@ -336,9 +336,9 @@ class Writer(Protocol):
 # --------------------------------------------------------------------------------------------------
 @runtime_checkable
 class VtnTransport(Protocol):
-    """Talks OpenADR 3.0.1 to a VTN.  An async context manager; methods raise ``core.vtn_errors`` types.
+    """Talks OpenADR 3.0.1 to a VTN.  An async context manager; methods raise ``venclient.vtn_errors`` types.
 
-    Objects are the pydantic models of :mod:`core.openadr`.  Exactly-once rules every transport keeps:
+    Objects are the pydantic models of :mod:`venclient.openadr`.  Exactly-once rules every transport keeps:
 
     * a ``POST`` is repeated only when it surely did not reach the VTN (no connection, or 408/429/503); when
       its outcome is unknown (timeout, broken connection, ambiguous 5xx) the error has ``maybe_delivered =

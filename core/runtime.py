@@ -9,9 +9,9 @@ from typing import Any
 
 import pluggy
 
-from core.errors import PluginError
-from core.plugins import build_plugin_manager
-from core.settings import Settings, load_settings, validate
+from venclient.errors import PluginError
+from venclient.plugin_manager import build_plugin_manager
+from venclient.settings import Settings, load_settings, validate
 
 
 class Runtime:
@@ -40,10 +40,10 @@ class Runtime:
         return cls(settings, pm, may_create_store=may_create_store)
 
     def store(self, *, create: bool = False) -> Any:
-        """The :class:`core.protocols.ResourceStore` from the ``ven_resource_store`` hook (opened once).
+        """The :class:`venclient.protocols.ResourceStore` from the ``ven_resource_store`` hook (opened once).
 
         The store may make a database that does not exist when ``create`` is true or the runtime was built
-        with ``may_create_store`` (see :func:`core.hookspecs.ven_resource_store`); only the first call opens it.
+        with ``may_create_store`` (see :func:`venclient.hookspecs.ven_resource_store`); only the first call opens it.
         """
         if self._store is None:
             store = self.pm.hook.ven_resource_store(settings=self.settings,
@@ -54,7 +54,7 @@ class Runtime:
         return self._store
 
     def transport(self) -> Any:
-        """A new :class:`core.protocols.VtnTransport` from the ``ven_vtn_transport`` hook."""
+        """A new :class:`venclient.protocols.VtnTransport` from the ``ven_vtn_transport`` hook."""
         transport = self.pm.hook.ven_vtn_transport(settings=self.settings)
         if transport is None:
             raise PluginError("No plugin provides a VTN transport (is openadr_http disabled?).")

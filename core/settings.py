@@ -21,8 +21,8 @@ from typing import Any, Iterable, Mapping
 from dynaconf import Dynaconf, ValidationError, Validator
 from dynaconf.utils.parse_conf import boolean_fix, converters, parse_conf_data
 
-from core.errors import SettingsError
-from core.masking import is_secret_key, mask_secrets
+from venclient.errors import SettingsError
+from venclient.masking import is_secret_key, mask_secrets
 
 Settings = Dynaconf
 
@@ -246,7 +246,7 @@ def _same(current: Any, parsed: Any) -> bool:
 
 def effective_settings(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain dicts and lists, lower-case keys, every secret masked at any depth
-    (see :mod:`core.masking`)."""
+    (see :mod:`venclient.masking`)."""
     raw = settings.as_dict(internal=False)
     return {k.lower(): mask_secrets(_lower_keys(v), is_secret_key(k)) for k, v in sorted(raw.items())}
 

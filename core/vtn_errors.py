@@ -1,6 +1,6 @@
 """Typed VTN failures: each carries the HTTP status, the problem's title and detail, the request and the body.
 
-``str(err)`` is one readable sentence for the CLI (``VtnError`` is a :class:`core.errors.VenError`).
+``str(err)`` is one readable sentence for the CLI (``VtnError`` is a :class:`venclient.errors.VenError`).
 :func:`error_from_response` turns any error answer — an RFC 7807 problem object, an OAuth error object,
 ``[]``, plain text or an HTML page — into the right subclass, so callers catch ``VtnConflict`` rather than
 inspect status codes.
@@ -20,7 +20,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-from core.errors import VenError
+from venclient.errors import VenError
 
 _MAX_DETAIL = 200
 

@@ -1,1 +1,1 @@
-"""The default plugins shipped with venclient, one folder per job (see core.plugins.DEFAULT_PLUGINS)."""
+"""The default plugins shipped with venclient, one folder per job (see venclient.plugin_manager.DEFAULT_PLUGINS)."""

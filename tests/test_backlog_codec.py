@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from core.backlog import ReadingsBacklog
-from core.clock import Tick
-from core.collect import _build_plan
-from core.model import QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Readings
+from venclient.engine.backlog import ReadingsBacklog
+from venclient.clock import Tick
+from venclient.engine.collect import _build_plan
+from venclient.model import QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Readings
 
 SERVED = {"h5sim": object()}
 

@@ -10,13 +10,13 @@ import os
 import httpx
 import pytest
 
-from core.events import EventEngine
-from core.runtime import Runtime
+from venclient.engine.events import EventEngine
+from venclient.runtime import Runtime
 from fixtures.samples import run_ven_inprocess
 from fixtures.vtn import BL_CLIENT, make_config, sample_event, sample_program
 from fixtures.vtn_runtime import vtn_settings
-from plugins.local_vtn import DEMO_PROGRAM
-from plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.local_vtn import DEMO_PROGRAM
+from venclient.plugins.openadr_http import HttpVtnTransport
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ async def test_reports_and_subscriptions_of_one_client_only(ignoring_vtn):
 async def test_paging_still_ends_when_the_vtn_ignores_skip_too(ignoring_vtn):
     """A VTN that answers every page with the first one is detected (not read 100,000 times)."""
     server, _ = ignoring_vtn
-    from core.vtn_errors import VtnProtocolError
+    from venclient.vtn_errors import VtnProtocolError
 
     async with HttpVtnTransport(make_config(server.url)) as vtn:
         for i in range(50):

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from core.clock import Clock, Tick
-from core.errors import SettingsError
+from venclient.clock import Clock, Tick
+from venclient.errors import SettingsError
 from fixtures.core import make_settings
 
 START = datetime(2025, 1, 15, 13, tzinfo=timezone.utc)

@@ -9,11 +9,11 @@ import logging
 import numpy as np
 import pytest
 
-from core.clock import Clock
-from core.collect import CollectionPlan, Collector
-from core.hookspecs import hookimpl
-from core.model import QUALITY_MISSING, QUALITY_OK, Connection
-from core.protocols import LoadBatch, SourceReading
+from venclient.clock import Clock
+from venclient.engine.collect import CollectionPlan, Collector
+from venclient.hookspecs import hookimpl
+from venclient.model import QUALITY_MISSING, QUALITY_OK, Connection
+from venclient.protocols import LoadBatch, SourceReading
 from fixtures.collect import METER_IDS, add_fleet, expected_watts
 
 HERNING = [METER_IDS[0], METER_IDS[1], METER_IDS[2]]
@@ -268,7 +268,7 @@ async def test_ven_readings_hook_sees_every_tick_and_a_broken_observer_is_only_l
 
 async def test_strict_open_raises_the_source_error_and_lenient_open_logs_it(fleet, tmp_path, caplog):
     (tmp_path / "load_data.h5").write_text("not hdf5")
-    from core.errors import InputError
+    from venclient.errors import InputError
     with pytest.raises(InputError, match="not a readable HDF5 file"):
         await Collector.from_runtime(fleet).open()
     caplog.set_level(logging.WARNING)

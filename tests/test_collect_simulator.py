@@ -7,9 +7,9 @@ import asyncio
 import h5py
 import pytest
 
-from core.clock import Clock
-from core.model import MeterReading, ResourceMeterData
-from core.simulator import MeterDataSimulator
+from venclient.clock import Clock
+from venclient.model import MeterReading, ResourceMeterData
+from venclient.engine.simulator import MeterDataSimulator
 from fixtures.collect import METER_IDS, ROWS, add_fleet
 
 

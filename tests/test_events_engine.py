@@ -7,12 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.events import CHANGED, CREATED, REMOVED, EventEngine, EventTracker, LoadDirectory, current_value
-from core.model import Connection, Load, Resource
-from core.openadr import Event, ValuesMap
+from venclient.engine.events import CHANGED, CREATED, REMOVED, EventEngine, EventTracker, LoadDirectory, current_value
+from venclient.model import Connection, Load, Resource
+from venclient.openadr import Event, ValuesMap
 from fixtures.run import EventRecorder, WriterPlugin, amake_run_env
 from fixtures.vtn import sample_event
-from plugins.local_vtn import DEMO_PROGRAM
+from venclient.plugins.local_vtn import DEMO_PROGRAM
 
 pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 
@@ -209,7 +209,7 @@ def test_current_value_follows_the_active_interval():
 
 
 def test_the_default_event_log_counts_loads_and_resources(any_store):
-    from plugins.event_log import describe
+    from venclient.plugins.event_log.hooks import describe
 
     per_resource = _fleet(any_store)
     event = Event(id="e-1", program_id="p-1", event_name="peak", intervals=[

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.clock import Tick
-from core.errors import InputError
-from core.model import QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Connection
-from core.protocols import LoadBatch, MeterSource
-from plugins.file_reader.rows import RowError, RowParser, parse_component, parse_timestamp
-from plugins.file_reader.source import FileReaderSource
-from plugins.file_reader.tail import FileTail
+from venclient.clock import Tick
+from venclient.errors import InputError
+from venclient.model import QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Connection
+from venclient.protocols import LoadBatch, MeterSource
+from venclient.plugins.file_reader.rows import RowError, RowParser, parse_component, parse_timestamp
+from venclient.plugins.file_reader.source import FileReaderSource
+from venclient.plugins.file_reader.tail import FileTail
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 T0_S = int(T0.timestamp())
@@ -192,8 +192,8 @@ def test_tail_keeps_line_numbers_across_polls(tmp_path):
 
 
 def test_stale_age_comes_from_settings_and_is_validated(tmp_path):
-    from core.errors import SettingsError
-    from core.runtime import Runtime
+    from venclient.errors import SettingsError
+    from venclient.runtime import Runtime
     from fixtures.core import make_settings
 
     runtime = Runtime.create(make_settings(tmp_path, filereader={"stale_after_seconds": 42}))

@@ -10,15 +10,15 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from core.clock import Tick
-from core.collect import Collector
-from core.errors import InputError
-from core.model import QUALITY_MISSING, QUALITY_OK
-from core.protocols import LoadBatch
+from venclient.clock import Tick
+from venclient.engine.collect import Collector
+from venclient.errors import InputError
+from venclient.model import QUALITY_MISSING, QUALITY_OK
+from venclient.protocols import LoadBatch
 from fixtures.collect import METER_IDS, START_S, add_fleet, expected_watts, write_meter_file
 from fixtures.run import make_run_env, ven_env
 from fixtures.vtn import run_ven
-from plugins.h5_simulator.source import H5MeterSource
+from venclient.plugins.h5_simulator.source import H5MeterSource
 
 
 def tick(index: int) -> Tick:

@@ -13,12 +13,12 @@ import h5py
 import numpy as np
 import pytest
 
-from core.clock import Tick
-from core.errors import InputError
-from core.model import QUALITY_MISSING, QUALITY_OK, Connection, Resource
-from core.protocols import LoadBatch, MeterSource
+from venclient.clock import Tick
+from venclient.errors import InputError
+from venclient.model import QUALITY_MISSING, QUALITY_OK, Connection, Resource
+from venclient.protocols import LoadBatch, MeterSource
 from fixtures.collect import METER_IDS, ROWS, START_S, expected_watts, write_meter_file
-from plugins.h5_simulator.source import WINDOW_ROWS, H5MeterSource, normalize_meter_id
+from venclient.plugins.h5_simulator.source import WINDOW_ROWS, H5MeterSource, normalize_meter_id
 
 
 def batch_for(meter_ids: list[str], components: list[int]) -> LoadBatch:

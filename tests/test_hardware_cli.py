@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import build_app
-from core.errors import InputError
+from venclient.cli.app import build_app
+from venclient.errors import InputError
 from fixtures.collect import METER_IDS, add_fleet
 
 

@@ -20,7 +20,7 @@ OPTIONAL = ("pymodbus", "paho", "starlette", "uvicorn")
 
 PROBE = """
 import json, sys
-from core.runtime import Runtime
+from venclient.runtime import Runtime
 
 OPTIONAL = ("pymodbus", "paho", "starlette", "uvicorn")
 loaded = lambda: sorted(m for m in OPTIONAL if m in sys.modules)
@@ -32,10 +32,10 @@ writers = rt.writers()
 rt.transport()
 before = loaded()
 
-import plugins.local_vtn
-server = plugins.local_vtn.LocalVtnServer
-create_app = plugins.local_vtn.create_app
-from plugins.local_vtn import LocalVtnServer
+import venclient.plugins.local_vtn
+server = venclient.plugins.local_vtn.LocalVtnServer
+create_app = venclient.plugins.local_vtn.create_app
+from venclient.plugins.local_vtn import LocalVtnServer
 rt.close()
 print(json.dumps({"before": before, "after": loaded(), "sources": sorted(sources), "writers": sorted(writers),
                   "server": f"{server.__module__}.{server.__qualname__}", "same": server is LocalVtnServer,
@@ -63,16 +63,16 @@ def test_runtime_services_do_not_import_hardware_or_server_libraries(probe):
 
 
 def test_local_vtn_public_names_still_resolve(probe):
-    assert probe["server"] == "plugins.local_vtn.server.LocalVtnServer"
+    assert probe["server"] == "venclient.plugins.local_vtn.server.LocalVtnServer"
     assert probe["same"]
-    assert probe["create_app"] == "plugins.local_vtn.app.create_app"
+    assert probe["create_app"] == "venclient.plugins.local_vtn.app.create_app"
     assert {"starlette", "uvicorn"} <= set(probe["after"])
 
 
 def test_modbus_failures_still_include_pymodbus_exceptions():
     from pymodbus import ModbusException
 
-    from plugins.modbus_meter import bus
+    from venclient.plugins.modbus_meter import bus
 
     assert ModbusException in bus._FAILURES
     assert bus.DATATYPE.FLOAT32 is bus._DATATYPES["float32"]

@@ -10,11 +10,11 @@ import h5py
 import numpy as np
 import pytest
 
-from core.errors import InputError
-from core.model import LOAD_COMPONENTS
+from venclient.errors import InputError
+from venclient.model import LOAD_COMPONENTS
 from fixtures.samples import small_fleet, write_small_h5
-from plugins.samples.fleet import generate_fleet
-from plugins.samples.loadgen import assign_meters, generate_loads, read_meter_ids
+from venclient.plugins.samples.fleet import generate_fleet
+from venclient.plugins.samples.loadgen import assign_meters, generate_loads, read_meter_ids
 
 
 def snapshot(store) -> tuple:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from core.openadr import Notification, ObjectOperation, Subscription
+from venclient.openadr import Notification, ObjectOperation, Subscription
 from fixtures.vtn import sample_event
-from plugins.local_vtn import DEMO_PROGRAM
+from venclient.plugins.local_vtn import DEMO_PROGRAM
 
 
 async def test_event_create_update_delete_are_notified(bl_transport, ven_transport, webhook_receiver):

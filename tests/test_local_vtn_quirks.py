@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from core.errors import InputError
+from venclient.errors import InputError
 from fixtures.vtn import BL_CLIENT, VEN_CLIENT, VTN_SHAPES, ServeProcess, checked_transport, run_ven
-from plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
-from plugins.local_vtn.quirks import ALL_STALL_SECONDS, QUIRK_HELP, Quirks
+from venclient.plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
+from venclient.plugins.local_vtn.quirks import ALL_STALL_SECONDS, QUIRK_HELP, Quirks
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 SPACED_NANOSECONDS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9}$")

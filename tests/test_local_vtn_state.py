@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from core.errors import InputError
-from core.openadr import Resource
+from venclient.errors import InputError
+from venclient.openadr import Resource
 from fixtures.vtn import make_config
-from plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM, LocalVtnServer, VtnState, load_state, seed_demo
-from plugins.local_vtn.state import Collection, save_state
-from plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM, LocalVtnServer, VtnState, load_state, seed_demo
+from venclient.plugins.local_vtn.state import Collection, save_state
+from venclient.plugins.openadr_http import HttpVtnTransport
 
 
 def test_collection_indexes_and_pages():

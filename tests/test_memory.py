@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import sys
-from core.memory import limit_malloc_arenas
+from venclient.memory import limit_malloc_arenas
 print(limit_malloc_arenas(int(sys.argv[1])))
 """
 

@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
-from core.errors import InputError
-from plugins.h5_simulator.generator import START, copenhagen_offset_seconds, write_meterdata
+from venclient.errors import InputError
+from venclient.plugins.h5_simulator.generator import START, copenhagen_offset_seconds, write_meterdata
 
 COMPONENTS = [f"load_{i}" for i in range(6)]
 

@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
-from core.collect import Collector
-from core.model import QUALITY_MISSING, QUALITY_OK, Connection
+from venclient.engine.collect import Collector
+from venclient.model import QUALITY_MISSING, QUALITY_OK, Connection
 from fixtures.collect import METER_IDS, add_fleet, expected_watts
 
 

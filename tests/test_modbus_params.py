@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import InputError
-from core.model import Connection
-from plugins.modbus_meter.params import parse_reader, parse_writer
-from plugins.modbus_meter.planner import Block, locate, plan_blocks
-from plugins.modbus_meter.source import ModbusMeterSource
-from plugins.modbus_meter.writer import ModbusWriter
+from venclient.errors import InputError
+from venclient.model import Connection
+from venclient.plugins.modbus_meter.params import parse_reader, parse_writer
+from venclient.plugins.modbus_meter.planner import Block, locate, plan_blocks
+from venclient.plugins.modbus_meter.source import ModbusMeterSource
+from venclient.plugins.modbus_meter.writer import ModbusWriter
 
 
 def tcp(params: dict, **fields) -> Connection:
@@ -109,8 +109,8 @@ def test_plan_merges_adjacent_and_near_registers():
 
 
 def test_writer_accepts_the_event_engine_keys():
-    from core.model import Connection
-    from plugins.modbus_meter.params import parse_writer
+    from venclient.model import Connection
+    from venclient.plugins.modbus_meter.params import parse_writer
 
     parse_writer(Connection(id=1, type="modbustcp", actortype="writer", host="127.0.0.1", port=502,
                             params={"unit": 2, "register": 10, "release_value": 1, "loads": ["load_1"]}))

@@ -8,13 +8,13 @@ import logging
 import numpy as np
 import pytest
 
-from core.errors import InputError
-from core.model import QUALITY_MISSING, QUALITY_OK, Connection
-from core.runtime import Runtime
+from venclient.errors import InputError
+from venclient.model import QUALITY_MISSING, QUALITY_OK, Connection
+from venclient.runtime import Runtime
 from fixtures.core import make_settings
 from fixtures.hardware import make_batch, read_until
-from plugins.modbus_meter.options import ModbusOptions
-from plugins.modbus_meter.source import ModbusMeterSource
+from venclient.plugins.modbus_meter.options import ModbusOptions
+from venclient.plugins.modbus_meter.source import ModbusMeterSource
 
 FAST = ModbusOptions(timeout_seconds=0.3, backoff_min_seconds=0.05, backoff_max_seconds=0.2)
 
@@ -97,7 +97,7 @@ async def test_exception_responses_are_missing_not_errors(modbus_server, source,
                     channels={"load_0": {"function": "input", "address": 0x0200}})  # beyond the register map
     batch = make_batch([("a", 0, good), ("b", 0, unknown_unit), ("c", 0, illegal)])
     await source.open(batch)
-    with caplog.at_level(logging.WARNING, logger="plugins.modbus_meter"):
+    with caplog.at_level(logging.WARNING, logger="venclient.plugins.modbus_meter"):
         for _ in range(3):
             reading = await source.read(None)
             assert reading.power_w[0] == 700.0 and reading.quality[0] == QUALITY_OK
@@ -201,7 +201,7 @@ def test_plugin_registers_source_writer_and_settings(tmp_path):
 
 
 def test_bad_modbus_setting_is_one_sentence(tmp_path):
-    from core.errors import SettingsError
+    from venclient.errors import SettingsError
 
     with pytest.raises(SettingsError, match="modbus.timeout_seconds must be a number above 0"):
         Runtime.create(make_settings(tmp_path, modbus={"timeout_seconds": -1}))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import InputError, VenError
-from core.model import Connection, Load
+from venclient.errors import InputError, VenError
+from venclient.model import Connection, Load
 from fixtures.hardware import free_port
-from plugins.modbus_meter.options import ModbusOptions
-from plugins.modbus_meter.writer import ModbusWriter
+from venclient.plugins.modbus_meter.options import ModbusOptions
+from venclient.plugins.modbus_meter.writer import ModbusWriter
 
 FAST = ModbusOptions(timeout_seconds=0.3, backoff_min_seconds=0.05, backoff_max_seconds=0.2)
 

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from core.errors import InputError
-from core.model import Connection
-from plugins.mqtt_meter.params import parse_reader, parse_writer, resolve_secret
-from plugins.mqtt_meter.presets import FieldAbsent, extract_watts
-from plugins.mqtt_meter.source import MqttMeterSource
-from plugins.mqtt_meter.writer import MqttWriter, render_payload
+from venclient.errors import InputError
+from venclient.model import Connection
+from venclient.plugins.mqtt_meter.params import parse_reader, parse_writer, resolve_secret
+from venclient.plugins.mqtt_meter.presets import FieldAbsent, extract_watts
+from venclient.plugins.mqtt_meter.source import MqttMeterSource
+from venclient.plugins.mqtt_meter.writer import MqttWriter, render_payload
 
 
 def mqtt(topic: str | None = "meter/power", **fields) -> Connection:
@@ -71,7 +71,7 @@ def test_writer_params_and_templates():
         "command_topic": "cmnd/plug1/POWER", "payload_template": "{on_off}",
         "channels": {"load_2": {"command_topic": "hvac/set", "payload_template": '{{"limit": {value:.0f}}}'}}})
     target = parse_writer(connection)
-    from core.model import Load
+    from venclient.model import Load
 
     load = Load("x_load_2", "x", "load_2", "HVAC", "m")
     assert render_payload(target.command_for("load_2").payload_template, load, 1500.4) == '{"limit": 1500}'
@@ -121,8 +121,8 @@ def test_valid_json_without_the_field_is_absent_not_garbage():
 
 
 def test_writer_accepts_the_event_engine_keys():
-    from core.model import Connection
-    from plugins.mqtt_meter.params import parse_writer
+    from venclient.model import Connection
+    from venclient.plugins.mqtt_meter.params import parse_writer
 
     parse_writer(Connection(id=1, type="mqtt", actortype="writer", host="127.0.0.1", port=1883,
                             params={"command_topic": "cmnd/plug1/POWER", "release_value": 1, "loads": ["load_0"]}))

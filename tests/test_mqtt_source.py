@@ -9,14 +9,14 @@ import logging
 import numpy as np
 import pytest
 
-from core.errors import InputError
-from core.model import QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Connection, Load
-from core.runtime import Runtime
+from venclient.errors import InputError
+from venclient.model import QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Connection, Load
+from venclient.runtime import Runtime
 from fixtures.core import make_settings
 from fixtures.hardware import free_port, make_batch, read_until, wait_for
-from plugins.mqtt_meter.options import MqttOptions
-from plugins.mqtt_meter.source import MqttMeterSource
-from plugins.mqtt_meter.writer import MqttWriter
+from venclient.plugins.mqtt_meter.options import MqttOptions
+from venclient.plugins.mqtt_meter.source import MqttMeterSource
+from venclient.plugins.mqtt_meter.writer import MqttWriter
 
 FAST = MqttOptions(backoff_min_seconds=0.05, backoff_max_seconds=0.5, connect_timeout_seconds=3,
                    test_wait_seconds=1.0)
@@ -128,7 +128,7 @@ async def test_unparsable_payload_counted_logged_once_never_raised(mqtt_broker, 
     await open_ready(source, make_batch([("r", 0, conn)]))
     mqtt_peer.publish("tele/plug3/SENSOR", json.dumps({"ENERGY": {"Power": 33}}))
     await read_until(source, lambda r: r.power_w[0] == 33.0)
-    with caplog.at_level(logging.WARNING, logger="plugins.mqtt_meter"):
+    with caplog.at_level(logging.WARNING, logger="venclient.plugins.mqtt_meter"):
         for payload in ("garbage", "{not json", json.dumps({"ENERGY": {"Power": "n/a"}})):
             mqtt_peer.publish("tele/plug3/SENSOR", payload)
         mqtt_peer.publish("tele/plug3/SENSOR", json.dumps({"Time": "x"}))  # valid, no power field: ignored
@@ -218,7 +218,7 @@ def test_plugin_registers_source_writer_and_settings(tmp_path, monkeypatch):
 
 
 def test_bad_mqtt_setting_is_one_sentence(tmp_path):
-    from core.errors import SettingsError
+    from venclient.errors import SettingsError
 
     with pytest.raises(SettingsError, match="mqtt.stale_after_seconds must be a number of seconds above 0"):
         Runtime.create(make_settings(tmp_path, mqtt={"stale_after_seconds": 0}))

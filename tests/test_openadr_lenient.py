@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from core.lenient import CONTEXT_KEY, LenientNotes, parse_timestamp
-from core.openadr import Event, Notification, Program, Report, Resource, Subscription, TokenResponse, Ven
-from core.vtn_errors import VtnProtocolError
+from venclient.lenient import CONTEXT_KEY, LenientNotes, parse_timestamp
+from venclient.openadr import Event, Notification, Program, Report, Resource, Subscription, TokenResponse, Ven
+from venclient.vtn_errors import VtnProtocolError
 from fixtures.vtn import json_body, make_config
-from plugins.openadr_http import HttpVtnTransport
-from plugins.openadr_http.parsing import describe_invalid
+from venclient.plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.openadr_http.parsing import describe_invalid
 
 VARIANTS = Path(__file__).parent / "data" / "vtn_variants"
 MODELS: dict[str, type] = {"program": Program, "event": Event, "report": Report, "subscription": Subscription,

@@ -1,4 +1,4 @@
-"""core.openadr models (strict out, lenient in) and core.vtn_errors (typed errors, one-sentence messages)."""
+"""venclient.openadr models (strict out, lenient in) and venclient.vtn_errors (typed errors, one-sentence messages)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from core.errors import VenError
-from core.openadr import (
+from venclient.errors import VenError
+from venclient.openadr import (
     Event,
     Program,
     Report,
@@ -20,7 +20,7 @@ from core.openadr import (
     parse_duration,
     values_map,
 )
-from core.vtn_errors import (
+from venclient.vtn_errors import (
     VtnAuthError,
     VtnConflict,
     VtnError,

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.lenient import CONTEXT_KEY, LenientNotes
-from core.openadr import Event, Notification, Program, Report, Resource, Subscription, Ven
+from venclient.lenient import CONTEXT_KEY, LenientNotes
+from venclient.openadr import Event, Notification, Program, Report, Resource, Subscription, Ven
 from fixtures.vtn import load_spec
 
 EXAMPLES = int(os.environ.get("VEN_FUZZ_EXAMPLES", "150"))

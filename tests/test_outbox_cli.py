@@ -12,12 +12,12 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from core.outbox import Outbox
-from core.report import build_reports, payload_specs
+from venclient.engine.outbox import Outbox
+from venclient.engine.report import build_reports, payload_specs
 from fixtures.run import vtn_reports
 from fixtures.vtn import REPO, json_body, make_config
-from plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
-from plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
+from venclient.plugins.openadr_http import HttpVtnTransport
 
 
 def add_rows(store, rows: list[tuple[str, str]]) -> list[int]:
@@ -107,7 +107,7 @@ def test_drop_with_yes_deletes_only_rejected_reports(ven, store, rows):
 def _ven_subprocess(settings, *args: str, answer: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEN_")}
     env.update({"VEN_DATABASE_URL": settings.database_url, "VEN_H5_PATH": settings.h5_path})
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], input=answer, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "venclient.cli", *args], input=answer, capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=60)
 
 

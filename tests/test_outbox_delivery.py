@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from core.outbox import Outbox
-from core.report import build_reports, payload_specs
+from venclient.engine.outbox import Outbox
+from venclient.engine.report import build_reports, payload_specs
 from fixtures.run import report_start, vtn_reports
 from fixtures.vtn import ContractTransport, json_body, make_config
-from plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
-from plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
+from venclient.plugins.openadr_http import HttpVtnTransport
 
 import numpy as np
 

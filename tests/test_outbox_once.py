@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.outbox import Outbox
-from core.report import build_reports, payload_specs
-from core.run import VenRunner
+from venclient.engine.outbox import Outbox
+from venclient.engine.report import build_reports, payload_specs
+from venclient.engine.run import VenRunner
 from fixtures.run import amake_run_env, h5_time, report_start, run_options, vtn_reports
 from fixtures.vtn import json_body, make_config
-from plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
-from plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
+from venclient.plugins.openadr_http import HttpVtnTransport
 
 START = datetime(2025, 1, 15, 13, 0, tzinfo=timezone.utc)
 HTML_404 = b"<html><head><title>404 Not Found</title></head><body><center>nginx</center></body></html>"
@@ -222,7 +222,7 @@ async def test_only_a_problem_about_the_report_sets_it_aside(store, vtn, status,
 
 
 async def test_a_streak_of_path_faults_warns_once_and_logs_the_recovery(store, vtn, caplog):
-    caplog.set_level(logging.INFO, logger="core.outbox")
+    caplog.set_level(logging.INFO, logger="venclient.engine.outbox")
     server, injector, transport = vtn
     clock = FakeClock()
     outbox = Outbox(store, clock=clock)
@@ -243,7 +243,7 @@ async def test_a_streak_of_path_faults_warns_once_and_logs_the_recovery(store, v
 
 
 async def test_the_outage_warning_comes_at_the_first_failure_not_after_the_flush(store, vtn, caplog):
-    caplog.set_level(logging.INFO, logger="core.outbox")
+    caplog.set_level(logging.INFO, logger="venclient.engine.outbox")
     server, injector, transport = vtn
     outbox = Outbox(store)
     await outbox.put(reports(server.state, "Aalborg", [0]) + reports(server.state, "Herning", [0]))
@@ -259,7 +259,7 @@ async def test_the_outage_warning_comes_at_the_first_failure_not_after_the_flush
 
 
 async def test_many_rejections_in_one_flush_are_one_warning_and_a_count(store, vtn, caplog):
-    caplog.set_level(logging.WARNING, logger="core.outbox")
+    caplog.set_level(logging.WARNING, logger="venclient.engine.outbox")
     server, injector, transport = vtn
     outbox = Outbox(store)
     await outbox.put(reports(server.state, "Aalborg", range(5)))

@@ -9,17 +9,17 @@ import sys
 
 import pytest
 
-from core.errors import PluginError
-from core.hookspecs import hookimpl
-from core.plugins import list_plugins
-from core.runtime import Runtime
+from venclient.errors import PluginError
+from venclient.hookspecs import hookimpl
+from venclient.plugin_manager import list_plugins
+from venclient.runtime import Runtime
 from fixtures.core import make_settings
 
 
 def run_ven(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("VEN_")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, env=full_env)
+    return subprocess.run([sys.executable, "-m", "venclient.cli", *args], capture_output=True, text=True, env=full_env)
 
 
 def names(rt: Runtime) -> set[str]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 
-from core.outbox import Outbox
-from core.recovery import NAMES_KEY, VtnRecovery
+from venclient.engine.outbox import Outbox
+from venclient.engine.recovery import NAMES_KEY, VtnRecovery
 from fixtures.run import register_all
 from fixtures.samples import small_fleet
-from plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM, seed_demo
-from plugins.local_vtn.state import STATE_FORMAT
+from venclient.plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM, seed_demo
+from venclient.plugins.local_vtn.state import STATE_FORMAT
 
 
 def forget_everything(state) -> None:

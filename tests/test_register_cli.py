@@ -29,7 +29,7 @@ def ven_env(runtime, **extra) -> dict[str, str]:
 
 
 def ven(*args, env, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "venclient.cli", *args], capture_output=True, text=True, env=env,
                           cwd=REPO, timeout=timeout)
 
 
@@ -72,7 +72,7 @@ def test_sigkill_mid_run_then_rerun_registers_every_load_once(vtn_runtime, local
     fleet = small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_path, resources=100, vens=3)
     total = fleet.loads
     env = ven_env(vtn_runtime)
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "register", "--concurrency", "4", "--rate", "150"],
+    proc = subprocess.Popen([sys.executable, "-m", "venclient.cli", "register", "--concurrency", "4", "--rate", "150"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     try:

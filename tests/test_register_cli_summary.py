@@ -10,8 +10,8 @@ import signal
 
 import pytest
 
-from core.register import Registrar
-from core.runtime import Runtime
+from venclient.engine.register import Registrar
+from venclient.runtime import Runtime
 from fixtures.cli import run_ven
 from fixtures.run import VenProcess, ven_env, wait_until
 from fixtures.samples import small_fleet

@@ -6,9 +6,9 @@ import asyncio
 import random
 from typing import Any
 
-from core.model import APPROVED, PENDING, Resource
-from core.register import Registrar, register_loads_parallel, resource_payload, sample_registration
-from core.verify import verify
+from venclient.model import APPROVED, PENDING, Resource
+from venclient.engine.register import Registrar, register_loads_parallel, resource_payload, sample_registration
+from venclient.engine.verify import verify
 from fixtures.samples import small_fleet
 import pytest
 
@@ -119,8 +119,8 @@ class FlakyResources:
 
 def test_vtn_failing_ten_percent_with_503(tmp_path, vtn_state):
     from fixtures.vtn_runtime import vtn_settings
-    from plugins.local_vtn import LocalVtnServer
-    from core.runtime import Runtime
+    from venclient.plugins.local_vtn import LocalVtnServer
+    from venclient.runtime import Runtime
 
     holder = {}
     server = LocalVtnServer(vtn_state, app_wrapper=lambda app: holder.setdefault("flaky", FlakyResources(app))).start()

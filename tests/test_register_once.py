@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from core.model import APPROVED, PENDING
-from core.register import Registrar
-from core.runtime import Runtime
+from venclient.model import APPROVED, PENDING
+from venclient.engine.register import Registrar
+from venclient.runtime import Runtime
 from fixtures.run import wait_until
 from fixtures.samples import small_fleet
 from fixtures.vtn import json_body

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from core.openadr import Report, ReportDescriptor
-from core.report import Reporter, build_reports, encode_reports, payload_specs, significant
+from venclient.openadr import Report, ReportDescriptor
+from venclient.engine.report import Reporter, build_reports, encode_reports, payload_specs, significant
 
 START = datetime(2025, 1, 15, 13, 0, tzinfo=timezone.utc)
 
@@ -119,14 +119,14 @@ def test_reporter_rejects_an_unknown_level():
 
 
 def test_reporter_warns_once_per_unsupported_descriptor(caplog):
-    from core.collect import CollectionPlan
-    from core.openadr import Event
+    from venclient.engine.collect import CollectionPlan
+    from venclient.openadr import Event
 
     reporter = Reporter(interval_seconds=15)
     event = Event(id="e", program_id="p", intervals=[], report_descriptors=[ReportDescriptor(payload_type="PRICE")])
     plan = CollectionPlan.empty()
     readings = type("R", (), {"quality": np.zeros(0, dtype=np.uint8), "power_w": np.zeros(0)})()
-    with caplog.at_level(logging.WARNING, logger="core.report"):
+    with caplog.at_level(logging.WARNING, logger="venclient.engine.report"):
         for _ in range(3):
             assert reporter.build(START, readings, plan, [event]) == []
     assert len([r for r in caplog.records if "PRICE" in r.getMessage()]) == 1
@@ -149,8 +149,8 @@ def test_report_text_is_json_of_the_same_report_with_any_names():
 
 @pytest.mark.parametrize("resource_id", ["plain-id", 'quote"d', "back\\slash", "tab\tid", "Ålborg ☀"])
 def test_reporter_names_loads_by_resource_name_whatever_the_id_holds(resource_id):
-    from core.collect import _build_plan
-    from core.openadr import Event
+    from venclient.engine.collect import _build_plan
+    from venclient.openadr import Event
 
     rows = [(f"l{i}", resource_id, f"load_{i}", "m", None, "mp", "V1", "vtn" if i != 1 else None, "h5sim")
             for i in range(3)]

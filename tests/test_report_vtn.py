@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from core.openadr import Event, Report
-from core.run import VenRunner
+from venclient.openadr import Event, Report
+from venclient.engine.run import VenRunner
 from fixtures.run import (
     ReadingsRecorder,
     h5_row_of,
@@ -22,7 +22,7 @@ from fixtures.run import (
     values_by_name,
     vtn_reports,
 )
-from plugins.local_vtn import DEMO_PROGRAM
+from venclient.plugins.local_vtn import DEMO_PROGRAM
 
 pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import build_app
-from core.errors import InputError
-from core.hookspecs import hookimpl
-from core.resources_cli import build_connection, parse_broker
+from venclient.cli.app import build_app
+from venclient.errors import InputError
+from venclient.hookspecs import hookimpl
+from venclient.cli.resources import build_connection, parse_broker
 from fixtures.collect import METER_IDS, add_fleet, expected_watts
 
 
@@ -222,7 +222,7 @@ def run_ven(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEN_")}
     env.update({"VEN_DATABASE_URL": f"sqlite:///{tmp_path / 'resources.db'}",
                 "VEN_H5_PATH": str(tmp_path / "load_data.h5"), "VEN_LOG_LEVEL": "WARNING"})
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "venclient.cli", *args], capture_output=True, text=True, env=env,
                           timeout=120)
 
 

@@ -10,7 +10,7 @@ import signal
 import time
 from datetime import datetime
 
-from core.run import REPLAY_ROW_KEY, VenRunner
+from venclient.engine.run import REPLAY_ROW_KEY, VenRunner
 from fixtures.run import (
     VenProcess,
     amake_run_env,
@@ -22,8 +22,8 @@ from fixtures.run import (
     vtn_reports,
     wait_until,
 )
-from plugins.local_vtn import LocalVtnServer, VtnState, seed_demo
-from plugins.sqlite_store import SqlResourceStore
+from venclient.plugins.local_vtn import LocalVtnServer, VtnState, seed_demo
+from venclient.plugins.sqlite_store import SqlResourceStore
 
 
 def iso(moment: datetime) -> str:

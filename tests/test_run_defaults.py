@@ -7,12 +7,12 @@ import logging
 
 import pytest
 
-from core.errors import SettingsError
-from core.openadr import Event
-from core.run import RunOptions
+from venclient.errors import SettingsError
+from venclient.openadr import Event
+from venclient.engine.run import RunOptions
 from fixtures.core import make_settings
 from fixtures.run import make_run_env, run_runner, vtn_reports
-from plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM, LocalVtnServer, VtnState, seed_demo
+from venclient.plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM, LocalVtnServer, VtnState, seed_demo
 
 pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 

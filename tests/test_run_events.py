@@ -9,14 +9,14 @@ import time
 import httpx
 import pytest
 
-from core.events import CHANGED, CREATED, REMOVED
-from core.model import Connection
-from core.openadr import ObjectOperation, Subscription, ValuesMap
-from core.run import VenRunner, subscription_client_name
-from core.webhook import CALLBACK_PATH, CallbackServer
+from venclient.engine.events import CHANGED, CREATED, REMOVED
+from venclient.model import Connection
+from venclient.openadr import ObjectOperation, Subscription, ValuesMap
+from venclient.engine.run import VenRunner, subscription_client_name
+from venclient.engine.webhook import CALLBACK_PATH, CallbackServer
 from fixtures.run import EventRecorder, WriterPlugin, amake_run_env, run_options
 from fixtures.vtn import sample_event
-from plugins.local_vtn import DEMO_PROGRAM
+from venclient.plugins.local_vtn import DEMO_PROGRAM
 
 pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 

@@ -13,8 +13,8 @@ from datetime import datetime
 
 import orjson
 
-from core.run import VenRunner
-from core.runtime import Runtime
+from venclient.engine.run import VenRunner
+from venclient.runtime import Runtime
 from fixtures.run import (
     VenProcess,
     amake_run_env,
@@ -30,7 +30,7 @@ from fixtures.run import (
 from fixtures.samples import run_ven_inprocess
 from fixtures.vtn import json_body
 from fixtures.vtn_runtime import vtn_settings
-from plugins.local_vtn import LocalVtnServer, VtnState, seed_demo
+from venclient.plugins.local_vtn import LocalVtnServer, VtnState, seed_demo
 import pytest
 
 pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk

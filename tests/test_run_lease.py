@@ -10,7 +10,7 @@ import signal
 import socket
 import time
 
-from core.run import VenRunner
+from venclient.engine.run import VenRunner
 from fixtures.run import (
     VenProcess,
     amake_run_env,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from core.run import REPLAY_ROW_KEY, VenRunner
+from venclient.engine.run import REPLAY_ROW_KEY, VenRunner
 from fixtures.run import (
     VenProcess,
     amake_run_env,
@@ -28,7 +28,7 @@ from fixtures.run import (
     vtn_reports,
     wait_until,
 )
-from plugins.sqlite_store import SqlResourceStore
+from venclient.plugins.sqlite_store import SqlResourceStore
 
 REFUSED = "refuses writes"
 

@@ -13,10 +13,10 @@ import logging
 import threading
 import time
 
-from core.verify import verify
+from venclient.engine.verify import verify
 from fixtures.run import make_run_env, run_options, vtn_reports
-from core.run import VenRunner
-from plugins.local_vtn import DEMO_EVENT
+from venclient.engine.run import VenRunner
+from venclient.plugins.local_vtn import DEMO_EVENT
 
 STALL = 30.0
 

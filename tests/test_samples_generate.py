@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from plugins.samples.fleet import generate_fleet
-from plugins.samples.subtypes import SUB_TYPES, quotas
-from plugins.samples.towns import load_towns, parse_town
+from venclient.plugins.samples.fleet import generate_fleet
+from venclient.plugins.samples.subtypes import SUB_TYPES, quotas
+from venclient.plugins.samples.towns import load_towns, parse_town
 
 PRESETS = {  # seed 003
     "charging_station": (22.0, 100.0), "hotel": (50.0, 200.0), "swimming_pool": (50.0, 200.0),

@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from core.errors import InputError
-from core.plugins import list_plugins
-from plugins.h5_simulator.generator import write_meterdata
-from plugins.samples.ids import make_rng, meter_point_ids, uuid4_strings
+from venclient.errors import InputError
+from venclient.plugin_manager import list_plugins
+from venclient.plugins.h5_simulator.generator import write_meterdata
+from venclient.plugins.samples.ids import make_rng, meter_point_ids, uuid4_strings
 
 
 def test_uuid4_strings_are_valid_distinct_and_seeded():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.samples.towns import load_towns, parse_town, town_weights
+from venclient.plugins.samples.towns import load_towns, parse_town, town_weights
 
 
 def test_at_least_150_real_towns_with_sane_data():

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from core.masking import is_secret_key, mask_secrets, mask_text
+from venclient.masking import is_secret_key, mask_secrets, mask_text
 from fixtures.cli import clean_env, run_ven
 from fixtures.vtn import REPO
 

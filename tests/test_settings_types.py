@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from core.errors import SettingsError
-from core.runtime import Runtime
-from core.settings import core_validators, load_settings, string_setting_keys
+from venclient.errors import SettingsError
+from venclient.runtime import Runtime
+from venclient.settings import core_validators, load_settings, string_setting_keys
 from fixtures.cli import clean_env, run_ven
 
 # Text that TOML would turn into something else (or that a lossy str() round trip would change).

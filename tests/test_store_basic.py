@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import InputError
-from core.model import APPROVED, PENDING, SUSPENDED, Connection, Load, Resource
+from venclient.errors import InputError
+from venclient.model import APPROVED, PENDING, SUSPENDED, Connection, Load, Resource
 
 
 def make_resource(i: int, ven: str = "Herning", **kw) -> Resource:
@@ -18,7 +18,7 @@ def make_resource(i: int, ven: str = "Herning", **kw) -> Resource:
 
 
 def load_rows(resource_id: str, meter: str = "m1") -> list[tuple]:
-    from core.model import LOAD_COMPONENTS
+    from venclient.model import LOAD_COMPONENTS
 
     return [(f"{resource_id}-{c}", resource_id, c, name, meter) for c, name in LOAD_COMPONENTS.items()]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from core.lease import VenLeases, refusal
+from venclient.engine.lease import VenLeases, refusal
 
 
 def holder(name: str, pid: int = 100) -> dict:

@@ -7,8 +7,8 @@ import sqlite3
 import subprocess
 import sys
 
-from core.model import PENDING
-from core.runtime import Runtime
+from venclient.model import PENDING
+from venclient.runtime import Runtime
 from fixtures.core import make_settings
 
 OLD_SCHEMA = """
@@ -69,10 +69,10 @@ def test_ven_db_migrate_command(tmp_path):
     db = tmp_path / "old.db"
     make_old_db(db)
     env = {"VEN_DATABASE_URL": f"sqlite:///{db}", "VEN_H5_PATH": str(tmp_path / "x.h5"), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "core.cli", "db", "migrate", "--json"], env=env,
+    out = subprocess.run([sys.executable, "-m", "venclient.cli", "db", "migrate", "--json"], env=env,
                          capture_output=True, text=True, check=True)
     changes = json.loads(out.stdout)["changes"]
     assert "created table loads" in changes
-    again = subprocess.run([sys.executable, "-m", "core.cli", "db", "migrate"], env=env,
+    again = subprocess.run([sys.executable, "-m", "venclient.cli", "db", "migrate"], env=env,
                            capture_output=True, text=True, check=True)
     assert "up to date" in again.stdout

@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
-from core.errors import InputError
-from core.runtime import Runtime
+from venclient.errors import InputError
+from venclient.runtime import Runtime
 from fixtures.core import make_settings
 
 

@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from core.errors import SettingsError
-from core.runtime import Runtime
+from venclient.errors import SettingsError
+from venclient.runtime import Runtime
 from fixtures.cli import clean_env, run_ven
 from fixtures.core import make_settings
-from plugins.sqlite_store import SqlResourceStore
+from venclient.plugins.sqlite_store import SqlResourceStore
 
 STORE_COMMANDS = [("db", "status"), ("db", "migrate"), ("resources", "list"), ("loads", "generate"),
                   ("collect", "--ven", "Herning"), ("register",), ("register", "--verify"), ("run", "--ticks", "1"),

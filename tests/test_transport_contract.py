@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from core.openadr import (
+from venclient.openadr import (
     Event,
     Interval,
     IntervalPeriod,
@@ -19,11 +19,11 @@ from core.openadr import (
     Ven,
     values_map,
 )
-from core.protocols import VtnTransport
-from core.vtn_errors import VtnAuthError, VtnBadRequest, VtnConflict, VtnNotFound
+from venclient.protocols import VtnTransport
+from venclient.vtn_errors import VtnAuthError, VtnBadRequest, VtnConflict, VtnNotFound
 from fixtures.vtn import ContractTransport, make_config, sample_event, sample_program
-from plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
-from plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
+from venclient.plugins.openadr_http import HttpVtnTransport
 
 
 def test_transport_satisfies_the_protocol(vtn_url):

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from core.openadr import Resource
-from core.vtn_errors import (
+from venclient.openadr import Resource
+from venclient.vtn_errors import (
     VtnAuthError,
     VtnConflict,
     VtnServerError,
@@ -16,8 +16,8 @@ from core.vtn_errors import (
     VtnUnreachable,
 )
 from fixtures.vtn import json_body, make_config
-from plugins.local_vtn import LocalVtnServer, VtnState
-from plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.local_vtn import LocalVtnServer, VtnState
+from venclient.plugins.openadr_http import HttpVtnTransport
 
 
 @pytest.fixture
@@ -196,7 +196,7 @@ async def test_html_error_page(server, faults):
 
 
 async def test_non_json_success_body_is_a_protocol_error(server, faults):
-    from core.vtn_errors import VtnProtocolError
+    from venclient.vtn_errors import VtnProtocolError
 
     faults.add("GET", "/programs", status=200, body=b"<html>login page</html>", content_type="text/html")
     async with HttpVtnTransport(make_config(server.url)) as vtn:
@@ -205,7 +205,7 @@ async def test_non_json_success_body_is_a_protocol_error(server, faults):
 
 
 async def test_create_resource_id_returns_the_new_id_and_rejects_an_answer_without_one(server, faults):
-    from core.vtn_errors import VtnProtocolError
+    from venclient.vtn_errors import VtnProtocolError
 
     async with HttpVtnTransport(make_config(server.url)) as vtn:
         ven = await vtn.find_or_create_ven("Skive")

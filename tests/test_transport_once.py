@@ -11,11 +11,11 @@ import socket
 
 import pytest
 
-from core.errors import SettingsError
-from core.openadr import Resource
-from core.vtn_errors import VtnResponseTooLarge, VtnServerError, VtnTimeout, VtnUnreachable
+from venclient.errors import SettingsError
+from venclient.openadr import Resource
+from venclient.vtn_errors import VtnResponseTooLarge, VtnServerError, VtnTimeout, VtnUnreachable
 from fixtures.vtn import json_body, make_config
-from plugins.openadr_http import HttpVtnTransport, VtnConfig
+from venclient.plugins.openadr_http import HttpVtnTransport, VtnConfig
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_the_deadline_may_not_be_shorter_than_the_timeout():
 
 
 def test_bounds_come_from_settings_with_defaults(tmp_path):
-    from core.runtime import Runtime
+    from venclient.runtime import Runtime
     from fixtures.core import make_settings
 
     runtime = Runtime.create(make_settings(tmp_path, **{"vtn.url": "http://127.0.0.1:1/openadr3/3.0.1"}))

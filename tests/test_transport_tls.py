@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import SettingsError
-from core.vtn_errors import VtnUnreachable
+from venclient.errors import SettingsError
+from venclient.vtn_errors import VtnUnreachable
 from fixtures.vtn import make_config
-from plugins.local_vtn import LocalVtnServer, VtnState
-from plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.local_vtn import LocalVtnServer, VtnState
+from venclient.plugins.openadr_http import HttpVtnTransport
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from core.webhook import MAX_NOTIFICATION_BYTES, CallbackServer
+from venclient.engine.webhook import MAX_NOTIFICATION_BYTES, CallbackServer
 
 NOTE = {"objectType": "EVENT", "operation": "POST", "object": {"id": "e-1", "programID": "p-1"}}
 

@@ -15,14 +15,14 @@ import time
 import httpx
 import pytest
 
-from core.events import CHANGED, CREATED, REMOVED
-from core.model import Connection
-from core.openadr import ValuesMap, now_utc
-from core.run import VenRunner
+from venclient.engine.events import CHANGED, CREATED, REMOVED
+from venclient.model import Connection
+from venclient.openadr import ValuesMap, now_utc
+from venclient.engine.run import VenRunner
 from fixtures.run import EventRecorder, WriterPlugin, amake_run_env, run_options
 from fixtures.vtn import BL_CLIENT, make_config, sample_event, sample_program
-from plugins.local_vtn import DEMO_PROGRAM
-from plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.local_vtn import DEMO_PROGRAM
+from venclient.plugins.openadr_http import HttpVtnTransport
 
 pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 

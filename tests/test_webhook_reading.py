@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from core.webhook import camel_key, listed_subscription, read_notification, read_subscription
+from venclient.engine.webhook import camel_key, listed_subscription, read_notification, read_subscription
 
 EVENT = {"id": "e-1", "programID": "p-1", "intervals": []}
 SPEC_SHAPE = {"objectType": "EVENT", "operation": "POST", "object": EVENT}

@@ -10,11 +10,11 @@ import logging
 
 import pytest
 
-from core.openadr import ObjectOperation, Subscription
-from core.webhook import CALLBACK_PATH, CallbackServer, Subscriptions
+from venclient.openadr import ObjectOperation, Subscription
+from venclient.engine.webhook import CALLBACK_PATH, CallbackServer, Subscriptions
 from fixtures.vtn import BL_CLIENT, json_body, make_config, sample_program
-from plugins.local_vtn import DEMO_PROGRAM
-from plugins.openadr_http import HttpVtnTransport
+from venclient.plugins.local_vtn import DEMO_PROGRAM
+from venclient.plugins.openadr_http import HttpVtnTransport
 
 CLIENT = "VEN-test"
 

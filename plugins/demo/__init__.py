@@ -1,5 +1,2 @@
-"""Default plugin: ``ven demo`` — the embedded default that ``make demo`` runs."""
-
-from plugins.demo.cli import ven_cli
-
-__all__ = ["ven_cli"]
+"""Default plugin: ``ven demo``, the embedded default (sample fleet, meter data, local VTN, registration,
+reporting). Hook implementations: :mod:`venclient.plugins.demo.hooks`."""

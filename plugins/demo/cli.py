@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from core.hookspecs import hookimpl
-from plugins.demo.demo import DemoOptions, print_received, run_demo
+from venclient.plugins.demo.demo import DemoOptions, print_received, run_demo
 
 
 def demo_command(
@@ -23,9 +22,3 @@ def demo_command(
     print_received(rows)
     if not rows or sum(r[1] for r in rows) == 0:
         raise typer.Exit(1)
-
-
-@hookimpl
-def ven_cli(app: typer.Typer) -> None:
-    """Add ``ven demo``."""
-    app.command("demo")(demo_command)

@@ -22,11 +22,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from core.openadr import Report
-from core.output import console, progress, table
-from core.register import Registrar, select_vens
-from core.run import RunOptions, VenRunner
-from core.runtime import Runtime
+from venclient.openadr import Report
+from venclient.cli.output import console, progress, table
+from venclient.engine.register import Registrar, select_vens
+from venclient.engine.run import RunOptions, VenRunner
+from venclient.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class DemoOptions:
 
 def ensure_meter_data(runtime: Runtime, options: DemoOptions) -> str:
     """Generate the H5 file unless it exists; returns what was done."""
-    from plugins.h5_simulator.generator import write_meterdata
+    from venclient.plugins.h5_simulator.generator import write_meterdata
 
     path = Path(runtime.settings.h5_path)
     if path.is_file():
@@ -64,9 +64,9 @@ def ensure_meter_data(runtime: Runtime, options: DemoOptions) -> str:
 
 def ensure_fleet(runtime: Runtime, options: DemoOptions) -> list[str]:
     """Generate the small fleet and its loads where missing; returns what was done."""
-    from plugins.samples.fleet import generate_fleet
-    from plugins.samples.loadgen import generate_loads
-    from plugins.samples.towns import load_towns
+    from venclient.plugins.samples.fleet import generate_fleet
+    from venclient.plugins.samples.loadgen import generate_loads
+    from venclient.plugins.samples.towns import load_towns
 
     store = runtime.store()
     done = []
@@ -125,10 +125,10 @@ async def received_by_vtn(runtime: Runtime, vens: list[str], event_id: str | Non
 
 def run_demo(runtime: Runtime, options: DemoOptions) -> list[tuple]:
     """Every step of the demo; returns the per-VEN table rows of what the VTN received."""
-    from plugins.local_vtn.seed import seed_demo
-    from plugins.local_vtn.server import LocalVtnServer
-    from plugins.local_vtn.state import VtnState, load_state
-    from plugins.samples.cli import open_store_to_fill
+    from venclient.plugins.local_vtn.seed import seed_demo
+    from venclient.plugins.local_vtn.server import LocalVtnServer
+    from venclient.plugins.local_vtn.state import VtnState, load_state
+    from venclient.plugins.samples.cli import open_store_to_fill
 
     out = console()
     open_store_to_fill(runtime)  # the demo makes config/resources.db (and config/) when missing

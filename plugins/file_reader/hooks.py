@@ -6,9 +6,9 @@ from typing import Any
 
 from dynaconf import Validator
 
-from core.hookspecs import hookimpl
-from plugins.file_reader.settings import settings_validators
-from plugins.file_reader.source import DEFAULT_STALE_AFTER_SECONDS, FileReaderSource
+from venclient.hookspecs import hookimpl
+from venclient.plugins.file_reader.settings import settings_validators
+from venclient.plugins.file_reader.source import DEFAULT_STALE_AFTER_SECONDS, FileReaderSource
 
 
 @hookimpl

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from core.model import COMPONENT_INDEX, LOAD_COMPONENTS
+from venclient.model import COMPONENT_INDEX, LOAD_COMPONENTS
 
 TIMESTAMP_KEYS = ("timestamp", "time", "ts", "datetime")
 COMPONENT_KEYS = ("load_component", "load", "load_id", "component")

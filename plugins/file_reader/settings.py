@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dynaconf import Validator
 
-from plugins.file_reader.source import DEFAULT_STALE_AFTER_SECONDS
+from venclient.plugins.file_reader.source import DEFAULT_STALE_AFTER_SECONDS
 
 
 def settings_validators() -> list[Validator]:

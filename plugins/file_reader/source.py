@@ -2,7 +2,7 @@
 
 Each resource's reader connection names its file (``ven resources connect ID --type filereader --file
 PATH``); several resources may share a file.  Every tick the source reads what was appended since the last
-tick (:class:`plugins.file_reader.tail.FileTail`), and a load's value is the latest reading of its component
+tick (:class:`venclient.plugins.file_reader.tail.FileTail`), and a load's value is the latest reading of its component
 at or before the tick's time: ``QUALITY_STALE`` when that reading is older than
 ``filereader.stale_after_seconds``, ``QUALITY_MISSING`` when there is none.  A bad row is skipped and logged
 once per file with its line number; a missing file is logged once and its loads are missing until it
@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from core.clock import Tick
-from core.errors import InputError
-from core.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Connection
-from core.protocols import LoadBatch, SourceReading
-from plugins.file_reader.rows import FORMATS, Row, RowError, RowParser
-from plugins.file_reader.tail import FileTail
+from venclient.clock import Tick
+from venclient.errors import InputError
+from venclient.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Connection
+from venclient.protocols import LoadBatch, SourceReading
+from venclient.plugins.file_reader.rows import FORMATS, Row, RowError, RowParser
+from venclient.plugins.file_reader.tail import FileTail
 
 log = logging.getLogger(__name__)
 

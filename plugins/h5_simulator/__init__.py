@@ -1,9 +1,7 @@
-"""HDF5 meter simulator: synthetic ``load_data.h5`` generation (``ven meterdata generate``).
-
-Keep this file a list of hook imports, one per submodule.
+"""HDF5 meter simulator: the ``h5sim`` meter source and synthetic ``load_data.h5`` generation (``ven meterdata
+generate``).  Hook implementations: :mod:`venclient.plugins.h5_simulator.hooks`.
 """
 
-from plugins.h5_simulator.cli import ven_cli
-from plugins.h5_simulator.sources_hook import ven_meter_sources
+from venclient.plugins.h5_simulator.source import H5MeterSource
 
-__all__ = ["ven_cli", "ven_meter_sources"]
+__all__ = ["H5MeterSource"]

@@ -8,9 +8,8 @@ from typing import Optional
 
 import typer
 
-from core.hookspecs import hookimpl
-from core.output import console, print_json, progress, table
-from plugins.h5_simulator.generator import write_meterdata
+from venclient.cli.output import console, print_json, progress, table
+from venclient.plugins.h5_simulator.generator import write_meterdata
 
 
 def build_meterdata_app() -> typer.Typer:
@@ -46,9 +45,3 @@ def build_meterdata_app() -> typer.Typer:
             ("size (MB)", f"{summary.bytes / 1e6:.1f}"), ("seed", str(summary.seed))]))
 
     return app
-
-
-@hookimpl
-def ven_cli(app: typer.Typer) -> None:
-    """Add ``ven meterdata …``."""
-    app.add_typer(build_meterdata_app(), name="meterdata")

@@ -30,8 +30,8 @@ from typing import Callable
 
 import numpy as np
 
-from core.errors import InputError
-from core.model import LOAD_COMPONENTS
+from venclient.errors import InputError
+from venclient.model import LOAD_COMPONENTS
 
 START = datetime(2025, 1, 15, 13, 0, tzinfo=timezone.utc)
 INTERVAL_SECONDS = 3600

@@ -14,7 +14,7 @@ outside it loads the window starting at its row (clipped at the end of the axis)
 ticks advancing one row at a time, one file read per :data:`WINDOW_ROWS` ticks.  A file replaced since the
 batch was mapped is mapped again before its next window is read.  Loads whose meter or component is not in
 the file are ``QUALITY_MISSING`` with one warning per meter; a file that is not HDF5, is corrupt inside, or has a
-wrongly shaped dataset raises one :class:`core.errors.InputError` naming the path (and the dataset).  A file that
+wrongly shaped dataset raises one :class:`venclient.errors.InputError` naming the path (and the dataset).  A file that
 breaks while a run reads it makes ``read`` raise that sentence (the collector reports the loads as missing, one
 warning per streak) until the file reads again; a failed window read is tried again on the next tick.
 """
@@ -36,10 +36,10 @@ import h5py
 import numpy as np
 from h5py import h5d, h5s, h5t
 
-from core.clock import Tick
-from core.errors import InputError
-from core.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, Connection
-from core.protocols import LoadBatch, SourceReading
+from venclient.clock import Tick
+from venclient.errors import InputError
+from venclient.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, Connection
+from venclient.protocols import LoadBatch, SourceReading
 
 log = logging.getLogger(__name__)
 

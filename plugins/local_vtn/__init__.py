@@ -2,7 +2,7 @@
 
 In-process use (tests, ``ven demo``)::
 
-    from plugins.local_vtn import LocalVtnServer
+    from venclient.plugins.local_vtn import LocalVtnServer
     with LocalVtnServer() as vtn:       # 127.0.0.1, a free port
         print(vtn.url)                  # http://127.0.0.1:<port>/openadr3/3.0.1
 
@@ -16,17 +16,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-import typer
-
-from core.hookspecs import hookimpl
-from plugins.local_vtn.cli import add_commands
-from plugins.local_vtn.seed import DEMO_EVENT, DEMO_PROGRAM, seed_demo
-from plugins.local_vtn.settings import settings_validators
-from plugins.local_vtn.state import VtnClient, VtnState, development_clients, load_state
+from venclient.plugins.local_vtn.seed import DEMO_EVENT, DEMO_PROGRAM, seed_demo
+from venclient.plugins.local_vtn.state import VtnClient, VtnState, development_clients, load_state
 
 if TYPE_CHECKING:
-    from plugins.local_vtn.app import create_app
-    from plugins.local_vtn.server import LocalVtnServer
+    from venclient.plugins.local_vtn.app import create_app
+    from venclient.plugins.local_vtn.server import LocalVtnServer
 
 __all__ = ["DEMO_EVENT", "DEMO_PROGRAM", "LocalVtnServer", "VtnClient", "VtnState", "create_app",
            "development_clients", "load_state", "seed_demo"]
@@ -45,15 +40,3 @@ def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-@hookimpl
-def ven_settings_validators() -> list[Any]:
-    """``[local_vtn]`` keys with defaults."""
-    return settings_validators()
-
-
-@hookimpl
-def ven_cli(app: typer.Typer) -> None:
-    """Add ``ven vtn serve``."""
-    add_commands(app)

@@ -5,10 +5,10 @@ Basic), programs, events, reports, subscriptions, VENs and their resources.  Beh
 201 with the full object on create, 409 for a duplicate ``programName``/``venName``/``resourceName`` within
 a VEN, 404 problem objects for unknown ids, 400 for ``limit`` above 50 or a body that is not a valid object,
 403 for a missing, unknown or expired token or a missing scope (the spec lists no 401).  Bodies are
-validated with the :mod:`core.openadr` models.  With ``state_file`` the state is saved atomically every
+validated with the :mod:`venclient.openadr` models.  With ``state_file`` the state is saved atomically every
 ``save_interval`` seconds when it changed, and on shutdown.
 
-``quirks`` (:class:`plugins.local_vtn.quirks.Quirks`) make it misbehave on purpose the way VTNs in the field
+``quirks`` (:class:`venclient.plugins.local_vtn.quirks.Quirks`) make it misbehave on purpose the way VTNs in the field
 do; each quirk costs nothing when it is off (one attribute test per request at most).
 """
 
@@ -33,14 +33,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.lenient import STRICT_KEY
-from core.openadr import Event, OpenADRModel, Program, Report, Resource, Subscription, Ven
-from plugins.local_vtn.notify import Notifier, spec_operations, to_http_operations
-from plugins.local_vtn.odd_timestamps import OddTimestamps
-from plugins.local_vtn.quirks import Quirks
-from plugins.local_vtn.report_body import REPORT_BODY
-from plugins.local_vtn.stall import CreateStaller
-from plugins.local_vtn.state import Collection, VtnClient, VtnState, save_state
+from venclient.lenient import STRICT_KEY
+from venclient.openadr import Event, OpenADRModel, Program, Report, Resource, Subscription, Ven
+from venclient.plugins.local_vtn.notify import Notifier, spec_operations, to_http_operations
+from venclient.plugins.local_vtn.odd_timestamps import OddTimestamps
+from venclient.plugins.local_vtn.quirks import Quirks
+from venclient.plugins.local_vtn.report_body import REPORT_BODY
+from venclient.plugins.local_vtn.stall import CreateStaller
+from venclient.plugins.local_vtn.state import Collection, VtnClient, VtnState, save_state
 
 log = logging.getLogger("venclient.local_vtn")
 
@@ -542,7 +542,7 @@ def create_app(state: VtnState, *, state_file: Path | str | None = None, save_in
     not for one sharing a process with other work (``gc.freeze`` is process-wide).
 
     ``state_file``: save there (atomically) every ``save_interval`` seconds after changes, and at shutdown;
-    loading it is the caller's job (:func:`plugins.local_vtn.state.load_state`).
+    loading it is the caller's job (:func:`venclient.plugins.local_vtn.state.load_state`).
     """
     quirks = Quirks.parse(quirks, "quirks")
     if quirks.timestamps and state.server_time is None:

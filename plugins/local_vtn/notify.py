@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import orjson
 
-from plugins.local_vtn.quirks import Quirks
-from plugins.local_vtn.state import VtnState
+from venclient.plugins.local_vtn.quirks import Quirks
+from venclient.plugins.local_vtn.state import VtnState
 
 log = logging.getLogger("venclient.local_vtn")
 

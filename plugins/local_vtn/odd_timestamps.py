@@ -1,6 +1,6 @@
 """Server-set timestamps in the shapes VTNs in the field send instead of RFC 3339 (the ``timestamps`` quirk).
 
-:class:`OddTimestamps` is the ``server_time`` of a :class:`plugins.local_vtn.state.VtnState`: each call gives
+:class:`OddTimestamps` is the ``server_time`` of a :class:`venclient.plugins.local_vtn.state.VtnState`: each call gives
 the next form of the rotation for a UTC instant —
 
 * ``2026-12-02 13:49:07.123456789`` (a space, no zone, nanoseconds),

@@ -1,9 +1,9 @@
 """Quirks: deliberate misbehaviour of the local VTN, each one imitating a VTN seen in the field.
 
 ``Quirks.parse("timestamps,stall:5")`` (or a list of names, ``"all"``) gives the value object that
-:func:`plugins.local_vtn.app.create_app` and :class:`plugins.local_vtn.server.LocalVtnServer` take as
+:func:`venclient.plugins.local_vtn.app.create_app` and :class:`venclient.plugins.local_vtn.server.LocalVtnServer` take as
 ``quirks=``; ``Quirks()`` (no quirk) is the plain, spec-shaped VTN.  An unknown name or a bad argument is one
-:class:`core.errors.InputError` sentence naming where it came from and listing the valid names.
+:class:`venclient.errors.InputError` sentence naming where it came from and listing the valid names.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Iterable
 
-from core.errors import InputError
+from venclient.errors import InputError
 
 ALL = "all"
 ALL_STALL_SECONDS = 0.05  # the stall of ``all``: every quirk on, yet tests stay quick

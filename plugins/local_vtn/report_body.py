@@ -1,6 +1,6 @@
 """A fast validator for report bodies: the spec's required structure, checked entirely in pydantic-core.
 
-A fleet tick sends ~116k report resources; validating them through :class:`core.openadr.Report` (whose lenient
+A fleet tick sends ~116k report resources; validating them through :class:`venclient.openadr.Report` (whose lenient
 timestamp and duration handling runs Python code per resource) costs the local VTN seconds per tick.  This
 schema checks what the spec requires of a report — ids, names, intervals with payloads, RFC 3339 starts and
 ISO 8601 durations — with no Python callbacks, and the body is stored as it was sent.

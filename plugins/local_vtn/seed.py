@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from core.openadr import Event, Program
-from plugins.local_vtn.state import VtnState
+from venclient.openadr import Event, Program
+from venclient.plugins.local_vtn.state import VtnState
 
 DEMO_PROGRAM = "demo-program"
 DEMO_EVENT = "demo-metering"

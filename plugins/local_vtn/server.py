@@ -12,11 +12,11 @@ from typing import Any
 
 import uvicorn
 
-from core.background_server import BackgroundServer, bind_socket
-from plugins.local_vtn.app import BASE_PATH, create_app
-from plugins.local_vtn.quirks import Quirks
-from plugins.local_vtn.seed import DEMO_PROGRAM, seed_demo
-from plugins.local_vtn.state import VtnState
+from venclient.background_server import BackgroundServer, bind_socket
+from venclient.plugins.local_vtn.app import BASE_PATH, create_app
+from venclient.plugins.local_vtn.quirks import Quirks
+from venclient.plugins.local_vtn.seed import DEMO_PROGRAM, seed_demo
+from venclient.plugins.local_vtn.state import VtnState
 
 
 BACKLOG = 2048
@@ -39,7 +39,7 @@ def serve_forever(state: VtnState, host: str = "127.0.0.1", port: int = 8080, *,
     """Serve in the foreground until SIGINT/SIGTERM; the state is saved on the way out when ``state_file``.
 
     The process is the VTN's own, so stored objects are frozen out of the cyclic GC's scans (see
-    :func:`plugins.local_vtn.app.freeze_stored_objects`).  ``quirks``: see :mod:`plugins.local_vtn.quirks`.
+    :func:`venclient.plugins.local_vtn.app.freeze_stored_objects`).  ``quirks``: see :mod:`venclient.plugins.local_vtn.quirks`.
     """
     sock = bind_socket(host, port, "The local VTN")
     sock.listen(BACKLOG)  # connections made as soon as "ready" is announced wait in the backlog for uvicorn

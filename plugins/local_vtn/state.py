@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from core.errors import InputError
+from venclient.errors import InputError
 
 READ_ALL = "read_all"
 VEN_SCOPES = frozenset({"read_all", "write_reports", "write_subscriptions", "write_vens"})
@@ -140,7 +140,7 @@ class VtnState:
     Tokens live only in memory: after a restart clients fetch new ones (the transport does so on 403).
     ``server_time``: ``None`` stamps RFC 3339 texts (:func:`now_text`); otherwise it is called with the
     ``modificationDateTime`` being replaced (``None`` on create) and returns the value to stamp — the
-    ``timestamps`` quirk's :class:`plugins.local_vtn.odd_timestamps.OddTimestamps`.
+    ``timestamps`` quirk's :class:`venclient.plugins.local_vtn.odd_timestamps.OddTimestamps`.
     """
 
     clients: list[VtnClient] = field(default_factory=development_clients)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Sequence
 
-from core.errors import VenError
-from plugins.modbus_meter.options import ModbusOptions
-from plugins.modbus_meter.params import TCP, BusAddress, Register, SerialSettings, WriteRegister
-from plugins.modbus_meter.planner import Block
+from venclient.errors import VenError
+from venclient.plugins.modbus_meter.options import ModbusOptions
+from venclient.plugins.modbus_meter.params import TCP, BusAddress, Register, SerialSettings, WriteRegister
+from venclient.plugins.modbus_meter.planner import Block
 
 if TYPE_CHECKING:
     from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient

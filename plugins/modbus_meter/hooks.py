@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.hookspecs import hookimpl
-from plugins.modbus_meter.options import ModbusOptions, settings_validators
-from plugins.modbus_meter.source import ModbusMeterSource
-from plugins.modbus_meter.writer import ModbusWriter
+from venclient.hookspecs import hookimpl
+from venclient.plugins.modbus_meter.options import ModbusOptions, settings_validators
+from venclient.plugins.modbus_meter.source import ModbusMeterSource
+from venclient.plugins.modbus_meter.writer import ModbusWriter
 
 
 @hookimpl

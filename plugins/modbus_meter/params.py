@@ -1,6 +1,6 @@
-"""Turn a ``modbustcp``/``modbusrtu`` :class:`core.model.Connection` into what the bus needs.
+"""Turn a ``modbustcp``/``modbusrtu`` :class:`venclient.model.Connection` into what the bus needs.
 
-Every check raises :class:`core.errors.InputError` with one sentence naming the connection and the
+Every check raises :class:`venclient.errors.InputError` with one sentence naming the connection and the
 offending ``params`` key.  The schema is documented in this plugin's README.md.
 """
 
@@ -10,9 +10,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from core.errors import InputError
-from core.model import LOAD_COMPONENTS, WRITER, Connection
-from plugins.modbus_meter.registermaps import (
+from venclient.errors import InputError
+from venclient.model import LOAD_COMPONENTS, WRITER, Connection
+from venclient.plugins.modbus_meter.registermaps import (
     DATA_TYPES, FUNCTIONS, MAP_NAMES, REGISTER_MAPS, WORD_ORDERS, RegisterMap,
 )
 
@@ -25,7 +25,7 @@ WRITE_KINDS: tuple[str, ...] = ("holding", "coil")
 
 SERIAL_KEYS = ("serial_port", "baudrate", "parity", "stopbits", "bytesize", "timeout")
 READER_KEYS = frozenset({"unit", "map", "channels", "loads", "word_order", *SERIAL_KEYS})
-EVENT_KEYS = ("release_value", "loads")  # read by core.events.EventActuator: value written when an event ends,
+EVENT_KEYS = ("release_value", "loads")  # read by venclient.engine.events.EventActuator: value written when an event ends,
                                          # and the loads an event may act on
 WRITER_KEYS = frozenset({"unit", "register", "kind", "scale", "type", "word_order", "channels", *SERIAL_KEYS,
                          *EVENT_KEYS})

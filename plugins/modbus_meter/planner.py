@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from plugins.modbus_meter.registermaps import MAX_REGISTERS_PER_READ
+from venclient.plugins.modbus_meter.registermaps import MAX_REGISTERS_PER_READ
 
 
 @dataclass(frozen=True)

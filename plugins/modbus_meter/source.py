@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import InputError
-from core.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, WRITER, Connection
-from core.protocols import LoadBatch, SourceReading, parsed_connections
-from plugins.modbus_meter.bus import ModbusBus, decode
-from plugins.modbus_meter.options import ModbusOptions
-from plugins.modbus_meter.params import KINDS, BusAddress, ModbusTarget, Register, parse_reader, parse_writer
-from plugins.modbus_meter.planner import Block, locate, plan_blocks
+from venclient.errors import InputError
+from venclient.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, WRITER, Connection
+from venclient.protocols import LoadBatch, SourceReading, parsed_connections
+from venclient.plugins.modbus_meter.bus import ModbusBus, decode
+from venclient.plugins.modbus_meter.options import ModbusOptions
+from venclient.plugins.modbus_meter.params import KINDS, BusAddress, ModbusTarget, Register, parse_reader, parse_writer
+from venclient.plugins.modbus_meter.planner import Block, locate, plan_blocks
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ error: give writers their own adapter or a Modbus TCP gateway (a known limitatio
 
 from __future__ import annotations
 
-from core.errors import InputError
-from core.model import Connection, Load
-from plugins.modbus_meter.bus import ModbusBus
-from plugins.modbus_meter.options import ModbusOptions
-from plugins.modbus_meter.params import KINDS, parse_writer
+from venclient.errors import InputError
+from venclient.model import Connection, Load
+from venclient.plugins.modbus_meter.bus import ModbusBus
+from venclient.plugins.modbus_meter.options import ModbusOptions
+from venclient.plugins.modbus_meter.params import KINDS, parse_writer
 
 
 class ModbusWriter:

@@ -3,7 +3,3 @@
 Readers keep the latest value per topic; writers publish a command.  The connection ``params`` schema
 is documented in README.md beside this file.
 """
-
-from plugins.mqtt_meter.hooks import ven_meter_sources, ven_settings_validators, ven_writers
-
-__all__ = ["ven_meter_sources", "ven_settings_validators", "ven_writers"]

@@ -15,9 +15,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Callable
 
-from core.errors import InputError, VenError
-from plugins.mqtt_meter.options import MqttOptions
-from plugins.mqtt_meter.params import BrokerAddress, resolve_secret
+from venclient.errors import InputError, VenError
+from venclient.plugins.mqtt_meter.options import MqttOptions
+from venclient.plugins.mqtt_meter.params import BrokerAddress, resolve_secret
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt

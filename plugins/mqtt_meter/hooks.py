@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.hookspecs import hookimpl
-from plugins.mqtt_meter.options import MqttOptions, settings_validators
-from plugins.mqtt_meter.source import MqttMeterSource
-from plugins.mqtt_meter.writer import MqttWriter
+from venclient.hookspecs import hookimpl
+from venclient.plugins.mqtt_meter.options import MqttOptions, settings_validators
+from venclient.plugins.mqtt_meter.source import MqttMeterSource
+from venclient.plugins.mqtt_meter.writer import MqttWriter
 
 
 @hookimpl

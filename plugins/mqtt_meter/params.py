@@ -1,6 +1,6 @@
-"""Turn an ``mqtt`` :class:`core.model.Connection` into broker address, channels and writer targets.
+"""Turn an ``mqtt`` :class:`venclient.model.Connection` into broker address, channels and writer targets.
 
-Every check raises :class:`core.errors.InputError` with one sentence naming the connection and the
+Every check raises :class:`venclient.errors.InputError` with one sentence naming the connection and the
 offending field.  The schema is documented in this plugin's README.md.
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from core.errors import InputError
-from core.model import LOAD_COMPONENTS, WRITER, Connection
-from plugins.mqtt_meter.presets import PRESETS, expand_topic, split_path
+from venclient.errors import InputError
+from venclient.model import LOAD_COMPONENTS, WRITER, Connection
+from venclient.plugins.mqtt_meter.presets import PRESETS, expand_topic, split_path
 
 KIND = "mqtt"
 DEFAULT_PORT = 1883
@@ -23,7 +23,7 @@ READER_KEYS = frozenset({"broker", "preset", "path", "scale", "channels", "loads
                          "stale_after_seconds"})
 CHANNEL_KEYS = frozenset({"topic", "preset", "path", "scale"})
 WRITER_KEYS = frozenset({"broker", "command_topic", "payload_template", "qos", "retain", "tls", "channels",
-                         "release_value", "loads"})  # the last two are read by core.events.EventActuator
+                         "release_value", "loads"})  # the last two are read by venclient.engine.events.EventActuator
 WRITE_CHANNEL_KEYS = frozenset({"command_topic", "payload_template", "qos", "retain"})
 TEMPLATE_FIELDS = frozenset({"value", "on_off", "load", "load_id", "resource"})
 SECRET_SCHEMES = ("env:", "settings:")

@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import InputError
-from core.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, WRITER, Connection
-from core.protocols import LoadBatch, SourceReading, parsed_connections
-from plugins.mqtt_meter.broker import BrokerClient, connect_once, stop_client
-from plugins.mqtt_meter.options import MqttOptions
-from plugins.mqtt_meter.params import KIND, BrokerAddress, Channel, MqttTarget, parse_reader, parse_writer
-from plugins.mqtt_meter.presets import FieldAbsent, extract_watts
-from plugins.mqtt_meter.table import LatestValues
+from venclient.errors import InputError
+from venclient.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, WRITER, Connection
+from venclient.protocols import LoadBatch, SourceReading, parsed_connections
+from venclient.plugins.mqtt_meter.broker import BrokerClient, connect_once, stop_client
+from venclient.plugins.mqtt_meter.options import MqttOptions
+from venclient.plugins.mqtt_meter.params import KIND, BrokerAddress, Channel, MqttTarget, parse_reader, parse_writer
+from venclient.plugins.mqtt_meter.presets import FieldAbsent, extract_watts
+from venclient.plugins.mqtt_meter.table import LatestValues
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from core.errors import InputError
-from core.model import Connection, Load
-from plugins.mqtt_meter.broker import publish_once
-from plugins.mqtt_meter.options import MqttOptions
-from plugins.mqtt_meter.params import KIND, parse_writer
+from venclient.errors import InputError
+from venclient.model import Connection, Load
+from venclient.plugins.mqtt_meter.broker import publish_once
+from venclient.plugins.mqtt_meter.options import MqttOptions
+from venclient.plugins.mqtt_meter.params import KIND, parse_writer
 
 
 def render_payload(template: str, load: Load, value: float) -> str:

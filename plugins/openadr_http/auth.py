@@ -15,8 +15,8 @@ from typing import Awaitable, Callable
 import httpx
 from pydantic import ValidationError
 
-from core.openadr import TokenResponse
-from core.vtn_errors import VtnAuthError, VtnProtocolError, describe_body
+from venclient.openadr import TokenResponse
+from venclient.vtn_errors import VtnAuthError, VtnProtocolError, describe_body
 
 Clock = Callable[[], float]
 PostForm = Callable[[str, dict[str, str]], Awaitable[httpx.Response]]

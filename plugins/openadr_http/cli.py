@@ -8,11 +8,11 @@ from typing import Any
 
 import typer
 
-from core.cli_groups import command_group
-from core.errors import InputError
-from core.openadr import Event, Program
-from core.output import console, plural, print_json, table
-from core.vtn_errors import VtnError
+from venclient.cli.groups import command_group
+from venclient.errors import InputError
+from venclient.openadr import Event, Program
+from venclient.cli.output import console, plural, print_json, table
+from venclient.vtn_errors import VtnError
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 VTN_GROUP_HELP = "Talk to an OpenADR 3.0.1 VTN, or run the local development VTN."

@@ -15,7 +15,7 @@ from typing import Any
 
 from dynaconf import Validator
 
-from core.errors import SettingsError
+from venclient.errors import SettingsError
 
 MISSING_URL = "Setting vtn.url is missing: set VEN_VTN__URL or vtn.url in settings.toml."
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024

@@ -1,10 +1,10 @@
-"""Turning a VTN's answers into :mod:`core.openadr` models — leniently, as the models' rules say.
+"""Turning a VTN's answers into :mod:`venclient.openadr` models — leniently, as the models' rules say.
 
-:class:`ResponseParser` validates with a :class:`core.lenient.LenientNotes` in the context, so bookkeeping fields
+:class:`ResponseParser` validates with a :class:`venclient.lenient.LenientNotes` in the context, so bookkeeping fields
 the VTN filled with something unreadable are dropped with one warning per field for the parser's lifetime (one
 per run: the transport owns one parser).  An object that is invalid in a field we act on is skipped from a
 listing with one sentence naming the object, the field and the value; a single-object answer that is invalid
-raises :class:`core.vtn_errors.VtnProtocolError` with the same sentence.
+raises :class:`venclient.vtn_errors.VtnProtocolError` with the same sentence.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import httpx
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from core.lenient import CONTEXT_KEY, LenientNotes
-from core.openadr import Event, Notification, Program, Report, Resource, Subscription, TokenResponse, Ven
-from core.vtn_errors import VtnProtocolError
+from venclient.lenient import CONTEXT_KEY, LenientNotes
+from venclient.openadr import Event, Notification, Program, Report, Resource, Subscription, TokenResponse, Ven
+from venclient.vtn_errors import VtnProtocolError
 
 log = logging.getLogger("venclient.vtn")
 

@@ -1,10 +1,10 @@
-"""OpenADR 3.0.1 over HTTP(S) with httpx: the default :class:`core.protocols.VtnTransport`.
+"""OpenADR 3.0.1 over HTTP(S) with httpx: the default :class:`venclient.protocols.VtnTransport`.
 
-Kept-alive connections (up to ``vtn.max_connections``, see :mod:`plugins.openadr_http.pool`) are opened
+Kept-alive connections (up to ``vtn.max_connections``, see :mod:`venclient.plugins.openadr_http.pool`) are opened
 by ``async with``; requests go straight to httpx transports, without ``httpx.AsyncClient``'s per-request
 machinery (cookies, redirects, auth flows, hooks), which costs more CPU than the rest of a request.
-Every method sends and returns the pydantic models of :mod:`core.openadr` (plain dicts are accepted for
-bodies too) and raises the typed errors of :mod:`core.vtn_errors`.
+Every method sends and returns the pydantic models of :mod:`venclient.openadr` (plain dicts are accepted for
+bodies too) and raises the typed errors of :mod:`venclient.vtn_errors`.
 
 Retries (``vtn.retries`` times, exponential backoff with jitter: ``backoff_seconds`` doubling up to
 ``backoff_max_seconds``; a ``Retry-After`` header is honoured up to ``retry_after_max_seconds``):
@@ -44,9 +44,9 @@ import httpx
 import orjson
 from pydantic import BaseModel
 
-from core import __version__
-from core.openadr import Event, OpenADRModel, Program, Report, Resource, Subscription, Ven
-from core.vtn_errors import (
+from venclient import __version__
+from venclient.openadr import Event, OpenADRModel, Program, Report, Resource, Subscription, Ven
+from venclient.vtn_errors import (
     NOT_PROCESSED,
     VtnConflict,
     VtnError,
@@ -56,10 +56,10 @@ from core.vtn_errors import (
     VtnUnreachable,
     error_from_response,
 )
-from plugins.openadr_http.auth import ClientCredentials, StaticToken
-from plugins.openadr_http.config import VtnConfig
-from plugins.openadr_http.parsing import ResponseParser, dicts
-from plugins.openadr_http.pool import ConnectionShards, SharedTransport, TransportPool, environment_proxy
+from venclient.plugins.openadr_http.auth import ClientCredentials, StaticToken
+from venclient.plugins.openadr_http.config import VtnConfig
+from venclient.plugins.openadr_http.parsing import ResponseParser, dicts
+from venclient.plugins.openadr_http.pool import ConnectionShards, SharedTransport, TransportPool, environment_proxy
 
 log = logging.getLogger("venclient.vtn")
 

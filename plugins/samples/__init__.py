@@ -2,7 +2,3 @@
 
 Commands: ``ven samples import``, ``ven samples generate``, ``ven loads generate``.
 """
-
-from plugins.samples.hooks import ven_cli
-
-__all__ = ["ven_cli"]

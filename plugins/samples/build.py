@@ -1,4 +1,4 @@
-"""Turn site descriptions (title, address, town, coordinates, sub-type) into :class:`core.model.Resource`."""
+"""Turn site descriptions (title, address, town, coordinates, sub-type) into :class:`venclient.model.Resource`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Sequence
 
 import numpy as np
 
-from core.model import Resource
-from plugins.samples.ids import meter_point_ids, uuid4_strings
-from plugins.samples.subtypes import SubType
+from venclient.model import Resource
+from venclient.plugins.samples.ids import meter_point_ids, uuid4_strings
+from venclient.plugins.samples.subtypes import SubType
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ from typing import Any, Optional
 
 import typer
 
-from core.errors import InputError
-from core.output import console, print_json, progress, table
-from plugins.samples.build import build_resources
-from plugins.samples.csv_import import read_asset_files
-from plugins.samples.fleet import generate_fleet
-from plugins.samples.ids import make_rng, new_seed
-from plugins.samples.loadgen import generate_loads
+from venclient.errors import InputError
+from venclient.cli.output import console, print_json, progress, table
+from venclient.plugins.samples.build import build_resources
+from venclient.plugins.samples.csv_import import read_asset_files
+from venclient.plugins.samples.fleet import generate_fleet
+from venclient.plugins.samples.ids import make_rng, new_seed
+from venclient.plugins.samples.loadgen import generate_loads
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of tables.")
 SEED_HELP = "Seed for reproducible ids and choices; a random one is used (and printed) when omitted."

@@ -1,7 +1,7 @@
 """Reading the seeds' asset CSVs (``<subtype>-in-denmark.csv``: title, address, longitude, latitude).
 
 A file that cannot be used at all (missing, not CSV text, no sub-type in its name, missing columns)
-raises :class:`core.errors.InputError` naming it.  A bad row (missing title, unparsable coordinates, no
+raises :class:`venclient.errors.InputError` naming it.  A bad row (missing title, unparsable coordinates, no
 town in the address) is recorded with its line number and skipped.  Every file is read and checked
 before anything is written, and all files go to the store in one transaction.
 """
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from core.errors import InputError
-from plugins.samples.build import Site
-from plugins.samples.subtypes import SUB_TYPES, SubType, subtype_for_file
-from plugins.samples.towns import parse_town
+from venclient.errors import InputError
+from venclient.plugins.samples.build import Site
+from venclient.plugins.samples.subtypes import SUB_TYPES, SubType, subtype_for_file
+from venclient.plugins.samples.towns import parse_town
 
 REQUIRED_COLUMNS = ("title", "address", "longitude", "latitude")
 

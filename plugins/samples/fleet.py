@@ -1,6 +1,6 @@
 """A realistic synthetic fleet without CSV files: businesses spread over real Danish towns.
 
-Towns are drawn with :func:`plugins.samples.towns.town_weights` (big towns hold the most resources),
+Towns are drawn with :func:`venclient.plugins.samples.towns.town_weights` (big towns hold the most resources),
 sub-types in the seeds' proportions, plausible names and addresses ("Vestergade 12, 7400 Herning"), the
 location scattered around the town centre by town size.  The same seed gives the same fleet.
 """
@@ -11,11 +11,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from core.model import Resource
-from plugins.samples.build import Site, build_resources
-from plugins.samples.ids import make_rng
-from plugins.samples.subtypes import SUB_TYPES, SubType, quotas
-from plugins.samples.towns import Town, load_towns, parse_town, town_weights
+from venclient.model import Resource
+from venclient.plugins.samples.build import Site, build_resources
+from venclient.plugins.samples.ids import make_rng
+from venclient.plugins.samples.subtypes import SUB_TYPES, SubType, quotas
+from venclient.plugins.samples.towns import Town, load_towns, parse_town, town_weights
 
 STREETS = (
     "Vestergade", "Østergade", "Nørregade", "Søndergade", "Algade", "Storegade", "Torvet", "Kirkegade",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from core.hookspecs import hookimpl
-from plugins.samples.cli import build_loads_app, build_samples_app
+from venclient.hookspecs import hookimpl
+from venclient.plugins.samples.cli import build_loads_app, build_samples_app
 
 
 @hookimpl

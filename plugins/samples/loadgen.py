@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import InputError
-from core.model import LOAD_COMPONENTS
-from plugins.samples.ids import make_rng, uuid4_strings
+from venclient.errors import InputError
+from venclient.model import LOAD_COMPONENTS
+from venclient.plugins.samples.ids import make_rng, uuid4_strings
 
 METER_GROUP_PREFIX = "meter_"
 

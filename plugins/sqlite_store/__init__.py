@@ -1,29 +1,8 @@
-"""Resource store plugin: the seeds' schema on SQLAlchemy Core (SQLite by default, PostgreSQL by URL)."""
+"""Resource store plugin: the seeds' schema on SQLAlchemy Core (SQLite by default, PostgreSQL by URL).
 
-from __future__ import annotations
+Hook implementations: :mod:`venclient.plugins.sqlite_store.hooks`.
+"""
 
-from typing import Any
-
-import typer
-
-from core.hookspecs import hookimpl
-from plugins.sqlite_store.cli import db_app
-from plugins.sqlite_store.store import SqlResourceStore
+from venclient.plugins.sqlite_store.store import SqlResourceStore
 
 __all__ = ["SqlResourceStore"]
-
-
-@hookimpl
-def ven_resource_store(settings: Any, create: bool) -> SqlResourceStore | None:
-    """Serve ``sqlite:`` and ``postgresql:`` URLs from ``settings.database_url``; a SQLite file (and folder) that
-    does not exist is made only when ``create`` is true, else it is an error naming the path."""
-    url = settings.database_url
-    if not url.startswith(("sqlite", "postgresql")):
-        return None
-    return SqlResourceStore(url, create=create)
-
-
-@hookimpl
-def ven_cli(app: typer.Typer) -> None:
-    """Add ``ven db``."""
-    app.add_typer(db_app, name="db")

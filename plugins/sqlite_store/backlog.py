@@ -1,7 +1,7 @@
-"""The readings backlog of :class:`plugins.sqlite_store.store.SqlResourceStore` (mixed into it).
+"""The readings backlog of :class:`venclient.plugins.sqlite_store.store.SqlResourceStore` (mixed into it).
 
 ``ven run`` keeps here what it collected while no report request was known: one row per VEN and tick with the
-VEN's values as bytes (see :mod:`core.backlog`), and a *layout* — the VEN's load ids in value order — that the
+VEN's values as bytes (see :mod:`venclient.engine.backlog`), and a *layout* — the VEN's load ids in value order — that the
 ticks of an unchanged fleet share.  Rows leave in the transaction that puts their reports into the outbox, so a
 crash at any point neither loses nor duplicates a tick.  The mixin uses the store's ``engine``, ``_sql`` and
 ``_set_state``.
@@ -13,13 +13,13 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
-from plugins.sqlite_store import schema
+from venclient.plugins.sqlite_store import schema
 
 CHUNK = 500  # ids per IN (...) list
 
 
 class BacklogMethods:
-    """Backlog methods of the ResourceStore protocol (section *backlog* of :class:`core.protocols.ResourceStore`)."""
+    """Backlog methods of the ResourceStore protocol (section *backlog* of :class:`venclient.protocols.ResourceStore`)."""
 
     engine: sa.Engine
 

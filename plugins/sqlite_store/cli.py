@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from core.output import console, print_json, table
+from venclient.cli.output import console, print_json, table
 
 db_app = typer.Typer(help="Inspect and migrate the resource store.", no_args_is_help=True)
 

@@ -1,4 +1,4 @@
-"""VEN leases of :class:`plugins.sqlite_store.store.SqlResourceStore` (mixed into it).
+"""VEN leases of :class:`venclient.plugins.sqlite_store.store.SqlResourceStore` (mixed into it).
 
 A lease row says which process works on a VEN and until when.  Taking one is a single conditional upsert —
 ``INSERT … ON CONFLICT (ven) DO UPDATE … WHERE`` the row is ours or has expired — which SQLite (3.24+) and
@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import sqlalchemy as sa
 
-from plugins.sqlite_store import schema
+from venclient.plugins.sqlite_store import schema
 
 _UPSERT = ("INSERT INTO leases (ven, holder, host, pid, command, acquired_at, heartbeat_at, expires_at) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -31,7 +31,7 @@ class _Refused(Exception):
 
 
 class LeaseMethods:
-    """Lease methods of the ResourceStore protocol (section *leases* of :class:`core.protocols.ResourceStore`)."""
+    """Lease methods of the ResourceStore protocol (section *leases* of :class:`venclient.protocols.ResourceStore`)."""
 
     engine: sa.Engine
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection as SaConnection
 
-from plugins.sqlite_store import schema
+from venclient.plugins.sqlite_store import schema
 
 
 def _constant_default(column: sa.Column) -> str | None:
@@ -23,7 +23,7 @@ def _constant_default(column: sa.Column) -> str | None:
 
 
 def migrate_schema(conn: SaConnection) -> list[str]:
-    """Bring the database on ``conn`` to :mod:`plugins.sqlite_store.schema`; return the changes made."""
+    """Bring the database on ``conn`` to :mod:`venclient.plugins.sqlite_store.schema`; return the changes made."""
     changes: list[str] = []
     inspector = sa.inspect(conn)
     existing_tables = set(inspector.get_table_names())

@@ -16,13 +16,13 @@ from typing import Any, Iterable, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection as SaConnection
 
-from core.errors import InputError, SettingsError, VenError
-from core.model import (APPROVED, LOAD_COMPONENTS, PENDING, STATUSES, Connection, Load, Resource)
-from plugins.sqlite_store import schema
-from plugins.sqlite_store.backlog import BacklogMethods
-from plugins.sqlite_store.leases import LeaseMethods
-from plugins.sqlite_store.migrate import migrate_schema
-from plugins.sqlite_store.write_errors import translate_write_errors
+from venclient.errors import InputError, SettingsError, VenError
+from venclient.model import (APPROVED, LOAD_COMPONENTS, PENDING, STATUSES, Connection, Load, Resource)
+from venclient.plugins.sqlite_store import schema
+from venclient.plugins.sqlite_store.backlog import BacklogMethods
+from venclient.plugins.sqlite_store.leases import LeaseMethods
+from venclient.plugins.sqlite_store.migrate import migrate_schema
+from venclient.plugins.sqlite_store.write_errors import translate_write_errors
 
 RESOURCE_COLUMNS = ("resource_id", "resource_name", "resource_type", "resource_sub_type", "meter_point_id",
                     "connection_id", "capacities", "location", "address", "ven", "enabled", "reporting",

@@ -1,4 +1,4 @@
-"""Turn the database's "cannot write" failures into one :class:`core.errors.StoreUnavailable` sentence.
+"""Turn the database's "cannot write" failures into one :class:`venclient.errors.StoreUnavailable` sentence.
 
 A full disk, a read-only database or file system, and a failing disk reach SQLAlchemy as an
 ``OperationalError`` with a driver message; every command would print a traceback.  The engine's
@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.errors import StoreUnavailable
+from venclient.errors import StoreUnavailable
 
 # SQLite extended result codes by their primary code's name prefix → what the user is told.
 _SQLITE_REASONS = (

@@ -7,10 +7,10 @@ child process so that building does not count towards this process's memory: ``v
 (153 meters × 8741 hours), ``ven samples generate --resources 19402``, ``ven loads generate``, then every
 resource APPROVED.  Then, in this process:
 
-* ``fleet_tick_ms`` — median of ``--ticks`` ticks of :meth:`core.collect.Collector.collect` over all
+* ``fleet_tick_ms`` — median of ``--ticks`` ticks of :meth:`venclient.engine.collect.Collector.collect` over all
   116,412 loads (after one warm-up tick);
 * ``ven_collect_ms`` — median of ``collect_next_metering`` for the VEN closest to 120 resources (~720
-  loads) with a VEN-scoped :class:`core.simulator.MeterDataSimulator`, ``increase_time()`` between calls;
+  loads) with a VEN-scoped :class:`venclient.engine.simulator.MeterDataSimulator`, ``increase_time()`` between calls;
 * ``loads``, ``rss_mb`` (the process's peak resident memory), and the one-off ``open_ms``.
 
 The last line printed is one JSON object with those figures.
@@ -48,7 +48,7 @@ def _env(folder: Path) -> dict[str, str]:
 
 def _ven(folder: Path, *args: str) -> None:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "core.cli", *args], check=True, cwd=ROOT, env=_env(folder),
+    subprocess.run([sys.executable, "-m", "venclient.cli", *args], check=True, cwd=ROOT, env=_env(folder),
                    stdout=subprocess.DEVNULL)
     print(f"  ven {' '.join(args)}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
@@ -61,7 +61,7 @@ def build_fleet(folder: Path) -> None:
     _ven(folder, "meterdata", "generate", "--meters", str(METERS), "--hours", str(HOURS), "--seed", str(SEED))
     _ven(folder, "samples", "generate", "--resources", str(RESOURCES), "--seed", str(SEED))
     _ven(folder, "loads", "generate", "--seed", str(SEED))
-    approve = ("from core.runtime import Runtime\n"
+    approve = ("from venclient.runtime import Runtime\n"
                "rt = Runtime.create(load_entry_points=False)\n"
                "store = rt.store()\n"
                "print(sum(store.set_ven_status(v, 'APPROVED') for v in store.get_ven_list()))\n"
@@ -71,7 +71,7 @@ def build_fleet(folder: Path) -> None:
 
 
 async def fleet_figures(runtime, ticks: int) -> dict[str, float]:
-    from core.collect import Collector
+    from venclient.engine.collect import Collector
 
     started = time.perf_counter()
     collector = Collector.from_runtime(runtime)
@@ -94,7 +94,7 @@ async def fleet_figures(runtime, ticks: int) -> dict[str, float]:
 
 
 def ven_figure(runtime, ven: str, ticks: int) -> tuple[float, int]:
-    from core.simulator import MeterDataSimulator
+    from venclient.engine.simulator import MeterDataSimulator
 
     with MeterDataSimulator(runtime, vens=[ven]) as simulator:
         simulator.collect_next_metering(ven)  # warm-up
@@ -117,7 +117,7 @@ def main() -> None:
     build_fleet(folder)
 
     os.environ.update(_env(folder))
-    from core.runtime import Runtime
+    from venclient.runtime import Runtime
 
     runtime = Runtime.create(load_entry_points=False)
     try:

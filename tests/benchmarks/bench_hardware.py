@@ -32,10 +32,10 @@ for entry in (str(ROOT), str(ROOT / "tests")):
 
 import numpy as np  # noqa: E402
 
-from core.model import QUALITY_OK, Connection  # noqa: E402
+from venclient.model import QUALITY_OK, Connection  # noqa: E402
 from fixtures.hardware import MqttBroker, ModbusMeterServer, make_batch  # noqa: E402
-from plugins.modbus_meter.options import ModbusOptions  # noqa: E402
-from plugins.mqtt_meter.options import MqttOptions  # noqa: E402
+from venclient.plugins.modbus_meter.options import ModbusOptions  # noqa: E402
+from venclient.plugins.mqtt_meter.options import MqttOptions  # noqa: E402
 
 
 def meter_watts(unit: int) -> tuple[float, tuple[float, float, float]]:
@@ -55,7 +55,7 @@ def _serve_modbus(units: int, port_out: "mp.Queue[int]", stop: "mp.Event") -> No
 
 
 async def bench_modbus(meters: int, ticks: int) -> dict[str, float]:
-    from plugins.modbus_meter.source import ModbusMeterSource
+    from venclient.plugins.modbus_meter.source import ModbusMeterSource
 
     ctx = mp.get_context("spawn")
     port_queue: mp.Queue[int] = ctx.Queue()
@@ -122,7 +122,7 @@ def _publish(port: int, topics: int, messages: int, go: "mp.Event", done: "mp.Ev
 
 
 async def bench_mqtt(topics: int, messages: int) -> dict[str, float | str]:
-    from plugins.mqtt_meter.source import MqttMeterSource
+    from venclient.plugins.mqtt_meter.source import MqttMeterSource
 
     rounds = messages // topics
     with tempfile.TemporaryDirectory() as workdir:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 def run(*args: str) -> tuple[float, str]:
     """Run ``ven ARGS`` in-process; return (seconds, stdout). Exits on failure."""
-    from core.cli import main
+    from venclient.cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     started = time.perf_counter()

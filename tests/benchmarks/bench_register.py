@@ -45,7 +45,7 @@ WINDOW = 50
 
 def ven_cli(*args: str) -> str:
     """Run ``ven ARGS`` in-process (environment settings); exit on failure."""
-    from core.cli import main
+    from venclient.cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -70,7 +70,7 @@ class VtnProcess:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("VEN_")}
         env["VEN_LOG_LEVEL"] = "WARNING"
-        self.proc = subprocess.Popen([sys.executable, "-m", "core.cli", "vtn", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "venclient.cli", "vtn", "serve", "--port", str(self.port)],
                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -121,15 +121,15 @@ class Timed:
 
 
 def runtime_for(db: Path, h5: Path, vtn_url: str):
-    from core.runtime import Runtime
-    from core.settings import load_settings
+    from venclient.runtime import Runtime
+    from venclient.settings import load_settings
 
     return Runtime.create(load_settings("development", database_url=f"sqlite:///{db}", h5_path=str(h5),
                                         **{"vtn.url": vtn_url}))
 
 
 async def run_ours(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, Timed]:
-    from core.register import Registrar
+    from venclient.engine.register import Registrar
 
     runtime = runtime_for(db, h5, vtn.url)
     store = runtime.store()
@@ -149,7 +149,7 @@ async def run_raw(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, Timed]:
     """The same bodies, the same window, a bare client: token once, VEN ids once, then POST as fast as it can."""
     import httpx
 
-    from core.register import resource_payload
+    from venclient.engine.register import resource_payload
 
     runtime = runtime_for(db, h5, vtn.url)
     store = runtime.store()
@@ -190,7 +190,7 @@ async def run_raw(db: Path, h5: Path, vtn: VtnProcess) -> tuple[int, Timed]:
 
 async def run_seed_method(db: Path, h5: Path, vtn: VtnProcess, limit: int) -> tuple[int, Timed]:
     """The seeds' batches of 50 + 0.5 s pause over the first ``limit`` loads (whole VENs)."""
-    from core.register import Registrar
+    from venclient.engine.register import Registrar
 
     runtime = runtime_for(db, h5, vtn.url)
     store = runtime.store()

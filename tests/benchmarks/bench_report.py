@@ -82,7 +82,7 @@ def drop_old_reports(state_file: Path) -> None:
 def start_vtn(folder: Path, port: int) -> subprocess.Popen:
     state_file = folder / "vtn_state.json"
     drop_old_reports(state_file)
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "vtn", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "venclient.cli", "vtn", "serve", "--port", str(port),
                              "--state", str(state_file)], cwd=ROOT, env=_env(folder),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
@@ -126,17 +126,17 @@ def peak_rss_mb() -> float:
 
 def register(folder: Path, url: str) -> None:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "core.cli", "register"], check=True, cwd=ROOT, env=vtn_env(folder, url),
+    subprocess.run([sys.executable, "-m", "venclient.cli", "register"], check=True, cwd=ROOT, env=vtn_env(folder, url),
                    stdout=subprocess.DEVNULL)
     print(f"  ven register: {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
 async def measure(runtime, ticks: int, vtn_pid: int, profile: bool) -> dict:
-    from core.collect import Collector
-    from core.events import EventEngine
-    from core.outbox import Outbox
-    from core.register import select_vens
-    from core.report import Reporter
+    from venclient.engine.collect import Collector
+    from venclient.engine.events import EventEngine
+    from venclient.engine.outbox import Outbox
+    from venclient.engine.register import select_vens
+    from venclient.engine.report import Reporter
 
     store = runtime.store()
     vens = select_vens(store)
@@ -223,8 +223,8 @@ def main() -> None:
     try:
         register(folder, url)
         os.environ.update(vtn_env(folder, url))
-        from core.memory import limit_malloc_arenas
-        from core.runtime import Runtime
+        from venclient.memory import limit_malloc_arenas
+        from venclient.runtime import Runtime
 
         runtime = Runtime.create(load_entry_points=False)
         limit_malloc_arenas(int(runtime.settings.get("memory.malloc_arenas", 2)))  # as `ven run` does

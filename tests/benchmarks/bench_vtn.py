@@ -6,7 +6,7 @@ resources over ``--vens`` VENs like the fleet (116,412 loads over 158 VENs).  Cr
 measured early (the first ``--requests`` resources) and late (from ``--late-after`` stored resources to
 ``--total``), to show it stays flat as the store grows; the VTN process's CPU time per create is reported
 for both phases too, a figure less disturbed by other work on the machine than requests per second.  The resources in between are sent through
-:class:`plugins.openadr_http.HttpVtnTransport` (models in and out, as the registration engine sends them),
+:class:`venclient.plugins.openadr_http.HttpVtnTransport` (models in and out, as the registration engine sends them),
 which gives ``transport_create_rps``.  Then pages of GET /vens/{id}/resources are timed and every VEN is read
 back to count what the VTN stored.
 
@@ -46,7 +46,7 @@ def free_port() -> int:
 def start_server(port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEN_")}
     env["VEN_LOG_LEVEL"] = "WARNING"
-    process = subprocess.Popen([sys.executable, "-m", "core.cli", "vtn", "serve", "--host", "127.0.0.1",
+    process = subprocess.Popen([sys.executable, "-m", "venclient.cli", "vtn", "serve", "--host", "127.0.0.1",
                                 "--port", str(port), "--no-seed-demo"], cwd=REPO, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -140,9 +140,9 @@ async def create_range_with_transport(base: str, inflight: int, ven_ids: list[st
                                       stop: int) -> tuple[float, int]:
     """The same through :class:`HttpVtnTransport` (pydantic models in and out, retries armed)."""
     sys.path.insert(0, str(REPO))
-    from core.openadr import Resource
-    from core.vtn_errors import VtnError
-    from plugins.openadr_http import HttpVtnTransport, VtnConfig
+    from venclient.openadr import Resource
+    from venclient.vtn_errors import VtnError
+    from venclient.plugins.openadr_http import HttpVtnTransport, VtnConfig
 
     config = VtnConfig(url=base, client_id="ven-dev", client_secret="ven-dev-secret", max_connections=inflight)
     next_index = start

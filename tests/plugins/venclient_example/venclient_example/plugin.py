@@ -2,7 +2,7 @@
 
 import typer
 
-from core.hookspecs import hookimpl
+from venclient.hookspecs import hookimpl
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """The ``ven`` command line: the root app, core commands (``plugins``, ``settings``) and error handling.
 
-Plugins add their commands through the ``ven_cli(app)`` hook.  Any :class:`core.errors.VenError`
+Plugins add their commands through the ``ven_cli(app)`` hook.  Any :class:`venclient.errors.VenError`
 becomes one sentence on stderr and its exit status (2 for settings and input errors), no traceback.
 """
 
@@ -14,14 +14,15 @@ import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from core import __version__, collect_cli, resources_cli
-from core.errors import SettingsError, VenError
-from core.output import console, print_json, table
-from core.plugins import list_plugins
-from core.register_cli import add_register_command
-from core.run_cli import add_run_commands
-from core.runtime import Runtime
-from core.settings import effective_settings
+from venclient import __version__
+from venclient.cli import collect as collect_cli, resources as resources_cli
+from venclient.errors import SettingsError, VenError
+from venclient.cli.output import console, print_json, table
+from venclient.plugin_manager import list_plugins
+from venclient.cli.register import add_register_command
+from venclient.cli.run import add_run_commands
+from venclient.runtime import Runtime
+from venclient.settings import effective_settings
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 
@@ -138,7 +139,3 @@ def main(argv: Optional[list[str]] = None) -> None:
     finally:
         if runtime is not None:
             runtime.close()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

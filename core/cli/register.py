@@ -7,11 +7,11 @@ from typing import Any, Optional
 
 import typer
 
-from core.errors import InputError
-from core.lease import LeaseContext, VenLeases, lease_seconds
-from core.output import console, print_json, progress
-from core.register import Registrar, RegistrationSummary, select_vens
-from core.verify import VerifyReport, verify
+from venclient.errors import InputError
+from venclient.engine.lease import LeaseContext, VenLeases, lease_seconds
+from venclient.cli.output import console, print_json, progress
+from venclient.engine.register import Registrar, RegistrationSummary, select_vens
+from venclient.engine.verify import VerifyReport, verify
 
 
 INTERRUPTED_EXIT = 130  # the shell's status for a process ended by SIGINT

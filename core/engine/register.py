@@ -25,8 +25,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable, Sequence
 
-from core.model import APPROVED, external_resource_name
-from core.vtn_errors import VtnConflict, VtnError
+from venclient.model import APPROVED, external_resource_name
+from venclient.vtn_errors import VtnConflict, VtnError
 
 log = logging.getLogger(__name__)
 
@@ -444,7 +444,7 @@ class Registrar:
 
 def select_vens(store: Any, vens: Sequence[str] | None = None, limit_vens: int | None = None) -> list[str]:
     """The VENs to work on: the named ones (each must exist) or all, optionally only the first N."""
-    from core.errors import InputError
+    from venclient.errors import InputError
 
     known = store.get_ven_list()
     if vens:

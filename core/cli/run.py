@@ -9,10 +9,10 @@ from typing import Any, Optional
 
 import typer
 
-from core.errors import InputError
-from core.memory import limit_malloc_arenas
-from core.output import console, plural, print_json, table
-from core.run import RunOptions, VenRunner
+from venclient.errors import InputError
+from venclient.memory import limit_malloc_arenas
+from venclient.cli.output import console, plural, print_json, table
+from venclient.engine.run import RunOptions, VenRunner
 
 
 def run_command(

@@ -1,7 +1,7 @@
 """``ven resources``: list resources, set their status, connect them to meter sources and writers, test, write.
 
 A resource's reader connection picks the meter source that reads it (``h5sim`` when it has none); swapping
-it never touches the resource's loads.  Options map onto :class:`core.model.Connection` the same way on the
+it never touches the resource's loads.  Options map onto :class:`venclient.model.Connection` the same way on the
 command line and in a ``--from FILE.toml`` (``[[resource]]`` tables)::
 
     [[resource]]
@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 
 import typer
 
-from core.clock import Clock
-from core.errors import InputError
-from core.model import COMPONENT_INDEX, LOAD_COMPONENTS, READER, STATUSES, WRITER, Connection, Resource
-from core.output import console, print_json, print_wide, table
+from venclient.clock import Clock
+from venclient.errors import InputError
+from venclient.model import COMPONENT_INDEX, LOAD_COMPONENTS, READER, STATUSES, WRITER, Connection, Resource
+from venclient.cli.output import console, print_json, print_wide, table
 
 SERIAL_KINDS = ("modbusrtu",)
 MQTT_SCHEMES = {"mqtt": (1883, False), "tcp": (1883, False), "mqtts": (8883, True), "ssl": (8883, True)}

@@ -9,8 +9,8 @@ are turned into reports oldest first, against the loads collected *now* (a load 
 registered since is reported), and each tick's reports enter the outbox in the transaction that deletes it
 from the backlog.
 
-This module is pure data handling between :class:`core.model.Readings` and the store's backlog methods
-(section *backlog* of :class:`core.protocols.ResourceStore`); :mod:`core.run` decides when to keep and drain.
+This module is pure data handling between :class:`venclient.model.Readings` and the store's backlog methods
+(section *backlog* of :class:`venclient.protocols.ResourceStore`); :mod:`venclient.engine.run` decides when to keep and drain.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from core.clock import Tick
-from core.model import QUALITY_MISSING, Readings
+from venclient.clock import Tick
+from venclient.model import QUALITY_MISSING, Readings
 
 POWER_DTYPE = np.dtype("<f8")
 QUALITY_DTYPE = np.dtype("u1")
@@ -138,7 +138,7 @@ class ReadingsBacklog:
 
 
 def outbox_items(reports: Iterable[Any], tick_ms: int) -> Iterator[dict[str, Any]]:
-    """:class:`core.report.WireReport` objects as the store's outbox items (see ``outbox_add``)."""
+    """:class:`venclient.engine.report.WireReport` objects as the store's outbox items (see ``outbox_add``)."""
     for report in reports:
         yield {"ven": report.ven, "program_id": report.program_id, "event_id": report.event_id,
                "tick_ms": tick_ms, "payload": report.json}
@@ -155,7 +155,7 @@ class Backlog:
 
     ``vens`` are the VENs whose rows this process keeps and drains (the runner narrows it when it loses a VEN).
     Blocking store calls run in worker threads.  A store refusing a write raises
-    :class:`core.errors.StoreUnavailable` out of :meth:`keep` / :meth:`drain` with nothing changed for that tick.
+    :class:`venclient.errors.StoreUnavailable` out of :meth:`keep` / :meth:`drain` with nothing changed for that tick.
     """
 
     def __init__(self, store: Any, vens: Sequence[str], *, max_ticks: int, replay: bool, log: Any):

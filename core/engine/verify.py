@@ -18,8 +18,8 @@ import asyncio
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from core.model import external_resource_name
-from core.vtn_errors import VtnNotFound
+from venclient.model import external_resource_name
+from venclient.vtn_errors import VtnNotFound
 
 
 @dataclass

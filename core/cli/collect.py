@@ -8,12 +8,12 @@ from typing import Any, Optional
 import numpy as np
 import typer
 
-from core.clock import Clock
-from core.collect import Collector, tidy_watts
-from core.errors import InputError
-from core.model import LOAD_COMPONENTS, QUALITY_OK, QUALITY_STALE, Readings
-from core.output import console, print_json, print_wide, table
-from core.simulator import resource_meter_data
+from venclient.clock import Clock
+from venclient.engine.collect import Collector, tidy_watts
+from venclient.errors import InputError
+from venclient.model import LOAD_COMPONENTS, QUALITY_OK, QUALITY_STALE, Readings
+from venclient.cli.output import console, print_json, print_wide, table
+from venclient.engine.simulator import resource_meter_data
 
 
 def readings_json(collector: Collector, readings: Readings, vens: list[str]) -> dict[str, Any]:

@@ -9,31 +9,31 @@ for reports, and the reports go into the outbox (the store).  Beside the loop, b
   with backoff from one tick up to ``events.poll_seconds``, and at once when the outbox sees it answer again;
 * re-sync registration every ``reporting.register_every_seconds`` (and as soon as the VTN answers, when the
   registration at start could not reach it); the loop re-reads its loads after it;
-* renew the VEN leases every third of ``run.lease_seconds`` (:mod:`core.lease`).
+* renew the VEN leases every third of ``run.lease_seconds`` (:mod:`venclient.engine.lease`).
 
 Schedules are in simulated seconds, like the tick interval, so ``--speed`` scales everything (leases are real
 seconds).  A VTN that is away delays nothing but delivery: ticks go on and reports wait in the outbox.
 
 While no event asks for reports (the VTN away at start, its events not read yet, none with
-``reportDescriptors``), each tick is kept in the store's backlog (:mod:`core.backlog`, at most
+``reportDescriptors``), each tick is kept in the store's backlog (:mod:`venclient.engine.backlog`, at most
 ``reporting.backlog_max_ticks``); once a report request is known, up to ``reporting.backlog_drain_per_tick``
 kept ticks per tick are reported, oldest first, before the current tick (which joins the backlog's end until it
 is empty), so a VEN's reports stay in tick order.  In replay mode the clock continues after the last row an
 earlier run collected (the row is stored in the transaction that stores the tick — its reports or its backlog
 row), so a restart neither repeats nor skips data; a full backlog makes the replay clock wait.
 
-A store that refuses writes (disk full, read-only: :class:`core.errors.StoreUnavailable`) loses no tick: the
+A store that refuses writes (disk full, read-only: :class:`venclient.errors.StoreUnavailable`) loses no tick: the
 tick is kept in memory and stored again every tick until the store takes it (one warning per streak, one info
 line when writes work again); the replay clock does not move past it.
 
 A VTN that forgot us (restarted without its storage: 404 for our VEN ids, its programs under new ids, our
 reports rejected) is noticed after the poll that follows a rejection, a failed registration or a program that
-changed its id (:mod:`core.recovery`): the VENs it no longer knows are registered again with their loads while the
+changed its id (:mod:`venclient.engine.recovery`): the VENs it no longer knows are registered again with their loads while the
 tick loop waits, subscriptions follow the new program ids, and reports still in the outbox move to the ids the VTN
 now uses for the same program and event names (those whose program or event is gone stay aside with the reason).
 
 One process per VEN: :class:`VenRunner` takes the store's lease of every VEN it runs before anything else
-(refused with :class:`core.errors.LeaseHeld`), and a VEN whose lease another process took over is no longer
+(refused with :class:`venclient.errors.LeaseHeld`), and a VEN whose lease another process took over is no longer
 served (an error line; the run stops when it has no VEN left).
 
 SIGINT/SIGTERM finish the current tick, flush what can be flushed within ``reporting.shutdown_flush_seconds``,
@@ -51,18 +51,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Sequence
 
-from core.backlog import Backlog
-from core.clock import REPLAY
-from core.collect import Collector
-from core.errors import StoreUnavailable, VenError
-from core.events import EventEngine
-from core.lease import DEFAULT_LEASE_SECONDS, VenLeases, describe_holder
-from core.openadr import Event, ReportDescriptor
-from core.outbox import Outbox
-from core.recovery import VtnRecovery
-from core.register import Registrar, select_vens
-from core.report import Reporter
-from core.webhook import CallbackServer, Subscriptions
+from venclient.engine.backlog import Backlog
+from venclient.clock import REPLAY
+from venclient.engine.collect import Collector
+from venclient.errors import StoreUnavailable, VenError
+from venclient.engine.events import EventEngine
+from venclient.engine.lease import DEFAULT_LEASE_SECONDS, VenLeases, describe_holder
+from venclient.openadr import Event, ReportDescriptor
+from venclient.engine.outbox import Outbox
+from venclient.engine.recovery import VtnRecovery
+from venclient.engine.register import Registrar, select_vens
+from venclient.engine.report import Reporter
+from venclient.engine.webhook import CallbackServer, Subscriptions
 
 log = logging.getLogger("venclient.run")
 

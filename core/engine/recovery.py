@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import orjson
 
-from core.vtn_errors import VtnNotFound
+from venclient.vtn_errors import VtnNotFound
 
 log = logging.getLogger("venclient.run")
 
@@ -43,7 +43,7 @@ class VtnRecovery:
     """Remembers what our ids meant and rebuilds registration and the outbox when the VTN forgot them.
 
     ``store`` needs ``get_state``/``set_state``, ``get_ven_registration``, ``forget_ven_registration``,
-    ``outbox_list`` and ``outbox_retarget`` (see :class:`core.protocols.ResourceStore`).
+    ``outbox_list`` and ``outbox_retarget`` (see :class:`venclient.protocols.ResourceStore`).
     """
 
     def __init__(self, store: Any, vens: Sequence[str]):

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import orjson
 
-from core.openadr import format_duration
+from venclient.openadr import format_duration
 
 log = logging.getLogger(__name__)
 

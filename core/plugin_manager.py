@@ -15,21 +15,13 @@ from typing import Any
 
 import pluggy
 
-from core import hookspecs
-from core.errors import PluginError
+from venclient import hookspecs
+from venclient.errors import PluginError
 
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "plugins.sqlite_store",
-    "plugins.samples",
-    "plugins.h5_simulator",
-    "plugins.file_reader",
-    "plugins.modbus_meter",
-    "plugins.mqtt_meter",
-    "plugins.openadr_http",
-    "plugins.local_vtn",
-    "plugins.event_log",
-    "plugins.demo",
-)
+DEFAULT_PLUGIN_NAMES: tuple[str, ...] = ("sqlite_store", "samples", "h5_simulator", "file_reader", "modbus_meter",
+                                         "mqtt_meter", "openadr_http", "local_vtn", "event_log", "demo")
+DEFAULT_PLUGINS: tuple[str, ...] = tuple(f"venclient.plugins.{name}.hooks" for name in DEFAULT_PLUGIN_NAMES)
+"""The default plugins' entry files: every plugin folder keeps its hook implementations in ``hooks.py``."""
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 
@@ -47,8 +39,9 @@ class PluginInfo:
 
 
 def short_name(module_path: str) -> str:
-    """``plugins.sqlite_store`` → ``sqlite_store``."""
-    return module_path.rsplit(".", 1)[-1]
+    """``venclient.plugins.sqlite_store.hooks`` → ``sqlite_store`` (the folder name; else the last part)."""
+    parts = module_path.split(".")
+    return parts[-2] if parts[-1] == "hooks" and len(parts) > 1 else parts[-1]
 
 
 def build_plugin_manager(settings: Any, *, load_entry_points: bool = True) -> pluggy.PluginManager:
@@ -69,7 +62,7 @@ def build_plugin_manager(settings: Any, *, load_entry_points: bool = True) -> pl
         try:
             module = importlib.import_module(module_path)
         except ModuleNotFoundError as err:
-            if err.name == module_path:
+            if err.name in (module_path, module_path.rsplit(".", 1)[0]):
                 continue  # a default plugin not present in this build
             raise PluginError(f"Default plugin {name} could not be imported: {err}.") from err
         pm.register(module, name=name)

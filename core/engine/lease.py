@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
-from core.errors import LeaseHeld, StoreUnavailable
+from venclient.errors import LeaseHeld, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

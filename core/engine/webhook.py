@@ -1,6 +1,6 @@
 """Webhook mode (setting ``events.subscribe``): the VTN calls us when a program or event is created, changed or
 deleted.  A notification is only a **hint** — the event engine re-reads the named object from the VTN with its
-own credentials and acts on what the VTN answers (:meth:`core.events.EventEngine.notify`), never on the object
+own credentials and acts on what the VTN answers (:meth:`venclient.engine.events.EventEngine.notify`), never on the object
 inside the notification: a subscription's ``bearerToken`` is readable by any client the VTN lets list
 subscriptions, so a notification that carries the right token can still be forged.
 
@@ -41,9 +41,9 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import ValidationError
 
-from core.background_server import BackgroundServer
-from core.openadr import ObjectOperation, Subscription
-from core.vtn_errors import VtnNotFound, VtnProtocolError
+from venclient.background_server import BackgroundServer
+from venclient.openadr import ObjectOperation, Subscription
+from venclient.vtn_errors import VtnNotFound, VtnProtocolError
 
 log = logging.getLogger("venclient.webhook")
 

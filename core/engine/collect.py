@@ -2,11 +2,11 @@
 
 A :class:`Collector` asks the store which loads to read (``collection_rows``: enabled resources with
 status APPROVED, ordered by VEN, resource and component), builds a :class:`CollectionPlan` (position-aligned
-numpy arrays, a slice per VEN), gives each meter source one :class:`core.protocols.LoadBatch` with the loads
+numpy arrays, a slice per VEN), gives each meter source one :class:`venclient.protocols.LoadBatch` with the loads
 of the connection kinds it serves, and on every tick reads all sources concurrently, each under a deadline
 (setting ``collect.source_timeout_seconds``).  A source that is late, raises, or answers with the wrong
 length gives ``QUALITY_MISSING`` for its loads that tick — the others still deliver.  The result is one
-:class:`core.model.Readings` for the whole plan (arrays, never an object per load), and the
+:class:`venclient.model.Readings` for the whole plan (arrays, never an object per load), and the
 ``ven_readings`` hook observes it.
 
 Usage (async)::
@@ -16,7 +16,7 @@ Usage (async)::
         herning = collector.plan.ven_slice("Herning")
         readings.power_w[herning], collector.plan.vtn_resource_ids[herning]
 
-:mod:`core.simulator` wraps this in the seeds' synchronous API.
+:mod:`venclient.engine.simulator` wraps this in the seeds' synchronous API.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from core.clock import Clock, Tick
-from core.errors import InputError, VenError
-from core.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, Connection, Readings
-from core.protocols import LoadBatch, MeterSource, SourceReading
+from venclient.clock import Clock, Tick
+from venclient.errors import InputError, VenError
+from venclient.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, Connection, Readings
+from venclient.protocols import LoadBatch, MeterSource, SourceReading
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +186,9 @@ class Collector:
     A source serving several kinds gets one batch with all of them.  Loads of a kind no enabled source
     serves are left out of the plan with one warning per kind for the collector's lifetime.  With
     ``strict_open`` (the default, for commands) a source that cannot open raises its
-    :class:`core.errors.VenError`; without it (long-running services) the error is logged once and that
+    :class:`venclient.errors.VenError`; without it (long-running services) the error is logged once and that
     source's loads stay missing until the next :meth:`refresh`.  ``strict_input`` makes an
-    :class:`core.errors.InputError` at a source's *first* open (a meter data file that is missing or not
+    :class:`venclient.errors.InputError` at a source's *first* open (a meter data file that is missing or not
     readable) raise even without ``strict_open``: a service refuses bad input, and later only logs it.
     """
 

@@ -1,16 +1,16 @@
 """The seeds' collection API, synchronous: ``increase_time()`` and ``collect_next_metering(ven_id)``.
 
 :class:`MeterDataSimulator` keeps the prototype's names but none of its globals: it is given the runtime
-(store, meter sources, hooks, settings) and the one :class:`core.clock.Clock` explicitly, and runs the async
-:class:`core.collect.Collector` on a private event loop.  All VENs it serves are collected together, once
+(store, meter sources, hooks, settings) and the one :class:`venclient.clock.Clock` explicitly, and runs the async
+:class:`venclient.engine.collect.Collector` on a private event loop.  All VENs it serves are collected together, once
 per tick (the first ``collect_next_metering`` of a tick reads every source; the other VENs reuse that tick's
-:class:`core.model.Readings`), so every VEN sees the same time, as in the seeds::
+:class:`venclient.model.Readings`), so every VEN sees the same time, as in the seeds::
 
     simulator = MeterDataSimulator(runtime, clock, vens=["Herning"])
     data = simulator.collect_next_metering("Herning")   # {resource_id: ResourceMeterData}
     simulator.increase_time()
 
-Code that already runs an event loop uses :class:`~core.collect.Collector` directly.
+Code that already runs an event loop uses :class:`~venclient.engine.collect.Collector` directly.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from core.clock import Clock, Tick
-from core.collect import CollectionPlan, Collector, tidy_watts
-from core.model import QUALITY_OK, MeterReading, Readings, ResourceMeterData
+from venclient.clock import Clock, Tick
+from venclient.engine.collect import CollectionPlan, Collector, tidy_watts
+from venclient.model import QUALITY_OK, MeterReading, Readings, ResourceMeterData
 
 
 class MeterDataSimulator:
@@ -118,7 +118,7 @@ class MeterDataSimulator:
         except RuntimeError:
             return self._loop.run_until_complete(coroutine)
         coroutine.close()
-        raise RuntimeError("MeterDataSimulator is synchronous; inside an event loop use core.collect.Collector")
+        raise RuntimeError("MeterDataSimulator is synchronous; inside an event loop use venclient.engine.collect.Collector")
 
 
 def resource_meter_data(plan: CollectionPlan, readings: Readings, positions: slice,

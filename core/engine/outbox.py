@@ -38,8 +38,8 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
-from core.report import WireReport
-from core.vtn_errors import VtnConflict, VtnError, is_problem_answer
+from venclient.engine.report import WireReport
+from venclient.vtn_errors import VtnConflict, VtnError, is_problem_answer
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +123,9 @@ class Outbox:
 
     async def put(self, reports: Iterable[WireReport | dict[str, Any]], tick_ms: int | None = None,
                   state: dict[str, str] | None = None) -> list[int]:
-        """Persist reports — :class:`core.report.WireReport` text or wire dicts — in one transaction, together
+        """Persist reports — :class:`venclient.engine.report.WireReport` text or wire dicts — in one transaction, together
         with the runtime ``state`` entries given; returns their outbox ids in the order given (a VEN's reports
-        are sent in that order).  ``reports`` may be a generator (e.g. :meth:`core.report.Reporter.iter_build`):
+        are sent in that order).  ``reports`` may be a generator (e.g. :meth:`venclient.engine.report.Reporter.iter_build`):
         it is consumed inside the transaction, in a worker thread, one report at a time."""
         items = (_item(r, tick_ms) for r in reports)
         return await asyncio.to_thread(self.store.outbox_add, items, state)

@@ -27,10 +27,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from itertools import accumulate, islice
 from typing import Any, Iterator
 
-from core.model import WRITER, Load
-from core.openadr import Event, parse_duration
-from core.vtn_errors import VtnNotFound
-from core.webhook import object_id, read_notification
+from venclient.model import WRITER, Load
+from venclient.openadr import Event, parse_duration
+from venclient.vtn_errors import VtnNotFound
+from venclient.engine.webhook import object_id, read_notification
 
 log = logging.getLogger(__name__)
 
@@ -436,7 +436,7 @@ class EventEngine:
         """Take one webhook notification as a **hint**, re-read from the VTN what it names, and dispatch what
         is news; returns the changes.
 
-        Nothing inside the notification is acted on (its token may have leaked; see :mod:`core.webhook`):
+        Nothing inside the notification is acted on (its token may have leaked; see :mod:`venclient.engine.webhook`):
 
         * ``EVENT``: the event is read again with ``GET /events/{id}`` and what the VTN answers is applied
           (an event of a program we do not follow is ignored).  A 404 removes a known event only after the

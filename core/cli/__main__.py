@@ -1,0 +1,5 @@
+"""``python -m venclient.cli`` runs ``ven``."""
+
+from venclient.cli.app import main
+
+main()

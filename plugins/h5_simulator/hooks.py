@@ -1,0 +1,23 @@
+"""Hook implementations of the H5 simulator: one ``h5sim`` source on ``settings.h5_path`` and ``ven meterdata``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from venclient.hookspecs import hookimpl
+from venclient.plugins.h5_simulator.cli import build_meterdata_app
+from venclient.plugins.h5_simulator.source import H5MeterSource
+
+
+@hookimpl
+def ven_meter_sources(settings: Any) -> list[H5MeterSource]:
+    """A new :class:`H5MeterSource` per call, so every collector owns its own gather state."""
+    return [H5MeterSource(settings.h5_path)]
+
+
+@hookimpl
+def ven_cli(app: typer.Typer) -> None:
+    """Add ``ven meterdata …``."""
+    app.add_typer(build_meterdata_app(), name="meterdata")
