@@ -39,6 +39,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     import typer
 
+    from venclient.connection_options import ConnectionOptions
     from venclient.protocols import MeterSource, ResourceStore, VtnTransport, Writer
     from venclient.settings import Settings
 
@@ -149,4 +150,24 @@ def ven_event(change: str, event: Any, loads: Sequence[Any]) -> None:
     a thread.  Exceptions are logged per plugin and do not stop other plugins from seeing the event.
     Connections with ``actortype = "writer"`` are acted on by the framework itself (see ``ven_writers``).
     After a restart every active event is reported as ``created`` again.
+    """
+
+
+@hookspec
+def ven_connection_options() -> "ConnectionOptions | list[ConnectionOptions] | None":
+    """Return the :class:`venclient.connection_options.ConnectionOptions` of the connection kinds you serve.
+
+    They add options to ``ven resources connect`` (shown by its ``--help``) and keys to the ``[[resource]]``
+    tables of ``--from FILE.toml``: each :class:`~venclient.connection_options.ConnectionOption` is a flag
+    (``--unit``) and the TOML key of the same name (``unit``).  For a connection of one of your kinds the
+    core calls ``apply(draft, values)`` with the options given; move them into the
+    :class:`~venclient.connection_options.ConnectionDraft` (usually ``draft.params``) and raise
+    ``draft.fail("one sentence")`` for a bad value.  An option of another plugin's kind is refused by the core.
+
+    The options every connection has stay the core's and must not be redefined: ``--type``, ``--host``,
+    ``--port`` (a TCP port unless your ``apply`` takes it, as ``modbusrtu`` does for its serial device),
+    ``--file``, ``--topic``, ``--username``, ``--password-env``, ``--writer``, ``--param KEY=VALUE`` (→
+    ``params``) and ``--channel LOAD=CHANNEL`` (→ ``params.channels``, keyed by load component).  Checking the
+    whole connection is ``validate_connection``'s job; ``apply`` only translates options.  Called when the
+    CLI is built: keep the module light (no hardware libraries imported).
     """

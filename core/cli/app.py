@@ -111,7 +111,7 @@ def build_app(runtime: Runtime) -> typer.Typer:
 
     add_register_command(app)
     add_run_commands(app)
-    resources_cli.register(app)
+    resources_cli.register(app, runtime)
     collect_cli.register(app)
     runtime.pm.hook.ven_cli(app=app)
     return app

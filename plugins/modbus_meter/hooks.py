@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from venclient.connection_options import ConnectionOptions
 from venclient.hookspecs import hookimpl
+from venclient.plugins.modbus_meter.connect_options import CONNECTION_OPTIONS
 from venclient.plugins.modbus_meter.options import ModbusOptions, settings_validators
 from venclient.plugins.modbus_meter.source import ModbusMeterSource
 from venclient.plugins.modbus_meter.writer import ModbusWriter
@@ -26,3 +28,9 @@ def ven_meter_sources(settings: Any) -> list[ModbusMeterSource]:
 def ven_writers(settings: Any) -> list[ModbusWriter]:
     """One writer serving ``modbustcp`` and ``modbusrtu`` writer connections."""
     return [ModbusWriter(ModbusOptions.from_settings(settings))]
+
+
+@hookimpl
+def ven_connection_options() -> ConnectionOptions:
+    """The ``ven resources connect`` options of ``modbustcp`` and ``modbusrtu`` connections."""
+    return CONNECTION_OPTIONS

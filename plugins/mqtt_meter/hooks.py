@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from venclient.connection_options import ConnectionOptions
 from venclient.hookspecs import hookimpl
+from venclient.plugins.mqtt_meter.connect_options import CONNECTION_OPTIONS
 from venclient.plugins.mqtt_meter.options import MqttOptions, settings_validators
 from venclient.plugins.mqtt_meter.source import MqttMeterSource
 from venclient.plugins.mqtt_meter.writer import MqttWriter
@@ -26,3 +28,9 @@ def ven_meter_sources(settings: Any) -> list[MqttMeterSource]:
 def ven_writers(settings: Any) -> list[MqttWriter]:
     """One writer serving ``mqtt`` writer connections."""
     return [MqttWriter(MqttOptions.from_settings(settings), settings)]
+
+
+@hookimpl
+def ven_connection_options() -> ConnectionOptions:
+    """The ``ven resources connect`` options of ``mqtt`` connections."""
+    return CONNECTION_OPTIONS
