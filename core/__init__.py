@@ -72,7 +72,13 @@ _EXPORTS: dict[str, str] = {
     "Report": "venclient.openadr",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+# a literal list, so linters and IDEs read it; a test keeps it equal to _EXPORTS
+__all__ = ["__version__", "hookimpl", "hookspec", "PROJECT_NAME", "ResourceStore", "MeterSource", "Writer",
+           "VtnTransport", "LoadBatch", "SourceReading", "parsed_connections", "Connection", "Resource", "Load",
+           "Readings", "LOAD_COMPONENTS", "COMPONENT_INDEX", "KNOWN_KINDS", "READER", "WRITER", "PENDING",
+           "APPROVED", "SUSPENDED", "STATUSES", "QUALITY_OK", "QUALITY_MISSING", "QUALITY_STALE", "QUALITY_NAMES",
+           "external_resource_name", "Tick", "Clock", "VenError", "InputError", "SettingsError", "PluginError",
+           "StoreUnavailable", "LeaseHeld", "Settings", "Event", "Program", "Report"]
 
 
 def __getattr__(name: str) -> Any:

@@ -42,3 +42,7 @@ def test_the_plugin_author_line_works_in_a_fresh_interpreter_and_import_alone_is
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen == {"heavy_at_import": [], "hookimpl": "HookimplMarker", "batch": "venclient.protocols"}
+
+
+def test_all_lists_exactly_the_exports():
+    assert sorted(venclient.__all__) == sorted(["__version__", *venclient._EXPORTS])
