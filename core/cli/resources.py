@@ -14,13 +14,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from venclient.clock import Clock
 from venclient.connection_options import ConnectionOption
 from venclient.errors import InputError
 from venclient.model import LOAD_COMPONENTS, STATUSES, Connection, Resource
-from venclient.cli.connections import (KindOptions, build_connection, check_connection, component_name,
+from venclient.cli.connections import (build_connection, check_connection, component_name,
                                        connect_from_file, connection_json, describe_connection, kind_options,
                                        plugin_options)
 from venclient.cli.output import console, print_json, print_wide, table
@@ -35,6 +37,12 @@ def _resource_json(resource: Resource, connection: Connection | None) -> dict[st
             "meter_point_id": resource.meter_point_id, "h5_meter_id": resource.h5_meter_id,
             "enabled": resource.enabled, "connection_type": connection.type if connection else "h5sim",
             "connection": connection_json(connection)}
+
+
+def _describer(runtime: Any) -> Callable[[Connection | None], str]:
+    """:func:`describe_connection` with the connection options of ``runtime``'s plugins."""
+    by_kind = kind_options(runtime.pm)
+    return lambda connection: describe_connection(connection, by_kind)
 
 
 def _status(value: str) -> str:
@@ -53,23 +61,52 @@ def _accepts(function: Any, name: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ commands
-def with_plugin_options(command: Callable[..., Any], options: list[ConnectionOption]) -> Callable[..., Any]:
-    """``command`` (ending in ``**plugin_values``) with one typer option per plugin option added.
+PLUGIN_VALUES = "venclient.plugin_connection_options"  # ctx.meta key of the plugin options' values
 
-    Typer reads a command's parameters from its signature, so the plugin options become keyword-only
-    parameters of ``command.__signature__``; their values arrive in ``**plugin_values``.
+
+def typer_options(options: list[ConnectionOption]) -> list[click.Parameter]:
+    """Click parameters for ``options``, made by typer itself from a signature holding one per option."""
+    def holder(**values: Any) -> None:
+        """Never called: typer reads only its signature."""
+
+    holder.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[o.type],
+                          default=typer.Option(None, o.flag, help=o.help)) for o in options])
+    scratch = typer.Typer(add_completion=False)
+    scratch.command()(holder)
+    return list(typer.main.get_command(scratch).params)
+
+
+class PluginOptionsCommand(TyperCommand):
+    """A command that also takes the connection options of the invocation's plugins (``ctx.obj.pm``).
+
+    Typer reads a command's options from its function once; the plugins' options depend on the runtime the
+    command runs with, so they are added per invocation (``get_params``, which parsing and ``--help`` use) and
+    their values reach the function as ``ctx.meta[PLUGIN_VALUES]`` (``{ConnectionOption.name: value}``).
     """
-    signature = inspect.signature(command, eval_str=True)
-    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    added = [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[o.type],
-                               default=typer.Option(None, o.flag, help=o.help)) for o in options]
-    command.__signature__ = signature.replace(parameters=fixed + added)  # type: ignore[attr-defined]
-    return command
+
+    def _plugin_params(self, ctx: click.Context) -> list[click.Parameter]:
+        pm = getattr(ctx.obj, "pm", None)
+        if pm is None:
+            return []
+        key = f"{PLUGIN_VALUES}.params"
+        if key not in ctx.meta:
+            ctx.meta[key] = typer_options(plugin_options(kind_options(pm)))
+        return ctx.meta[key]
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        own = super().get_params(ctx)
+        names = {param.name for param in own}
+        return own[:-1] + [p for p in self._plugin_params(ctx) if p.name not in names] + own[-1:]  # --help last
+
+    def invoke(self, ctx: click.Context) -> Any:
+        names = {param.name for param in self._plugin_params(ctx)}
+        ctx.meta[PLUGIN_VALUES] = {name: ctx.params.pop(name) for name in list(ctx.params) if name in names}
+        return super().invoke(ctx)
 
 
-def build_resources_app(by_kind: KindOptions | None = None) -> typer.Typer:
-    """The ``ven resources`` command group; ``by_kind`` (:func:`kind_options`) adds the plugins' options."""
-    by_kind = by_kind or {}
+def build_resources_app() -> typer.Typer:
+    """The ``ven resources`` command group; ``connect`` takes the plugins' connection options too."""
     app = typer.Typer(help="Resources: list, status, meter connections (reader / writer), test, write.",
                       no_args_is_help=True)
 
@@ -81,7 +118,7 @@ def build_resources_app(by_kind: KindOptions | None = None) -> typer.Typer:
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Resources with their VEN, status, H5 meter and reader connection."""
-        store = ctx.obj.store()
+        store, describe = ctx.obj.store(), _describer(ctx.obj)
         resources = store.list_resources(ven=ven, status=_status(status) if status else None)
         connections = store.connections_by_id(r.connection_id for r in resources if r.connection_id is not None)
         pairs = [(r, connections.get(r.connection_id) if r.connection_id is not None else None) for r in resources]
@@ -92,7 +129,7 @@ def build_resources_app(by_kind: KindOptions | None = None) -> typer.Typer:
                                                                                   if status else "")
         print_wide(table(title, ["resource_id", "name", "VEN", "status", "h5 meter", "reader"],
                               [(r.resource_id, r.resource_name, r.ven, r.registration_status, r.h5_meter_id or "",
-                                describe_connection(c, by_kind)) for r, c in pairs]))
+                                describe(c)) for r, c in pairs]))
 
     @app.command("set-status")
     def set_status_cmd(
@@ -114,6 +151,7 @@ def build_resources_app(by_kind: KindOptions | None = None) -> typer.Typer:
         else:
             console().print(f"{count:,} resource{'s' if count != 1 else ''} set to {new_status}.")
 
+    @app.command("connect", cls=PluginOptionsCommand)
     def connect_cmd(
         ctx: typer.Context,
         resource_ids: Optional[list[str]] = typer.Argument(None, help="Resource ids to connect."),
@@ -135,10 +173,12 @@ def build_resources_app(by_kind: KindOptions | None = None) -> typer.Typer:
         from_file: Optional[Path] = typer.Option(None, "--from", help="Many resources from a TOML file of "
                                                                       "\\[\\[resource]] tables."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
-        **plugin_values: Any,
     ) -> None:
         """Connect resources to a meter source (reader) or writer; their loads are untouched."""
         runtime = ctx.obj
+        by_kind = kind_options(runtime.pm)
+        describe = _describer(runtime)
+        plugin_values = ctx.meta.get(PLUGIN_VALUES, {})
         if from_file is not None:
             if resource_ids or kind:
                 raise InputError("--from takes everything from the file; drop the resource ids and --type.")
@@ -162,9 +202,7 @@ def build_resources_app(by_kind: KindOptions | None = None) -> typer.Typer:
             print_json({"connected": count, "connection": connection_json(connection)})
         else:
             console().print(f"{count:,} resource{'s' if count != 1 else ''} now "
-                            f"{'written through' if writer else 'read from'} {describe_connection(connection, by_kind)}.")
-
-    app.command("connect")(with_plugin_options(connect_cmd, plugin_options(by_kind)))
+                            f"{'written through' if writer else 'read from'} {describe(connection)}.")
 
     @app.command("test")
     def test_cmd(
@@ -174,6 +212,7 @@ def build_resources_app(by_kind: KindOptions | None = None) -> typer.Typer:
     ) -> None:
         """Read one resource once through its reader connection; print the values and how long it took."""
         runtime = ctx.obj
+        describe = _describer(runtime)
         store = runtime.store()
         resource = store.get_resource(resource_id)
         if resource is None:
@@ -199,14 +238,14 @@ def build_resources_app(by_kind: KindOptions | None = None) -> typer.Typer:
         try:
             values = asyncio.run(asyncio.wait_for(test_read(connection, **extra), timeout))
         except asyncio.TimeoutError:
-            raise InputError(f"Reading resource {resource_id} through {describe_connection(connection, by_kind)} took "
+            raise InputError(f"Reading resource {resource_id} through {describe(connection)} took "
                              f"longer than {timeout:g} s.") from None
         elapsed_ms = (time.perf_counter() - started) * 1000
         if as_json:
-            print_json({"resource_id": resource_id, "connection": describe_connection(connection, by_kind),
+            print_json({"resource_id": resource_id, "connection": describe(connection),
                         "values": values, "elapsed_ms": round(elapsed_ms, 2)})
             return
-        console().print(table(f"{resource_id} via {describe_connection(connection, by_kind)} — {elapsed_ms:.1f} ms",
+        console().print(table(f"{resource_id} via {describe(connection)} — {elapsed_ms:.1f} ms",
                               ["load", "component", "watts"],
                               [(name, LOAD_COMPONENTS[name], "—" if values.get(name) is None
                                 else f"{values[name]:,.1f}") for name in LOAD_COMPONENTS]))
@@ -221,6 +260,7 @@ def build_resources_app(by_kind: KindOptions | None = None) -> typer.Typer:
     ) -> None:
         """Write a value for one load through the resource's writer connection."""
         runtime = ctx.obj
+        describe = _describer(runtime)
         store = runtime.store()
         component = component_name(load, "--load")
         if store.get_resource(resource_id) is None:
@@ -242,15 +282,14 @@ def build_resources_app(by_kind: KindOptions | None = None) -> typer.Typer:
         elapsed_ms = (time.perf_counter() - started) * 1000
         if as_json:
             print_json({"resource_id": resource_id, "load": component, "value": value,
-                        "connection": describe_connection(connection, by_kind), "elapsed_ms": round(elapsed_ms, 2)})
+                        "connection": describe(connection), "elapsed_ms": round(elapsed_ms, 2)})
         else:
             console().print(f"Wrote {value:g} to {component} of {resource_id} via "
-                            f"{describe_connection(connection, by_kind)} in {elapsed_ms:.1f} ms.")
+                            f"{describe(connection)} in {elapsed_ms:.1f} ms.")
 
     return app
 
 
-def register(app: typer.Typer, runtime: Any = None) -> None:
-    """Add ``ven resources`` to the root app, with the connection options of ``runtime``'s plugins."""
-    app.add_typer(build_resources_app(kind_options(runtime.pm) if runtime is not None else None),
-                  name="resources")
+def add_commands(app: typer.Typer) -> None:
+    """Add ``ven resources`` to the root app."""
+    app.add_typer(build_resources_app(), name="resources")

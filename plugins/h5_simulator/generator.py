@@ -27,7 +27,6 @@ from typing import Callable
 import numpy as np
 
 from venclient.errors import InputError
-from venclient.plugins.h5_simulator.layout import write_file_attrs, write_meter
 
 START = datetime(2025, 1, 15, 13, 0, tzinfo=timezone.utc)
 INTERVAL_SECONDS = 3600
@@ -174,6 +173,8 @@ def write_meterdata(path: str | Path, *, meters: int = 153, hours: int = 8741, s
     Raises :class:`InputError` naming the path when it cannot be written; the old file, if any, stays.
     """
     import h5py
+
+    from venclient.plugins.h5_simulator.layout import write_file_attrs, write_meter
 
     if meters < 1 or hours < 1:
         raise InputError(f"Meter data needs at least one meter and one hour (got {meters} meters, {hours} hours).")

@@ -17,13 +17,14 @@ import numpy as np
 
 from venclient.errors import InputError
 from venclient.model import LOAD_COMPONENTS
-from venclient.plugins.h5_simulator.layout import METERS_GROUP, meter_id_of
 from venclient.plugins.samples.ids import make_rng, uuid4_strings
 
 
 def read_meter_ids(h5_path: str | Path) -> list[str]:
     """The sorted, distinct meter ids of an H5 meter-data file; :class:`InputError` naming the path if unusable."""
     import h5py
+
+    from venclient.plugins.h5_simulator.layout import METERS_GROUP, meter_id_of
 
     path = Path(h5_path)
     if not path.exists():
