@@ -21,22 +21,12 @@ from venclient.plugins.samples.csv_import import read_asset_files
 from venclient.plugins.samples.fleet import generate_fleet
 from venclient.plugins.samples.ids import make_rng, new_seed
 from venclient.plugins.samples.loadgen import generate_loads
+from venclient.plugins.samples.store_fill import open_store_to_fill
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of tables.")
 SEED_HELP = "Seed for reproducible ids and choices; a random one is used (and printed) when omitted."
 DEFAULT_RESOURCES = 150
 SKIPPED_SHOWN_PER_FILE = 20
-
-
-def open_store_to_fill(runtime: Any) -> Any:
-    """The runtime's store for a command that fills a store on purpose: a database (and folder) that does not
-    exist yet is made, and what was made is said on stderr."""
-    store = runtime.store(create=True)
-    created = list(getattr(store, "created", None) or [])
-    if created:
-        console(stderr=True).print(f"Created {' and '.join(created)} for a new store.", highlight=False,
-                                   soft_wrap=True)
-    return store
 
 
 def _refuse_if_populated(store: Any, append: bool) -> None:
