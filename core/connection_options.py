@@ -20,7 +20,7 @@ from venclient.errors import InputError, PluginError
 class ConnectionOption:
     """One option a plugin adds: ``--unit`` on the command line, ``unit`` in a TOML table.
 
-    ``type`` is ``str`` or ``int`` (typer converts and checks it); ``dest`` is the keyword the value reaches
+    ``type`` is ``str``, ``int`` or ``float`` (typer converts and checks it; a TOML value must be of it); ``dest`` is the keyword the value reaches
     ``apply`` and :func:`venclient.cli.connections.build_connection` by (default: the TOML key).
     """
 

@@ -106,8 +106,8 @@ def add_fleet(store: Any, fleet: Mapping[str, Sequence[str]], status: str = APPR
 
 async def collect_once(runtime: "Runtime", *, source: "MeterSource | None" = None,
                        connection: Connection | None = None, vens: Sequence[str] | None = None,
-                       index: int = 0) -> "Readings":
-    """One collected tick (row ``index`` of the data, time now) of the runtime's approved loads.
+                       index: int = 0, time: datetime | None = None) -> "Readings":
+    """One collected tick (row ``index`` of the data, at ``time``, default now) of the runtime's approved loads.
 
     ``source`` replaces the runtime's source for the kinds it serves; ``connection`` is first given to every
     resource of the store (as its reader, or writer when ``actortype`` says so) — so
@@ -126,7 +126,7 @@ async def collect_once(runtime: "Runtime", *, source: "MeterSource | None" = Non
     collector = Collector(store, sources, vens=vens, hook=runtime.pm.hook,
                           source_timeout=float(runtime.settings.get("collect.source_timeout_seconds", 5.0)))
     async with collector:
-        return await collector.collect(Tick(index, datetime.now(timezone.utc)))
+        return await collector.collect(Tick(index, time or datetime.now(timezone.utc)))
 
 
 # ------------------------------------------------------------------------------------------ fixtures

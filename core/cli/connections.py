@@ -185,8 +185,10 @@ def _toml_entry(entry: Any, number: int, path: Path, by_kind: KindOptions) -> tu
     plugin_values: dict[str, Any] = {}
     for key, option in options.items():
         value = entry.get(key)
-        if value is not None and option.type is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise InputError(f"{where}: {key} must be an integer, got {value!r}.")
+        if value is not None and option.type in (int, float) and (
+                isinstance(value, bool) or not isinstance(value, int if option.type is int else (int, float))):
+            kind_of = "an integer" if option.type is int else "a number"
+            raise InputError(f"{where}: {key} must be {kind_of}, got {value!r}.")
         plugin_values[option.name] = value
     channels = entry.get("channels", entry.get("channel"))
     params = entry.get("params", entry.get("param"))
