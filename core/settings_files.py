@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from dynaconf.loaders.base import BaseLoader
+from dynaconf.utils import build_env_list, upperfy
 
 from venclient.errors import SettingsError
 
@@ -106,12 +106,43 @@ def settings_files_read(settings: Any) -> list[str]:
 
 def load(obj: Any, env: str | None = None, silent: bool = True, key: str | None = None,
          validate: bool = False) -> None:
-    """Dynaconf loader: read every file in ``obj.SETTINGS_FILE_FOR_DYNACONF`` in order, each with its
-    environments (``[default]``, ``[development]`` …), its relative paths resolved and moved keys moved."""
+    """Dynaconf loader: read every file in ``obj.SETTINGS_FILE_FOR_DYNACONF`` (lowest precedence first).
+
+    Of each file its environments ``[default]`` then the current one (``[development]`` …) are taken, relative
+    paths resolved and moved keys moved; the files merge table by table, and a value (a list too) in a later
+    file replaces the earlier one, so ``vens = ["Herning"]`` in ``./settings.toml`` is the list, not an
+    addition to ``/etc``'s.
+    """
+    merged: dict[str, Any] = {}
     for filename in obj.get("SETTINGS_FILE_FOR_DYNACONF") or []:
-        BaseLoader(obj=obj, env=env, identifier="toml", extensions=(".toml",), file_reader=read_settings_file,
-                   string_reader=tomllib.loads, opener_params={"mode": "rb"},
-                   validate=validate).load(filename=str(filename), key=key, silent=silent)
+        path = Path(filename)
+        if not path.is_file():
+            continue
+        with path.open("rb") as stream:
+            try:
+                data = read_settings_file(stream)
+            except tomllib.TOMLDecodeError as err:
+                raise SettingsError(f"The settings file {path} is not valid TOML: {err}.") from None
+        tables = {str(name).lower(): table for name, table in data.items()}
+        for name in build_env_list(obj, env or obj.current_env):
+            table = tables.get(name.lower())
+            if isinstance(table, dict):
+                merge_tables(merged, table)
+    data = {upperfy(k): v for k, v in merged.items()}
+    if key:
+        data = {upperfy(key): data[upperfy(key)]} if upperfy(key) in data else {}
+    if data:
+        obj.update(data, loader_identifier="venclient.settings_files", validate=validate)
+
+
+def merge_tables(base: dict[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``new`` merged into ``base`` (in place): tables merge key by key, any other value replaces."""
+    for name, value in new.items():
+        if isinstance(value, Mapping) and isinstance(base.get(name), dict):
+            merge_tables(base[name], value)
+        else:
+            base[name] = dict(value) if isinstance(value, Mapping) else value
+    return base
 
 
 def read_settings_file(stream: Any) -> dict[str, Any]:

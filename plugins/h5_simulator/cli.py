@@ -25,7 +25,7 @@ def build_meterdata_app() -> typer.Typer:
                                   help="Hourly values per load, from 2025-01-15 13:00 UTC."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed for reproducible data; "
                                                                 "random (and printed) when omitted."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Output file; default: the h5_simulator.h5_path setting."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output file; default: setting h5_simulator.h5_path."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Generate meter data for --meters meters × six load profiles, written atomically."""
