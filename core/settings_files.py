@@ -161,8 +161,8 @@ def prepare_settings_data(data: dict[str, Any], path: Path, *, resolve_paths: bo
             moved += _move_keys(table)
     if moved:
         new = ", ".join(".".join(MOVED_KEYS[old]) for old in moved)
-        warnings.warn(f"{path}: {', '.join(moved)} is deprecated; write {new} instead.", FutureWarning,
-                      stacklevel=2)
+        warnings.warn_explicit(f"{', '.join(moved)} is deprecated; write {new} instead.", FutureWarning,
+                               filename=str(path), lineno=0)  # shown as "<settings file>:0: FutureWarning: …"
     return _resolve(data, path.parent) if resolve_paths else data
 
 
