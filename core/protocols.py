@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:  # pragma: no cover
     from venclient.clock import Tick
-    from venclient.model import Connection, Load, Resource
+    from venclient.model import CollectionRow, Connection, Load, LoadRow, Resource
 
 
 # --------------------------------------------------------------------------------------------------
@@ -76,9 +76,9 @@ class ResourceStore(Protocol):
     def get_loads_by_resource(self, resource_id: str) -> list["Load"]:
         """*(seeds)* The loads of one resource, ordered by component."""
 
-    def load_tuples(self, ven: str) -> list[tuple]:
-        """One VEN's loads as tuples ``(load_id, resource_id, load_component, load_name, h5_meter_id,
-        vtn_resource_id, registration_status)``, by resource and component (lean reads for fleet indexes)."""
+    def load_tuples(self, ven: str) -> list["LoadRow"]:
+        """One VEN's loads as :class:`venclient.model.LoadRow`, by resource and component (lean reads for fleet
+        indexes)."""
 
     # Optional: ``load_counts(vens) -> {ven: (loads, resources with loads)}`` (the event engine counts with it
     # when present, instead of reading every VEN's loads).
@@ -128,10 +128,10 @@ class ResourceStore(Protocol):
         """Forget the VTN ids of a VEN and all its loads at once (statuses stay); returns how many loads."""
 
     # collection (venclient.engine.collect)
-    def collection_rows(self, vens: Sequence[str] | None = None, status: str = "APPROVED") -> list[tuple]:
-        """Loads to collect: ``(load_id, resource_id, load_component, h5_meter_id, connection_id, meter_point_id,
-        ven, vtn_resource_id, connection_type)`` of enabled resources with ``status`` (of ``vens`` when given),
-        ordered by VEN, resource and component; ``connection_type`` is ``h5sim`` without a reader connection."""
+    def collection_rows(self, vens: Sequence[str] | None = None, status: str = "APPROVED") -> list["CollectionRow"]:
+        """Loads to collect (:class:`venclient.model.CollectionRow`) of enabled resources with ``status`` (of ``vens``
+        when given), ordered by VEN, resource and component; ``connection_type`` is ``h5sim`` without a reader
+        connection."""
 
     # the report outbox (venclient.engine.outbox) and runtime state (venclient.engine.run)
     def outbox_add(self, items: Iterable[dict[str, Any]], state: dict[str, str] | None = None) -> list[int]:

@@ -30,7 +30,7 @@ import numpy as np
 
 from venclient.clock import Clock, Tick
 from venclient.errors import InputError, VenError
-from venclient.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, Connection, Readings
+from venclient.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, CollectionRow, Connection, Readings
 from venclient.protocols import LoadBatch, MeterSource, SourceReading
 
 log = logging.getLogger(__name__)
@@ -88,33 +88,45 @@ class CollectionPlan:
         return _build_plan([], lambda ids: {}, {})
 
 
-def _build_plan(chunks: Iterable[Sequence[tuple]], connections_for: Callable[[set[int]], dict[int, Connection]],
+def _build_plan(chunks: Iterable[Sequence[CollectionRow]],
+                connections_for: Callable[[set[int]], dict[int, Connection]],
                 served: Mapping[str, Any]) -> CollectionPlan:
-    """Turn ``collection_rows`` tuples into a plan, keeping only loads of served kinds and known components.
+    """Turn ``collection_rows`` chunks into a plan, keeping only loads of served kinds and known components.
 
     ``chunks`` is consumed one chunk at a time (each can be dropped once read), so peak memory stays near
     the plan's own size; ``connections_for`` fetches the connections of the ids seen.
     """
     interned: dict[Any, Any] = {}
-    share = interned.setdefault
-    columns: list[list[Any]] = [[] for _ in range(9)]
+    share = interned.setdefault  # repeated values (resource id, VEN, component, meter …) share one str object
+    load_ids: list[str] = []
+    resource_ids: list[str] = []
+    components: list[str] = []
+    meters: list[Any] = []
+    conn_ids: list[int | None] = []
+    meter_points: list[str] = []
+    vens: list[str] = []
+    registered: list[bool] = []
+    kinds: list[str] = []
     skipped: dict[str, int] = {}
     for rows in chunks:
         for row in rows:
-            kind = row[8]
-            if kind not in served or row[2] not in COMPONENT_INDEX or row[6] is None:
-                key = kind if kind not in served else ("<no VEN>" if row[6] is None else f"<component {row[2]}>")
+            kind, component, ven = row.connection_type, row.load_component, row.ven
+            if kind not in served or component not in COMPONENT_INDEX or ven is None:
+                key = kind if kind not in served else ("<no VEN>" if ven is None else f"<component {component}>")
                 skipped[key] = skipped.get(key, 0) + 1
                 continue
-            # Repeated values (resource id, VEN, component, meter …) share one str object.
-            columns[0].append(row[0])
-            for i in range(1, 9):
-                value = row[i]
-                columns[i].append(share(value, value) if i != 7 else value is not None)  # 7: registered?
+            load_ids.append(row.load_id)
+            resource_ids.append(share(row.resource_id, row.resource_id))
+            components.append(share(component, component))
+            meters.append(share(row.h5_meter_id, row.h5_meter_id))
+            conn_ids.append(share(row.connection_id, row.connection_id))
+            meter_points.append(share(row.meter_point_id, row.meter_point_id))
+            vens.append(share(ven, ven))
+            registered.append(row.vtn_resource_id is not None)
+            kinds.append(share(kind, kind))
         del rows
     del interned
-    connections = connections_for({c for c in set(columns[4]) if c is not None})
-    load_ids, resource_ids, components, meters, conn_ids, meter_points, vens, registered, kinds = columns
+    connections = connections_for({c for c in set(conn_ids) if c is not None})
 
     def obj(values: list[Any]) -> np.ndarray:
         out = np.empty(len(values), dtype=object)
@@ -304,7 +316,7 @@ class Collector:
 
         return _build_plan(self._row_chunks(), connections_for, self.sources)
 
-    def _row_chunks(self) -> Iterator[Sequence[tuple]]:
+    def _row_chunks(self) -> Iterator[Sequence[CollectionRow]]:
         """``collection_rows`` a few VENs at a time (all at once for a store without ``get_ven_list``)."""
         vens = self.vens
         if vens is None:

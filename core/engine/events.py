@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from itertools import accumulate, islice
 from typing import Any, Iterator
 
-from venclient.model import WRITER, Load
+from venclient.model import WRITER, Load, LoadRow
 from venclient.openadr import Event, parse_duration
 from venclient.vtn_errors import VtnNotFound
 from venclient.engine.webhook import object_id, read_notification
@@ -117,17 +117,6 @@ class EventTracker:
         return [EventChange(CHANGED if known else CREATED, event)]
 
 
-# The Load fields a targeted-load row holds (the store's ``load_tuples`` order); the others stay at their defaults.
-LOAD_COLUMNS: tuple[str, ...] = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id",
-                                 "vtn_resource_id", "registration_status")
-RESOURCE_ID = LOAD_COLUMNS.index("resource_id")
-COMPONENT = LOAD_COLUMNS.index("load_component")
-
-
-def _load(row: tuple) -> Load:
-    return Load(**dict(zip(LOAD_COLUMNS, row)))
-
-
 @dataclass(frozen=True)
 class _Part:
     """A run of targeted loads: every load of ``ven`` (``rows`` is ``None``, read when needed) or ``rows``;
@@ -136,7 +125,7 @@ class _Part:
     size: int
     resources: int
     ven: str | None = None
-    rows: tuple[tuple, ...] | None = None
+    rows: tuple[LoadRow, ...] | None = None
 
 
 class LoadSelection(Sequence[Load]):
@@ -157,10 +146,10 @@ class LoadSelection(Sequence[Load]):
     def __len__(self) -> int:
         return self._ends[-1] if self._ends else 0
 
-    def _rows(self, part: _Part) -> Sequence[tuple]:
+    def _rows(self, part: _Part) -> Sequence[LoadRow]:
         return part.rows if part.rows is not None else self._directory.rows(part.ven or "")
 
-    def _iter_rows(self) -> Iterator[tuple]:
+    def _iter_rows(self) -> Iterator[LoadRow]:
         for part in self._parts:
             yield from self._rows(part)
 
@@ -169,16 +158,16 @@ class LoadSelection(Sequence[Load]):
             start, stop, step = item.indices(len(self))
             if step < 0:
                 return list(self)[item]
-            return [_load(row) for row in islice(self._iter_rows(), start, stop, step)]
+            return [row.to_load() for row in islice(self._iter_rows(), start, stop, step)]
         position = int(item) + (len(self) if int(item) < 0 else 0)
         if not 0 <= position < len(self):
             raise IndexError("LoadSelection index out of range")
         n = bisect_right(self._ends, position)
         offset = position - (self._ends[n - 1] if n else 0)
-        return _load(self._rows(self._parts[n])[offset])
+        return self._rows(self._parts[n])[offset].to_load()
 
     def __iter__(self) -> Iterator[Load]:
-        return map(_load, self._iter_rows())
+        return map(LoadRow.to_load, self._iter_rows())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str):
@@ -196,14 +185,14 @@ class LoadSelection(Sequence[Load]):
     @property
     def resource_ids(self) -> set[str]:
         """The distinct resource ids of the selection (without making Load objects; reads the store)."""
-        return {row[RESOURCE_ID] for row in self._iter_rows()}
+        return {row.resource_id for row in self._iter_rows()}
 
 
 class LoadDirectory:
     """Finds the loads of the VENs we run the ways events target them, reading the store on demand.
 
     Nothing is kept in memory but the loads per VEN (counts) and the rows of the last VEN read, so a
-    fleet-wide event costs no index.  The store needs ``load_tuples(ven)`` (rows of :data:`LOAD_COLUMNS`,
+    fleet-wide event costs no index.  The store needs ``load_tuples(ven)`` (:class:`venclient.model.LoadRow`,
     by resource and component), ``get_resource`` and ``get_loads_by_resource``; ``load_counts(vens)``
     is used when the store has it.
     """
@@ -212,7 +201,7 @@ class LoadDirectory:
         self.store = store
         self.vens = list(vens)
         self._counts: dict[str, tuple[int, int]] | None = None
-        self._last: tuple[str, list[tuple]] | None = None
+        self._last: tuple[str, list[LoadRow]] | None = None
 
     def forget(self) -> None:
         """Drop what was read (after registration or status changes)."""
@@ -232,16 +221,16 @@ class LoadDirectory:
             else:
                 for ven in self.vens:
                     rows = self.store.load_tuples(ven)
-                    counts[ven] = (len(rows), len({row[RESOURCE_ID] for row in rows}))
+                    counts[ven] = (len(rows), len({row.resource_id for row in rows}))
             self._counts = counts
         return self._counts
 
-    def rows(self, ven: str) -> list[tuple]:
+    def rows(self, ven: str) -> list[LoadRow]:
         """The load rows of ``ven`` (the last VEN read is kept)."""
         last = self._last
         if last is not None and last[0] == ven:
             return last[1]
-        rows = [tuple(row) for row in self.store.load_tuples(ven)]
+        rows = list(self.store.load_tuples(ven))
         self._last = (ven, rows)
         return rows
 
@@ -262,38 +251,37 @@ class LoadDirectory:
         parts = [_Part(size=counts[ven][0], resources=counts[ven][1], ven=ven) for ven in whole]
         if names:
             named = self._named_rows(names, skip_vens=set(whole))
-            parts.append(_Part(size=len(named), resources=len({row[RESOURCE_ID] for row in named}),
+            parts.append(_Part(size=len(named), resources=len({row.resource_id for row in named}),
                                rows=tuple(named)))
         return LoadSelection(self, parts)
 
-    def _named_rows(self, names: Sequence[str], skip_vens: set[str]) -> list[tuple]:
+    def _named_rows(self, names: Sequence[str], skip_vens: set[str]) -> list[LoadRow]:
         """Rows of the loads named by resourceName (``{resource_id}_{component}``) or by resource id, of our
         VENs outside ``skip_vens``; in the order named, each once."""
         ours = set(self.vens) - skip_vens
-        resources: dict[str, list[tuple] | None] = {}  # resource id → its rows (None: not one of ours)
+        resources: dict[str, list[LoadRow] | None] = {}  # resource id → its rows (None: not one of ours)
 
-        def rows_of(resource_id: str) -> list[tuple] | None:
+        def rows_of(resource_id: str) -> list[LoadRow] | None:
             if resource_id not in resources:
                 resource = self.store.get_resource(resource_id)
                 if resource is None or resource.ven not in ours:
                     resources[resource_id] = None
                 else:
-                    resources[resource_id] = [tuple(getattr(load, c) for c in LOAD_COLUMNS)
-                                              for load in self.store.get_loads_by_resource(resource_id)]
+                    resources[resource_id] = [LoadRow.of(load) for load in self.store.get_loads_by_resource(resource_id)]
             return resources[resource_id]
 
-        chosen: dict[str, tuple] = {}
+        chosen: dict[str, LoadRow] = {}
         for name in names:
             cut = name.rfind("_")
             while cut > 0:  # as a resourceName: resource ids may hold "_" themselves, so try every cut
                 rows = rows_of(name[:cut])
-                match = [row for row in rows or () if row[COMPONENT] == name[cut + 1:]]
+                match = [row for row in rows or () if row.load_component == name[cut + 1:]]
                 if match:
-                    chosen.setdefault(match[0][0], match[0])
+                    chosen.setdefault(match[0].load_id, match[0])
                     break
                 cut = name.rfind("_", 0, cut)
             for row in rows_of(name) or ():  # as a resource id: all its loads
-                chosen.setdefault(row[0], row)
+                chosen.setdefault(row.load_id, row)
         return list(chosen.values())
 
 

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection as SaConnection
 
 from venclient.errors import InputError, SettingsError, VenError
-from venclient.model import (APPROVED, LOAD_COMPONENTS, PENDING, STATUSES, Connection, Load, Resource)
+from venclient.model import (APPROVED, H5SIM_KIND, LOAD_COMPONENTS, PENDING, STATUSES, CollectionRow, Connection, Load,
+                              LoadRow, Resource)
 from venclient.plugins.sqlite_store import schema
 from venclient.plugins.sqlite_store.backlog import BacklogMethods
 from venclient.plugins.sqlite_store.leases import LeaseMethods
@@ -28,8 +29,7 @@ RESOURCE_COLUMNS = ("resource_id", "resource_name", "resource_type", "resource_s
                     "connection_id", "capacities", "location", "address", "ven", "enabled", "reporting",
                     "registration_status", "h5_meter_id")
 BULK_INDEX_THRESHOLD = 5000  # rows above which a bulk load rebuilds secondary indexes instead of updating them
-LOAD_COLUMNS = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id", "vtn_resource_id",
-                "registration_status")
+LOAD_COLUMNS = LoadRow._fields  # the columns a load row inserts, in order
 
 
 def _json_load(text: Any) -> Any:
@@ -407,17 +407,14 @@ class SqlResourceStore(BacklogMethods, LeaseMethods):
         with self.engine.connect() as conn:
             return [self._to_load(row) for row in conn.execute(query)]
 
-    LOAD_TUPLE_COLUMNS = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id",
-                          "vtn_resource_id", "registration_status")
-
-    def load_tuples(self, ven: str) -> list[tuple]:
-        """The loads of one VEN as plain tuples of ``LOAD_TUPLE_COLUMNS``, by resource and component
-        (a lean read for indexes over the whole fleet)."""
-        sql = (f"SELECT {', '.join('l.' + c for c in self.LOAD_TUPLE_COLUMNS)} FROM loads l "
+    def load_tuples(self, ven: str) -> list[LoadRow]:
+        """The loads of one VEN as :class:`LoadRow`, by resource and component (a lean read for indexes over
+        the whole fleet)."""
+        sql = (f"SELECT {', '.join('l.' + c for c in LoadRow._fields)} FROM loads l "
                "JOIN resources r ON r.resource_id = l.resource_id WHERE r.ven = ? "
                "ORDER BY l.resource_id, l.load_component")
         with self.engine.connect() as conn:
-            return [tuple(row) for row in conn.exec_driver_sql(self._sql(conn, sql), (ven,))]
+            return list(map(LoadRow._make, conn.exec_driver_sql(self._sql(conn, sql), (ven,))))
 
     def load_counts(self, vens: Sequence[str] | None = None) -> dict[str, tuple[int, int]]:
         """``{ven: (loads, resources with loads)}`` of ``vens`` (or every VEN); VENs without loads are absent."""
@@ -497,7 +494,8 @@ class SqlResourceStore(BacklogMethods, LeaseMethods):
             by_type = grouped(conn, r.c.resource_type)
             by_sub_type = grouped(conn, r.c.resource_sub_type)
             by_ven = grouped(conn, r.c.ven)
-            kind = sa.func.coalesce(schema.connections.c.type, sa.literal_column("'h5sim'")).label("kind")
+            # A literal, not a bound parameter: the GROUP BY repeats the expression, and must match it exactly.
+            kind = sa.func.coalesce(schema.connections.c.type, sa.literal_column(f"'{H5SIM_KIND}'")).label("kind")
             by_connection = dict(conn.execute(
                 sa.select(kind, sa.func.count())
                 .select_from(r.outerjoin(schema.connections, r.c.connection_id == schema.connections.c.id))
@@ -585,17 +583,15 @@ class SqlResourceStore(BacklogMethods, LeaseMethods):
         return row[0], row[1]
 
     # ------------------------------------------------------------------------------------ collection
-    def collection_rows(self, vens: Sequence[str] | None = None, status: str = APPROVED) -> list[tuple]:
-        """Loads to collect: ``(load_id, resource_id, load_component, h5_meter_id, connection_id,
-        meter_point_id, ven, vtn_resource_id, connection_type)`` of enabled resources with ``status``,
-        ordered by VEN, resource and component.  ``connection_type`` is ``h5sim`` when the resource has
-        no reader connection."""
+    def collection_rows(self, vens: Sequence[str] | None = None, status: str = APPROVED) -> list[CollectionRow]:
+        """Loads to collect (:class:`CollectionRow`) of enabled resources with ``status``, ordered by VEN,
+        resource and component.  ``connection_type`` is ``h5sim`` when the resource has no reader connection."""
         sql = ("SELECT l.load_id, l.resource_id, l.load_component, l.h5_meter_id, r.connection_id, "
-               "r.meter_point_id, r.ven, l.vtn_resource_id, COALESCE(c.type, 'h5sim') "
+               "r.meter_point_id, r.ven, l.vtn_resource_id, COALESCE(c.type, ?) "
                "FROM loads l JOIN resources r ON r.resource_id = l.resource_id "
                "LEFT JOIN connections c ON c.id = r.connection_id "
                "WHERE r.registration_status = ? AND r.enabled = 1")
-        params: list[Any] = [status]
+        params: list[Any] = [H5SIM_KIND, status]
         if vens is not None:
             vens = list(vens)
             if not vens:
@@ -604,7 +600,7 @@ class SqlResourceStore(BacklogMethods, LeaseMethods):
             params.extend(vens)
         sql += " ORDER BY r.ven, l.resource_id, l.load_component"
         with self.engine.connect() as conn:
-            return [tuple(row) for row in conn.exec_driver_sql(self._sql(conn, sql), tuple(params))]
+            return list(map(CollectionRow._make, conn.exec_driver_sql(self._sql(conn, sql), tuple(params))))
 
     def connections_by_id(self, ids: Iterable[int]) -> dict[int, Connection]:
         """Connections for the given ids."""
