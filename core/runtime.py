@@ -11,6 +11,7 @@ import pluggy
 
 from venclient.errors import PluginError
 from venclient.plugin_manager import build_plugin_manager
+from venclient.protocols import ResourceStore, VtnTransport
 from venclient.settings import Settings, load_settings, validate
 
 
@@ -26,7 +27,7 @@ class Runtime:
         self.settings = settings
         self.pm = pm
         self.may_create_store = may_create_store
-        self._store: Any = None
+        self._store: ResourceStore | None = None
 
     @classmethod
     def create(cls, settings: Settings | None = None, *, load_entry_points: bool = True,
@@ -39,7 +40,7 @@ class Runtime:
             validate(settings, validators)
         return cls(settings, pm, may_create_store=may_create_store)
 
-    def store(self, *, create: bool = False) -> Any:
+    def store(self, *, create: bool = False) -> ResourceStore:
         """The :class:`venclient.protocols.ResourceStore` from the ``ven_resource_store`` hook (opened once).
 
         The store may make a database that does not exist when ``create`` is true or the runtime was built
@@ -53,7 +54,7 @@ class Runtime:
             self._store = store
         return self._store
 
-    def transport(self) -> Any:
+    def transport(self) -> VtnTransport:
         """A new :class:`venclient.protocols.VtnTransport` from the ``ven_vtn_transport`` hook."""
         transport = self.pm.hook.ven_vtn_transport(settings=self.settings)
         if transport is None:

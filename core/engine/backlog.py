@@ -25,6 +25,7 @@ import numpy as np
 
 from venclient.clock import Tick
 from venclient.model import QUALITY_MISSING, Readings
+from venclient.protocols import BacklogRecords
 
 POWER_DTYPE = np.dtype("<f8")
 QUALITY_DTYPE = np.dtype("u1")
@@ -173,7 +174,7 @@ class Backlog:
     @property
     def supported(self) -> bool:
         """Whether the store keeps a backlog (a third-party store may not)."""
-        return callable(getattr(self.store, "backlog_add", None))
+        return isinstance(self.store, BacklogRecords)
 
     async def load(self) -> int:
         """Read how many ticks an earlier run left; returns it."""

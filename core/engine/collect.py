@@ -31,7 +31,7 @@ import numpy as np
 from venclient.clock import Clock, Tick
 from venclient.errors import InputError, VenError
 from venclient.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, CollectionRow, Connection, Readings
-from venclient.protocols import LoadBatch, MeterSource, SourceReading
+from venclient.protocols import HasTimeline, LoadBatch, MeterSource, ResourceStore, SourceReading, WaitsReady
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class _SourceRun:
 
 def source_name(source: Any) -> str:
     """``H5MeterSource (h5sim)`` — how messages name a source."""
-    return f"{type(source).__name__} ({', '.join(getattr(source, 'kinds', ()))})"
+    return f"{type(source).__name__} ({', '.join(source.kinds)})"
 
 
 def _same_batch(a: LoadBatch, b: LoadBatch) -> bool:
@@ -204,7 +204,7 @@ class Collector:
     readable) raise even without ``strict_open``: a service refuses bad input, and later only logs it.
     """
 
-    def __init__(self, store: Any, sources: Mapping[str, MeterSource], *, vens: Sequence[str] | None = None,
+    def __init__(self, store: ResourceStore, sources: Mapping[str, MeterSource], *, vens: Sequence[str] | None = None,
                  status: str = APPROVED, hook: Any = None, source_timeout: float = DEFAULT_SOURCE_TIMEOUT,
                  open_timeout: float = DEFAULT_OPEN_TIMEOUT, strict_open: bool = True, strict_input: bool = False):
         self.store = store
@@ -245,11 +245,10 @@ class Collector:
     def timeline(self) -> np.ndarray | None:
         """The time axis of the first source that replays recorded data (``source.timeline()``), if any."""
         for source in _unique(self.sources.values()):
-            timeline = getattr(source, "timeline", None)
-            if not callable(timeline):
+            if not isinstance(source, HasTimeline):
                 continue
             try:
-                axis = timeline()
+                axis = source.timeline()
             except VenError as err:  # e.g. an unreadable H5 file while no load is simulated
                 self._warn_once(f"timeline:{err}", "%s The clock follows the wall clock.", err)
                 continue
@@ -317,14 +316,8 @@ class Collector:
         return _build_plan(self._row_chunks(), connections_for, self.sources)
 
     def _row_chunks(self) -> Iterator[Sequence[CollectionRow]]:
-        """``collection_rows`` a few VENs at a time (all at once for a store without ``get_ven_list``)."""
-        vens = self.vens
-        if vens is None:
-            get_vens = getattr(self.store, "get_ven_list", None)
-            if get_vens is None:
-                yield self.store.collection_rows(None, status=self.status)
-                return
-            vens = get_vens()
+        """``collection_rows`` a few VENs at a time."""
+        vens = self.vens if self.vens is not None else self.store.get_ven_list()
         for i in range(0, len(vens), VENS_PER_QUERY):
             yield self.store.collection_rows(vens[i:i + VENS_PER_QUERY], status=self.status)
 
@@ -353,8 +346,7 @@ class Collector:
     async def _open_source(self, run: _SourceRun, first: bool = False) -> None:
         try:
             await asyncio.wait_for(run.source.open(run.batch), self.open_timeout)
-            ready = getattr(run.source, "wait_ready", None)  # optional: subscriptions acknowledged, first values in
-            if callable(ready) and not await ready(self.source_timeout):
+            if isinstance(run.source, WaitsReady) and not await run.source.wait_ready(self.source_timeout):
                 self._warn_once(f"ready:{run.name}", "Meter source %s is not ready after %g s; its loads may be "
                                 "missing on the first ticks.", run.name, self.source_timeout)
         except VenError as err:

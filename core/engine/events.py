@@ -29,6 +29,7 @@ from typing import Any, Iterator
 
 from venclient.model import WRITER, Load, LoadRow
 from venclient.openadr import Event, parse_duration
+from venclient.protocols import CountsLoads, ListsConnections, ResourceStore
 from venclient.vtn_errors import VtnNotFound
 from venclient.engine.webhook import object_id, read_notification
 
@@ -194,10 +195,10 @@ class LoadDirectory:
     Nothing is kept in memory but the loads per VEN (counts) and the rows of the last VEN read, so a
     fleet-wide event costs no index.  The store needs ``load_tuples(ven)`` (:class:`venclient.model.LoadRow`,
     by resource and component), ``get_resource`` and ``get_loads_by_resource``; ``load_counts(vens)``
-    is used when the store has it.
+    is used when the store has it (:class:`venclient.protocols.CountsLoads`).
     """
 
-    def __init__(self, store: Any, vens: Sequence[str]):
+    def __init__(self, store: ResourceStore, vens: Sequence[str]):
         self.store = store
         self.vens = list(vens)
         self._counts: dict[str, tuple[int, int]] | None = None
@@ -211,10 +212,9 @@ class LoadDirectory:
     def counts(self) -> dict[str, tuple[int, int]]:
         """``(loads, resources with loads)`` per VEN we run."""
         if self._counts is None:
-            load_counts = getattr(self.store, "load_counts", None)
             counts: dict[str, tuple[int, int]] = {}
-            if load_counts is not None:
-                found = load_counts(self.vens)
+            if isinstance(self.store, CountsLoads):
+                found = self.store.load_counts(self.vens)
                 for ven in self.vens:
                     loads, resources = found.get(ven, (0, 0))
                     counts[ven] = (loads, resources)
@@ -318,16 +318,15 @@ class EventActuator:
     connection's ``params["release_value"]`` when set (otherwise nothing is written).
     """
 
-    def __init__(self, store: Any, writers: dict[str, Any]):
+    def __init__(self, store: ResourceStore, writers: dict[str, Any]):
         self.store = store
         self.writers = writers
 
     def _any_writer_connection(self) -> bool:
         """Whether the store holds a writer connection of a kind we can write (skips 100k lookups if not)."""
-        list_connections = getattr(self.store, "list_connections", None)
-        if list_connections is None:
+        if not isinstance(self.store, ListsConnections):
             return True
-        return any(c.actortype == WRITER and c.type in self.writers for c in list_connections())
+        return any(c.actortype == WRITER and c.type in self.writers for c in self.store.list_connections())
 
     def _writer_of(self, resource_id: str) -> Any:
         """The resource's writer connection when a writer of its kind is enabled, else ``None``."""

@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable
 import orjson
 
 from venclient.engine.report import WireReport
+from venclient.protocols import FindsReports, ListsReports, PostsReportText, SettlesUnknownOutcomes
 from venclient.vtn_errors import VtnConflict, VtnError, is_problem_answer
 
 log = logging.getLogger(__name__)
@@ -241,12 +242,11 @@ class Outbox:
 
     @staticmethod
     async def _post(transport: Any, payload: str) -> None:
-        """POST the report once: as the stored JSON text when the transport offers ``raw`` (without transport
-        retries — the outbox's own backoff retries, after a look-up when the outcome is unknown), else as a
-        dict through ``create_report``."""
-        raw = getattr(transport, "raw", None)
-        if raw is not None:
-            await raw("POST", "/reports", json=orjson.Fragment(payload), retries=0)
+        """POST the report once: as the stored JSON text when the transport :class:`PostsReportText` (without
+        transport retries — the outbox's own backoff retries, after a look-up when the outcome is unknown), else
+        as a dict through ``create_report``."""
+        if isinstance(transport, PostsReportText):
+            await transport.post_report_text(payload)
         else:
             await transport.create_report(orjson.loads(payload))
 
@@ -256,11 +256,11 @@ class Outbox:
         have reached the VTN at least the transport's ``unknown_outcome_settle_seconds`` (so a request still on
         its way has landed before the look-up) — remembering ``maybe_delivered``; warn at a streak's start."""
         delay = self._backoff(row["attempts"] + 1)
-        retry_after = getattr(err, "retry_after", None)
+        retry_after = err.retry_after if isinstance(err, VtnError) else None
         if retry_after:
             delay = max(delay, min(float(retry_after), self.backoff_max))
-        if maybe_delivered:
-            delay = max(delay, float(getattr(transport, "unknown_outcome_settle_seconds", 0.0) or 0.0))
+        if maybe_delivered and isinstance(transport, SettlesUnknownOutcomes):
+            delay = max(delay, float(transport.unknown_outcome_settle_seconds or 0.0))
         await asyncio.to_thread(self.store.outbox_retry_later, row["id"], reason, self.clock() + delay,
                                 maybe_delivered)
         result.deferred += 1
@@ -278,16 +278,16 @@ class Outbox:
         report = orjson.loads(payload)
         name = report.get("reportName")
         event_id, client_name, program_id = report.get("eventID"), report.get("clientName"), report.get("programID")
-        find = getattr(transport, "find_report", None)
-        search = getattr(transport, "list_reports", None)
-        if not name or (find is None and search is None):
+        finds, lists = isinstance(transport, FindsReports), isinstance(transport, ListsReports)
+        if not name or not (finds or lists):
             if not self._no_search_warned:
                 self._no_search_warned = True
                 log.warning("Reports are resent without checking for an earlier delivery: %s.",
                             "the report has no reportName" if not name else "the transport cannot list reports")
             return False
-        if find is not None:
-            return await find(name, program_id=program_id, event_id=event_id, client_name=client_name) is not None
-        existing = await search(event_id=event_id, client_name=client_name)
+        if finds:
+            return await transport.find_report(name, program_id=program_id, event_id=event_id,
+                                               client_name=client_name) is not None
+        existing = await transport.list_reports(event_id=event_id, client_name=client_name)
         return any(getattr(r, "report_name", None) == name and getattr(r, "event_id", event_id) == event_id
                    and getattr(r, "client_name", client_name) == client_name for r in existing)

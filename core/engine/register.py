@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable, Sequence
 
 from venclient.model import APPROVED, external_resource_name
+from venclient.protocols import CountsLoads, CreatesResourceIds, ResourceStore, VtnTransport
 from venclient.vtn_errors import VtnConflict, VtnError
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ class _Work:
 class Registrar:
     """Registers VENs and their loads through a transport, writing results to the store as they arrive."""
 
-    def __init__(self, store: Any, transport: Any, *, vtn_url: str | None = None,
+    def __init__(self, store: ResourceStore, transport: VtnTransport, *, vtn_url: str | None = None,
                  concurrency: int = 50, rate: float | None = None,
                  progress: ProgressCallback | None = None):
         if concurrency < 1:
@@ -260,7 +261,7 @@ class Registrar:
         self.limiter = RateLimiter(rate)
         self.progress = progress
         self.writer = ResultWriter(store)
-        self._create_id = getattr(transport, "create_resource_id", None)
+        self._create_id = transport.create_resource_id if isinstance(transport, CreatesResourceIds) else None
         self._started: list[VenResult] = []  # the VENs :meth:`register_vens` began, in order
         self.last_summary: RegistrationSummary | None = None  # also set when register_vens is interrupted
 
@@ -307,7 +308,7 @@ class Registrar:
                                    f"in VEN {ven_id}.") from None
                 return existing.id, True
             except VtnError as err:
-                if not getattr(err, "maybe_delivered", False):
+                if not err.maybe_delivered:
                     raise
                 unknown = err
             existing = await self.transport.find_resource(ven_id, name)  # did the unanswered create arrive?
@@ -397,7 +398,7 @@ class Registrar:
 
     def _store_before(self, vens: Sequence[str]) -> _StoreBefore:
         """Each VEN's stored registration and load count, before the run touches them."""
-        counts = self.store.load_counts(vens) if hasattr(self.store, "load_counts") else {}
+        counts = self.store.load_counts(vens) if isinstance(self.store, CountsLoads) else {}
         return _StoreBefore({ven: self.store.get_ven_registration(ven) for ven in vens},
                             {ven: counts[ven][0] for ven in counts})
 

@@ -562,6 +562,11 @@ class HttpVtnTransport:
         delivered."""
         return self._one(Report, await self._json("POST", "/reports", report))
 
+    async def post_report_text(self, payload: str) -> None:
+        """POST a stored report (JSON text, sent unchanged) once, without retries: the outbox keeps its own
+        backoff, after a look-up when the outcome is unknown.  A 409 raises ``VtnConflict``."""
+        await self.raw("POST", "/reports", json=orjson.Fragment(payload), retries=0)
+
     async def list_reports(self, program_id: str | None = None, event_id: str | None = None,
                            client_name: str | None = None) -> list[Report]:
         """Reports, optionally filtered by program, event and client name (on our side too)."""
