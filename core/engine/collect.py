@@ -30,6 +30,7 @@ import numpy as np
 
 from venclient.clock import Clock, Tick
 from venclient.errors import InputError, VenError
+from venclient.plugin_manager import IsolatedHook
 from venclient.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, CollectionRow, Connection, Readings
 from venclient.protocols import HasTimeline, LoadBatch, MeterSource, ResourceStore, SourceReading, WaitsReady
 
@@ -211,7 +212,7 @@ class Collector:
         self.sources = dict(sources)
         self.vens = list(vens) if vens is not None else None
         self.status = status
-        self.hook = hook
+        self.readings_hook = IsolatedHook(hook.ven_readings) if hook is not None else None
         self.source_timeout = float(source_timeout)
         self.open_timeout = float(open_timeout)
         self.strict_open = strict_open
@@ -220,7 +221,6 @@ class Collector:
         self._plan: CollectionPlan | None = None
         self._runs: list[_SourceRun] = []
         self._warned: set[str] = set()
-        self._hook_failures: dict[str, int] = {}
 
     @classmethod
     def from_runtime(cls, runtime: Any, vens: Sequence[str] | None = None, **options: Any) -> "Collector":
@@ -425,19 +425,9 @@ class Collector:
         return None
 
     def _notify(self, tick: Tick, readings: Readings) -> None:
-        """Call every ``ven_readings`` implementation; a failing one is logged (once) and skipped."""
-        if self.hook is None:
-            return
-        arguments = {"tick": tick, "readings": readings}
-        for impl in reversed(self.hook.ven_readings.get_hookimpls()):
-            try:
-                impl.function(*[arguments[name] for name in impl.argnames])
-            except Exception:  # noqa: BLE001 - an observer must not stop the tick
-                count = self._hook_failures.get(impl.plugin_name, 0) + 1
-                self._hook_failures[impl.plugin_name] = count
-                if count == 1:
-                    log.warning("Plugin %s failed in ven_readings (further failures are counted, not logged).",
-                                impl.plugin_name, exc_info=True)
+        """Call every ``ven_readings`` implementation (:class:`venclient.plugin_manager.IsolatedHook`)."""
+        if self.readings_hook is not None:
+            self.readings_hook(tick=tick, readings=readings)
 
     # ------------------------------------------------------------------------------ helpers
     def _warn_skipped(self, plan: CollectionPlan) -> None:

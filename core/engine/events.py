@@ -29,6 +29,7 @@ from typing import Any, Iterator
 
 from venclient.model import WRITER, Load, LoadRow
 from venclient.openadr import Event, parse_duration
+from venclient.plugin_manager import IsolatedHook
 from venclient.protocols import CountsLoads, ListsConnections, ResourceStore
 from venclient.vtn_errors import VtnNotFound
 from venclient.engine.webhook import object_id, read_notification
@@ -381,6 +382,7 @@ class EventEngine:
         self.directory = LoadDirectory(runtime.store(), self.vens)
         self._lock = asyncio.Lock()
         self.actuator = EventActuator(runtime.store(), runtime.writers())
+        self.event_hook = IsolatedHook(runtime.pm.hook.ven_event)
         # Called with the followed program ids whenever a notification made the engine re-read the programs
         # (``ven run`` subscribes to new ones there, before their events are read).
         self.program_listener: Callable[[list[str]], Awaitable[Any]] | None = None
@@ -519,17 +521,13 @@ class EventEngine:
         return changes
 
     async def dispatch(self, changes: Sequence[EventChange]) -> None:
-        """Call ``ven_event`` for each change with its targeted loads, then the writers."""
+        """Call ``ven_event`` for each change with its targeted loads (every plugin, a failing one logged and
+        skipped: :class:`venclient.plugin_manager.IsolatedHook`), then the writers."""
         if not changes:
             return
         for item in changes:
             loads = await asyncio.to_thread(self.directory.targeted, item.event)
-            args = {"change": item.change, "event": item.event, "loads": loads}
-            for impl in self.runtime.pm.hook.ven_event.get_hookimpls():
-                try:
-                    impl.function(*(args[name] for name in impl.argnames))
-                except Exception:  # noqa: BLE001 - one plugin's failure must not hide the event from others
-                    log.exception("Plugin %s failed on event %s", impl.plugin_name, item.event.id)
+            self.event_hook(change=item.change, event=item.event, loads=loads)
             await self.actuator.act(item.change, item.event, loads)
 
     def report_requests(self) -> list[Event]:
