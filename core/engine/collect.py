@@ -172,7 +172,6 @@ class _SourceRun:
     whole_plan: bool = False
     opened: bool = False
     failing: bool = False
-    open_error: str | None = None
 
 
 def source_name(source: Any) -> str:
@@ -365,10 +364,10 @@ class Collector:
             log.debug("open failed", exc_info=True)
             self._open_failed(run, message)
         else:
-            run.opened, run.open_error = True, None
+            run.opened = True
 
     def _open_failed(self, run: _SourceRun, message: str) -> None:
-        run.opened, run.open_error = False, message
+        run.opened = False
         self._warn_once(f"open:{run.name}:{message}", "%s Its %d loads report no value until it opens.",
                         message, len(run.batch))
 

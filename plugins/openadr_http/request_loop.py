@@ -355,9 +355,6 @@ class HttpRequestLoop:
     def _one(self, model: type[M], response: httpx.Response) -> M:
         return self.parser.one(model, response)
 
-    def _many(self, model: type[M], response: httpx.Response) -> list[M]:
-        return self.parser.many(model, response)
-
     async def _paged(self, model: type[M], path: str, params: dict[str, Any] | None = None,
                      first_only: Callable[[Any], bool] | None = None, keep: Callable[[Any], bool] | None = None,
                      as_dicts: bool = False) -> list[Any]:

@@ -83,10 +83,6 @@ class HttpVtnTransport(HttpRequestLoop):
         assert unknown is not None
         raise unknown
 
-    async def delete_ven(self, ven_id: str) -> Ven:
-        """DELETE a VEN (and, on most VTNs, its resources)."""
-        return self._one(Ven, await self._json("DELETE", f"/vens/{_seg(ven_id)}"))
-
     async def create_resource(self, ven_id: str, resource: Resource | dict[str, Any]) -> Resource:
         """POST a resource to the VEN; 409 (``resourceName`` taken in that VEN) raises ``VtnConflict``.
 
