@@ -13,7 +13,7 @@ entry points are imported, so a broken plugin can be switched off).
 
 Writing a hook implementation::
 
-    from venclient.hookspecs import hookimpl
+    from venclient import hookimpl
 
     @hookimpl
     def ven_meter_sources(settings):

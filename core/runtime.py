@@ -5,14 +5,16 @@ No globals: the CLI builds one ``Runtime`` and passes it as ``ctx.obj``; tests b
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from venclient.errors import PluginError
 from venclient.plugin_manager import build_plugin_manager
-from venclient.protocols import ResourceStore, VtnTransport
 from venclient.settings import Settings, load_settings, validate
+
+if TYPE_CHECKING:  # pragma: no cover - the protocols import numpy; the runtime is built for bare `ven --help` too
+    from venclient.protocols import ResourceStore, VtnTransport
 
 
 class Runtime:
@@ -28,17 +30,31 @@ class Runtime:
         self.pm = pm
         self.may_create_store = may_create_store
         self._store: ResourceStore | None = None
+        self._validated = False
 
     @classmethod
     def create(cls, settings: Settings | None = None, *, load_entry_points: bool = True,
-               may_create_store: bool = True) -> "Runtime":
-        """Load settings (if not given), build the plugin manager and validate plugin settings."""
+               may_create_store: bool = True, validate_settings: bool = True) -> "Runtime":
+        """Load settings (if not given), build the plugin manager and validate plugin settings.
+
+        With ``validate_settings=False`` the plugins' validators run only when :meth:`validate_settings` is
+        called (``ven`` does so before any command runs, so printing help does not pay for them)."""
         settings = settings if settings is not None else load_settings()
         pm = build_plugin_manager(settings, load_entry_points=load_entry_points)
-        validators = [v for group in pm.hook.ven_settings_validators() for v in (group or [])]
+        runtime = cls(settings, pm, may_create_store=may_create_store)
+        if validate_settings:
+            runtime.validate_settings()
+        return runtime
+
+    def validate_settings(self) -> None:
+        """Apply every plugin's ``ven_settings_validators`` (defaults filled in); a bad value raises
+        :class:`venclient.errors.SettingsError`.  Runs once: later calls do nothing."""
+        if self._validated:
+            return
+        validators = [v for group in self.pm.hook.ven_settings_validators() for v in (group or [])]
         if validators:
-            validate(settings, validators)
-        return cls(settings, pm, may_create_store=may_create_store)
+            validate(self.settings, validators)
+        self._validated = True
 
     def store(self, *, create: bool = False) -> ResourceStore:
         """The :class:`venclient.protocols.ResourceStore` from the ``ven_resource_store`` hook (opened once).

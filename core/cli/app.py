@@ -15,14 +15,15 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from venclient import __version__
-from venclient.cli import collect as collect_cli, resources as resources_cli
-from venclient.errors import SettingsError, VenError
+from venclient.cli import collect, register, resources, run
 from venclient.cli.output import console, print_json, table
+from venclient.errors import SettingsError, VenError
 from venclient.plugin_manager import list_plugins
-from venclient.cli.register import add_register_command
-from venclient.cli.run import add_run_commands
 from venclient.runtime import Runtime
 from venclient.settings import effective_settings
+
+#: the core's command modules; each attaches its commands with ``add_commands(app)``, as plugins do in ``ven_cli``
+COMMAND_MODULES = (register, run, resources, collect)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 
@@ -86,6 +87,7 @@ def build_app(runtime: Runtime) -> typer.Typer:
                                      help="Print the version and exit."),
     ) -> None:
         _setup_logging(parse_log_level(log_level, _log_level_source(ctx)))
+        runtime.validate_settings()  # before any command runs (`ven --help` alone skips it)
         ctx.obj = runtime
 
     @app.command("plugins")
@@ -109,10 +111,8 @@ def build_app(runtime: Runtime) -> typer.Typer:
             return
         console().print(table(f"Settings ({data['env']})", ["key", "value"], _setting_rows(data)))
 
-    add_register_command(app)
-    add_run_commands(app)
-    resources_cli.register(app)
-    collect_cli.register(app)
+    for module in COMMAND_MODULES:
+        module.add_commands(app)
     runtime.pm.hook.ven_cli(app=app)
     return app
 
@@ -127,7 +127,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     runtime = None
     try:
-        runtime = Runtime.create(may_create_store=False)  # only commands that fill a new store create one
+        # only commands that fill a new store create one; settings are validated in the root callback
+        runtime = Runtime.create(may_create_store=False, validate_settings=False)
         app = build_app(runtime)
         command = typer.main.get_command(app)
         # Standalone mode: click/typer print usage errors themselves and exit 2; VenError propagates to here.

@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Optional
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 import typer
 
-from venclient.clock import Clock
-from venclient.engine.collect import Collector, tidy_watts
 from venclient.errors import InputError
-from venclient.model import LOAD_COMPONENTS, QUALITY_OK, QUALITY_STALE, Readings
-from venclient.cli.output import console, print_json, print_wide, table
-from venclient.engine.simulator import resource_meter_data
+
+if TYPE_CHECKING:  # pragma: no cover
+    from venclient.engine.collect import Collector
+    from venclient.model import Readings
+
+# The engine, numpy and rich load when the command runs, not when `ven --help` lists it.
 
 
 def readings_json(collector: Collector, readings: Readings, vens: list[str]) -> dict[str, Any]:
     """``{resource_id: {"meter_point_id": …, "readings": [{"timestamp", "load_id", "power_w"}, …]}}``."""
+    from venclient.engine.simulator import resource_meter_data
+
     out: dict[str, Any] = {}
     for ven in vens:
         data = resource_meter_data(collector.plan, readings, collector.plan.ven_slice(ven), readings.timestamp_ms)
@@ -30,6 +34,11 @@ def readings_json(collector: Collector, readings: Readings, vens: list[str]) -> 
 
 def readings_rows(collector: Collector, readings: Readings, ven: str) -> list[tuple[Any, ...]]:
     """One table row per resource: id, meter point, six values (``—`` missing, ``~`` stale)."""
+    import numpy as np
+
+    from venclient.engine.collect import tidy_watts
+    from venclient.model import LOAD_COMPONENTS, QUALITY_OK, QUALITY_STALE
+
     plan = collector.plan
     positions = plan.ven_slice(ven)
     bounds = plan.resource_bounds(positions).tolist()
@@ -47,6 +56,13 @@ def readings_rows(collector: Collector, readings: Readings, ven: str) -> list[tu
 
 async def _collect(runtime: Any, vens: list[str], ticks: int, interval: float, start_index: int | None,
                    as_json: bool) -> None:
+    import numpy as np
+
+    from venclient.cli.output import console, print_json, print_wide, table
+    from venclient.clock import Clock
+    from venclient.engine.collect import Collector
+    from venclient.model import LOAD_COMPONENTS, QUALITY_OK
+
     documents: list[dict[str, Any]] = []
     async with Collector.from_runtime(runtime, vens=vens) as collector:
         timeline = collector.timeline()
@@ -73,7 +89,7 @@ async def _collect(runtime: Any, vens: list[str], ticks: int, interval: float, s
         print_json(documents[0] if ticks == 1 else documents)
 
 
-def register(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     """Add ``ven collect`` to the root app."""
 
     @app.command("collect")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from venclient.errors import InputError
-from venclient.engine.lease import LeaseContext, VenLeases, lease_seconds
 from venclient.cli.output import console, print_json, progress
-from venclient.engine.register import Registrar, RegistrationSummary, select_vens
-from venclient.engine.verify import VerifyReport, verify
+from venclient.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from venclient.engine.register import Registrar, RegistrationSummary
+    from venclient.engine.verify import VerifyReport
+
+# The engines (SQLAlchemy, httpx, pydantic) load when the command runs, not when `ven --help` lists it.
 
 
 INTERRUPTED_EXIT = 130  # the shell's status for a process ended by SIGINT
@@ -71,6 +74,8 @@ async def _register(runtime: Any, vens: list[str], concurrency: int, rate: Optio
                     show_progress: bool) -> RegistrationSummary:
     """Register ``vens``; a Ctrl-C (the cancellation ``asyncio.run`` makes of SIGINT) returns the summary of what
     was done, with ``interrupted`` set, instead of raising."""
+    from venclient.engine.register import RegistrationSummary
+
     started: list[Registrar] = []
     try:
         return await _register_all(runtime, vens, concurrency, rate, show_progress, started)
@@ -87,6 +92,8 @@ async def _register(runtime: Any, vens: list[str], concurrency: int, rate: Optio
 async def _register_all(runtime: Any, vens: list[str], concurrency: int, rate: Optional[float],
                         show_progress: bool, started: list[Registrar]) -> RegistrationSummary:
     """The registration itself; the :class:`Registrar` is appended to ``started`` once made."""
+    from venclient.engine.register import Registrar
+
     store = runtime.store()
     totals = {ven: 0 for ven in vens}
     bars = progress(transient=False) if show_progress else None
@@ -115,6 +122,8 @@ async def _register_all(runtime: Any, vens: list[str], concurrency: int, rate: O
 
 
 async def _verify(runtime: Any, vens: list[str], repair: bool) -> VerifyReport:
+    from venclient.engine.verify import verify
+
     async with runtime.transport() as transport:
         return await verify(runtime.store(), transport, vens, repair=repair, vtn_url=runtime.settings.vtn.url)
 
@@ -133,6 +142,9 @@ def register_command(
 
     The summary counts what this run did; Ctrl-C stops it, prints the summary so far and exits 130.
     """
+    from venclient.engine.lease import LeaseContext, VenLeases, lease_seconds
+    from venclient.engine.register import select_vens
+
     runtime = ctx.obj
     if repair and not verify_only:
         raise InputError("--repair only works together with --verify.")
@@ -154,6 +166,6 @@ def register_command(
         raise typer.Exit(1)
 
 
-def add_register_command(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     """Attach ``ven register`` to the root app."""
     app.command("register")(register_command)

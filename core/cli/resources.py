@@ -474,6 +474,6 @@ def build_resources_app() -> typer.Typer:
     return app
 
 
-def register(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     """Add ``ven resources`` to the root app."""
     app.add_typer(build_resources_app(), name="resources")

@@ -9,10 +9,10 @@ from typing import Any, Optional
 
 import typer
 
-from venclient.errors import InputError
-from venclient.memory import limit_malloc_arenas
 from venclient.cli.output import console, plural, print_json, table
-from venclient.engine.run import RunOptions, VenRunner
+from venclient.errors import InputError
+
+# The run engine loads when `ven run` runs, not when `ven --help` lists it.
 
 
 def run_command(
@@ -32,6 +32,9 @@ def run_command(
 
     Stop with Ctrl-C or SIGTERM: the current tick finishes, the outbox is flushed, sources are closed.
     """
+    from venclient.engine.run import RunOptions, VenRunner
+    from venclient.memory import limit_malloc_arenas
+
     runtime = ctx.obj
     limit_malloc_arenas(int(runtime.settings.get("memory.malloc_arenas", 2)))  # before any worker thread
     options = RunOptions.from_settings(runtime.settings, vens=ven or None, interval_seconds=interval, speed=speed,
@@ -150,7 +153,7 @@ def outbox_drop_command(ctx: typer.Context, everything: bool = ALL_OPTION, ids: 
     console().print(f"Deleted {plural(len(dropped), 'rejected report')}{_whose(selector)}.")
 
 
-def add_run_commands(app: typer.Typer) -> None:
+def add_commands(app: typer.Typer) -> None:
     """Attach ``ven run`` and the ``ven outbox`` group (summary, ``retry``, ``drop``) to the root app."""
     app.command("run")(run_command)
     outbox = typer.Typer(no_args_is_help=False)

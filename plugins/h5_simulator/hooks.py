@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-import typer
+from typing import TYPE_CHECKING
 
 from venclient.hookspecs import hookimpl
-from venclient.plugins.h5_simulator.cli import build_meterdata_app
-from venclient.plugins.h5_simulator.source import H5MeterSource
+
+if TYPE_CHECKING:  # pragma: no cover
+    import typer
+
+    from venclient.plugins.h5_simulator.source import H5MeterSource
+
+# h5py and numpy load with the first source, not with `ven --help`.
 
 
 @hookimpl
 def ven_meter_sources(settings: Any) -> list[H5MeterSource]:
     """A new :class:`H5MeterSource` per call, so every collector owns its own gather state."""
+    from venclient.plugins.h5_simulator.source import H5MeterSource
+
     return [H5MeterSource(settings.h5_path)]
 
 
 @hookimpl
 def ven_cli(app: typer.Typer) -> None:
     """Add ``ven meterdata …``."""
+    from venclient.plugins.h5_simulator.cli import build_meterdata_app
+
     app.add_typer(build_meterdata_app(), name="meterdata")

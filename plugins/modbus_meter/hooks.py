@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from venclient.hookspecs import hookimpl
 from venclient.plugins.modbus_meter.options import ModbusOptions, settings_validators
-from venclient.plugins.modbus_meter.source import ModbusMeterSource
-from venclient.plugins.modbus_meter.writer import ModbusWriter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from venclient.plugins.modbus_meter.source import ModbusMeterSource
+    from venclient.plugins.modbus_meter.writer import ModbusWriter
+
+# The source and writer modules (numpy, the register planner) load when a runtime asks for sources.
 
 
 @hookimpl
@@ -19,10 +23,14 @@ def ven_settings_validators() -> list[Any]:
 @hookimpl
 def ven_meter_sources(settings: Any) -> list[ModbusMeterSource]:
     """One source serving ``modbustcp`` and ``modbusrtu``."""
+    from venclient.plugins.modbus_meter.source import ModbusMeterSource
+
     return [ModbusMeterSource(ModbusOptions.from_settings(settings))]
 
 
 @hookimpl
 def ven_writers(settings: Any) -> list[ModbusWriter]:
     """One writer serving ``modbustcp`` and ``modbusrtu`` writer connections."""
+    from venclient.plugins.modbus_meter.writer import ModbusWriter
+
     return [ModbusWriter(ModbusOptions.from_settings(settings))]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from venclient.hookspecs import hookimpl
 from venclient.plugins.mqtt_meter.options import MqttOptions, settings_validators
-from venclient.plugins.mqtt_meter.source import MqttMeterSource
-from venclient.plugins.mqtt_meter.writer import MqttWriter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from venclient.plugins.mqtt_meter.source import MqttMeterSource
+    from venclient.plugins.mqtt_meter.writer import MqttWriter
+
+# The source and writer modules (numpy, the payload parsers) load when a runtime asks for sources.
 
 
 @hookimpl
@@ -19,10 +23,14 @@ def ven_settings_validators() -> list[Any]:
 @hookimpl
 def ven_meter_sources(settings: Any) -> list[MqttMeterSource]:
     """One source serving ``mqtt``."""
+    from venclient.plugins.mqtt_meter.source import MqttMeterSource
+
     return [MqttMeterSource(MqttOptions.from_settings(settings), settings)]
 
 
 @hookimpl
 def ven_writers(settings: Any) -> list[MqttWriter]:
     """One writer serving ``mqtt`` writer connections."""
+    from venclient.plugins.mqtt_meter.writer import MqttWriter
+
     return [MqttWriter(MqttOptions.from_settings(settings), settings)]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from venclient.plugins.openadr_http.config import VtnConfig
-from venclient.plugins.openadr_http.transport import HttpVtnTransport
+from typing import TYPE_CHECKING
+
+from venclient.lazy import lazy_attributes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from venclient.plugins.openadr_http.config import VtnConfig
+    from venclient.plugins.openadr_http.transport import HttpVtnTransport
+
+__getattr__ = lazy_attributes(__name__, {"HttpVtnTransport": "transport", "VtnConfig": "config"})  # httpx on first use
 
 __all__ = ["HttpVtnTransport", "VtnConfig"]

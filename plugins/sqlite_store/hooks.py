@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import typer
+from typing import TYPE_CHECKING
 
 from venclient.hookspecs import hookimpl
-from venclient.plugins.sqlite_store.cli import db_app
-from venclient.plugins.sqlite_store.store import SqlResourceStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    import typer
+
+    from venclient.plugins.sqlite_store.store import SqlResourceStore
+
+# SQLAlchemy loads with the first store, not with `ven --help`.
 
 
 @hookimpl
@@ -18,10 +23,14 @@ def ven_resource_store(settings: Any, create: bool) -> SqlResourceStore | None:
     url = settings.database_url
     if not url.startswith(("sqlite", "postgresql")):
         return None
+    from venclient.plugins.sqlite_store.store import SqlResourceStore
+
     return SqlResourceStore(url, create=create)
 
 
 @hookimpl
 def ven_cli(app: typer.Typer) -> None:
     """Add ``ven db``."""
+    from venclient.plugins.sqlite_store.cli import db_app
+
     app.add_typer(db_app, name="db")
