@@ -168,7 +168,8 @@ class LoadDirectory:
                 if resource is None or resource.ven not in ours:
                     resources[resource_id] = None
                 else:
-                    resources[resource_id] = [LoadRow.of(load) for load in self.store.get_loads_by_resource(resource_id)]
+                    loads = self.store.get_loads_by_resource(resource_id)
+                    resources[resource_id] = [LoadRow.of(load) for load in loads]
             return resources[resource_id]
 
         chosen: dict[str, LoadRow] = {}
