@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import numpy as np
 
@@ -200,3 +200,98 @@ class CollectionRow(NamedTuple):
     ven: str | None
     vtn_resource_id: str | None
     connection_type: str
+
+
+# Rows that stay dicts (callers read them by key); their keys are declared here once.
+class RegistrationRow(TypedDict):
+    """One load joined with its resource, as ``ResourceStore.registration_rows`` returns it."""
+
+    load_id: str
+    resource_id: str
+    load_component: str
+    load_name: str
+    h5_meter_id: str | None
+    vtn_resource_id: str | None
+    resource_name: str
+    resource_type: str
+    resource_sub_type: str
+    meter_point_id: str
+    capacities: dict[str, Any]
+    location: dict[str, Any]
+    address: str
+    ven: str
+
+
+class OutboxItem(TypedDict):
+    """A report to store in the outbox: ``payload`` is its JSON text as it goes on the wire."""
+
+    ven: str
+    program_id: str
+    event_id: str
+    tick_ms: int | None
+    payload: str
+
+
+class OutboxRow(TypedDict, total=False):
+    """A stored report without its payload (``ResourceStore.outbox_list``): ``state`` is ``pending`` or
+    ``rejected``; ``maybe_delivered`` (0/1) says whether an attempt may have reached the VTN; ``next_attempt_at``
+    is Unix seconds.  A store may add columns (``created_at`` …)."""
+
+    id: int
+    ven: str
+    program_id: str
+    event_id: str
+    tick_ms: int | None
+    state: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: float
+    maybe_delivered: int
+
+
+class BacklogTick(TypedDict):
+    """One VEN's row of a tick to keep (``backlog_add``): ``load_ids`` newline-separated in value order,
+    ``digest`` names that layout, ``power`` float64 little-endian bytes (NaN = none), ``quality`` uint8 bytes."""
+
+    ven: str
+    tick_index: int
+    tick_ms: int
+    digest: str
+    load_ids: str
+    power: bytes
+    quality: bytes
+
+
+class BacklogRow(TypedDict, total=False):
+    """A kept row as ``backlog_oldest`` returns it (``tick_no``: ticks numbered in the order they were added)."""
+
+    id: int
+    ven: str
+    tick_no: int
+    tick_index: int
+    tick_ms: int
+    power: bytes
+    quality: bytes
+    load_ids: str
+
+
+class LeaseHolder(TypedDict):
+    """Who takes a lease: ``holder`` is ``"<host>:<pid>:<run id>"``."""
+
+    holder: str
+    host: str
+    pid: int
+    command: str
+
+
+class LeaseRow(TypedDict):
+    """A VEN's lease (times in Unix seconds of the holder's clock)."""
+
+    ven: str
+    holder: str
+    host: str
+    pid: int
+    command: str
+    acquired_at: float
+    heartbeat_at: float
+    expires_at: float

@@ -16,7 +16,8 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:  # pragma: no cover
     from venclient.clock import Tick
-    from venclient.model import CollectionRow, Connection, Load, LoadRow, Resource
+    from venclient.model import (BacklogRow, BacklogTick, CollectionRow, Connection, LeaseHolder, LeaseRow, Load, LoadRow,
+                                 OutboxItem, OutboxRow, RegistrationRow, Resource)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -153,12 +154,9 @@ class ConnectionRecords(Protocol):
 class RegistrationRecords(Protocol):
     """What the VTN calls our VENs and loads (:mod:`venclient.engine.register`, ``verify``, ``recovery``)."""
 
-    def registration_rows(self, ven: str, only_unregistered: bool = True) -> list[dict[str, Any]]:
-        """Loads of ``ven`` joined with their resource, by resource and component: dicts of ``load_id``,
-        ``resource_id``, ``load_component``, ``load_name``, ``h5_meter_id``, ``vtn_resource_id``,
-        ``resource_name``, ``resource_type``, ``resource_sub_type``, ``meter_point_id``, ``capacities`` (dict),
-        ``location`` (dict), ``address``, ``ven``; with ``only_unregistered`` just loads without a VTN id or not
-        APPROVED."""
+    def registration_rows(self, ven: str, only_unregistered: bool = True) -> list["RegistrationRow"]:
+        """Loads of ``ven`` joined with their resource (:class:`venclient.model.RegistrationRow`), by resource and
+        component; with ``only_unregistered`` just loads without a VTN id or not APPROVED."""
 
     def get_ven_registration(self, ven_name: str) -> tuple[str | None, str | None]:
         """``(vtn_ven_id, vtn_url)`` the VEN was registered with, or ``(None, None)``."""
@@ -193,13 +191,12 @@ class RegistrationRecords(Protocol):
 class ReportOutbox(Protocol):
     """Reports stored before they are sent, until the VTN took or refused them (:mod:`venclient.engine.outbox`)."""
 
-    def outbox_add(self, items: Iterable[dict[str, Any]], state: dict[str, str] | None = None) -> list[int]:
-        """Store reports (dicts: ven, program_id, event_id, tick_ms, payload JSON text) and the ``state``
-        entries in one transaction; returns the new ids in order (``items`` may be a generator)."""
+    def outbox_add(self, items: Iterable["OutboxItem"], state: dict[str, str] | None = None) -> list[int]:
+        """Store reports (:class:`venclient.model.OutboxItem`) and the ``state`` entries in one transaction;
+        returns the new ids in order (``items`` may be a generator)."""
 
-    def outbox_list(self, state: str | None = None) -> list[dict[str, Any]]:
-        """Rows without payloads (id, ven, program_id, event_id, tick_ms, state, attempts, last_error,
-        next_attempt_at, maybe_delivered), oldest first."""
+    def outbox_list(self, state: str | None = None) -> list["OutboxRow"]:
+        """Rows without payloads (:class:`venclient.model.OutboxRow`) of ``state`` (or all), oldest first."""
 
     def outbox_payload(self, outbox_id: int) -> str | None:
         """One report's JSON text, ``None`` when it is gone."""
@@ -218,7 +215,7 @@ class ReportOutbox(Protocol):
     def outbox_reject(self, outbox_id: int, reason: str) -> None:
         """Set a report the VTN refused aside (state ``rejected``, ``maybe_delivered`` cleared) with the reason."""
 
-    def outbox_select_rejected(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[dict[str, Any]]:
+    def outbox_select_rejected(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list["OutboxRow"]:
         """Rejected rows (as :meth:`outbox_list`) named by ``ids``, or of ``ven``, or all when neither is given;
         an id that is unknown or not rejected, a VEN the store does not know, or both ``ids`` and ``ven``,
         raises :class:`venclient.errors.InputError` (one sentence)."""
@@ -269,25 +266,22 @@ class ResourceStore(StoreLifecycle, ResourceRecords, LoadRecords, ConnectionReco
 class BacklogRecords(Protocol):
     """Readings ``ven run`` keeps while no report request is known (:mod:`venclient.engine.backlog`).
 
-    A tick is one row per VEN: ``ven``, ``tick_index`` (clock row), ``tick_ms`` (Unix ms), ``digest`` and
-    ``load_ids`` (the VEN's load ids, newline-separated, in value order: the layout, stored once per digest),
-    ``power`` (float64 little-endian bytes, NaN = none) and ``quality`` (uint8 bytes).  Ticks are numbered in the
-    order they were added (``tick_no``).  Without it ``ven run`` reports only ticks whose report requests are
-    known (and says so once).
+    A tick is one row per VEN (:class:`venclient.model.BacklogTick`; the layout ``load_ids`` is stored once per
+    ``digest``); rows come back as :class:`venclient.model.BacklogRow`, ticks numbered in the order they were added
+    (``tick_no``).  Without it ``ven run`` reports only ticks whose report requests are known (and says so once).
     """
 
-    def backlog_add(self, rows: Sequence[dict[str, Any]], state: dict[str, str] | None = None) -> int:
+    def backlog_add(self, rows: Sequence["BacklogTick"], state: dict[str, str] | None = None) -> int:
         """Store one tick's rows and the ``state`` entries (e.g. the replay row) in one transaction; returns
         the tick's ``tick_no``."""
 
     def backlog_ticks(self, vens: Sequence[str] | None = None) -> int:
         """How many ticks are kept (those with a row of ``vens``, when given)."""
 
-    def backlog_oldest(self, vens: Sequence[str] | None = None, ticks: int = 1) -> list[dict[str, Any]]:
-        """The rows (of ``vens``) of the oldest ``ticks`` ticks, by ``tick_no`` then insertion: ``id``, ``ven``,
-        ``tick_no``, ``tick_index``, ``tick_ms``, ``power``, ``quality``, ``load_ids``."""
+    def backlog_oldest(self, vens: Sequence[str] | None = None, ticks: int = 1) -> list["BacklogRow"]:
+        """The rows (of ``vens``) of the oldest ``ticks`` ticks, by ``tick_no`` then insertion."""
 
-    def backlog_to_outbox(self, backlog_ids: Sequence[int], items: Iterable[dict[str, Any]]) -> list[int]:
+    def backlog_to_outbox(self, backlog_ids: Sequence[int], items: Iterable["OutboxItem"]) -> list[int]:
         """One transaction: add report ``items`` to the outbox (as :meth:`ReportOutbox.outbox_add`) and delete
         the backlog rows ``backlog_ids`` — a crash leaves either both or neither; returns the outbox ids."""
 
@@ -299,27 +293,26 @@ class BacklogRecords(Protocol):
 class LeaseRecords(Protocol):
     """Which process works on which VEN (:mod:`venclient.engine.lease`).
 
-    A lease row: ``ven``, ``holder`` (``"<host>:<pid>:<run id>"``), ``host``, ``pid``, ``command``,
-    ``acquired_at``, ``heartbeat_at``, ``expires_at`` (Unix seconds of the holder's clock).  ``holder``
-    arguments are dicts with ``holder``, ``host``, ``pid``, ``command``.  Taking a lease must be atomic against
+    Rows are :class:`venclient.model.LeaseRow`, ``holder`` arguments :class:`venclient.model.LeaseHolder`.
+    Taking a lease must be atomic against
     another process doing the same (one conditional upsert per VEN in one transaction).  A store without leases
     lets every process work on every VEN.
     """
 
-    def lease_acquire(self, vens: Sequence[str], holder: dict[str, Any], now: float,
-                      seconds: float) -> dict[str, dict[str, Any]]:
+    def lease_acquire(self, vens: Sequence[str], holder: "LeaseHolder", now: float,
+                      seconds: float) -> dict[str, "LeaseRow"]:
         """Take or extend the leases of all ``vens`` until ``now + seconds``, all or nothing: ``{}`` when taken,
         else ``{ven: lease row}`` of the VENs other holders keep (not expired at ``now``), nothing changed."""
 
-    def lease_renew(self, vens: Sequence[str], holder: dict[str, Any], now: float,
-                    seconds: float) -> dict[str, dict[str, Any]]:
+    def lease_renew(self, vens: Sequence[str], holder: "LeaseHolder", now: float,
+                    seconds: float) -> dict[str, "LeaseRow"]:
         """Extend ``holder``'s leases (re-taking expired ones nobody took); returns ``{ven: row}`` of the VENs
         another holder has taken over."""
 
     def lease_release(self, vens: Sequence[str], holder_id: str) -> int:
         """Delete ``holder_id``'s lease rows of ``vens``; returns how many."""
 
-    def lease_list(self, vens: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def lease_list(self, vens: Sequence[str] | None = None) -> list["LeaseRow"]:
         """Lease rows (of ``vens`` or all), by VEN, expired ones included."""
 
 

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import sqlalchemy as sa
 
-from venclient.model import APPROVED
+from venclient.model import APPROVED, LoadRow, RegistrationRow
 from venclient.plugins.sqlite_store import schema
 from venclient.plugins.sqlite_store.sql import SqlBase, check_status, json_value
 
@@ -15,16 +15,13 @@ from venclient.plugins.sqlite_store.sql import SqlBase, check_status, json_value
 class RegistrationMethods(SqlBase):
     """:class:`venclient.protocols.RegistrationRecords` on SQLAlchemy Core."""
 
-    REGISTRATION_COLUMNS = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id",
-                            "vtn_resource_id", "resource_name", "resource_type", "resource_sub_type",
-                            "meter_point_id", "capacities", "location", "address", "ven")
+    REGISTRATION_COLUMNS = tuple(RegistrationRow.__annotations__)  # load columns, then their resource's
 
-    def registration_rows(self, ven: str, only_unregistered: bool = True) -> list[dict[str, Any]]:
+    def registration_rows(self, ven: str, only_unregistered: bool = True) -> list[RegistrationRow]:
         """Loads of ``ven`` joined with their resource (dicts of ``REGISTRATION_COLUMNS``), by resource and
         component; with ``only_unregistered`` just those without a VTN id or not yet APPROVED."""
-        sql = ("SELECT l.load_id, l.resource_id, l.load_component, l.load_name, l.h5_meter_id, l.vtn_resource_id, "
-               "r.resource_name, r.resource_type, r.resource_sub_type, r.meter_point_id, r.capacities, r.location, "
-               "r.address, r.ven FROM loads l JOIN resources r ON r.resource_id = l.resource_id WHERE r.ven = ?")
+        columns = ", ".join(("l." if c in LoadRow._fields else "r.") + c for c in self.REGISTRATION_COLUMNS)
+        sql = f"SELECT {columns} FROM loads l JOIN resources r ON r.resource_id = l.resource_id WHERE r.ven = ?"
         if only_unregistered:
             sql += " AND (l.vtn_resource_id IS NULL OR l.registration_status <> 'APPROVED')"
         sql += " ORDER BY l.resource_id, l.load_component"
