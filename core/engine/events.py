@@ -32,6 +32,7 @@ from venclient.engine.webhook import object_id, read_notification
 from venclient.engine.actuator import EventActuator
 from venclient.engine.targets import LoadDirectory
 from venclient.engine.tracker import CHANGED, CREATED, REMOVED, EventChange, EventTracker
+from venclient.protocols import VtnTransport
 
 __all__ = ["CHANGED", "CREATED", "REMOVED", "EventChange", "EventEngine"]
 
@@ -46,7 +47,8 @@ class EventEngine:
     read, diff and dispatch, so a notification never interleaves with a poll and each change is dispatched once.
     """
 
-    def __init__(self, runtime: Any, transport: Any, vens: Sequence[str], *, programs: Sequence[str] | None = None):
+    def __init__(self, runtime: Any, transport: VtnTransport, vens: Sequence[str], *,
+                 programs: Sequence[str] | None = None):
         self.runtime = runtime
         self.transport = transport
         self.vens = list(vens)

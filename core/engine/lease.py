@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from venclient.errors import LeaseHeld, StoreUnavailable
-from venclient.protocols import LeaseRecords
+from venclient.protocols import LeaseRecords, ResourceStore
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class VenLeases:
     worker thread.  Not re-entrant: one ``acquire`` … ``release`` per object.
     """
 
-    store: Any
+    store: ResourceStore
     vens: Sequence[str]
     command: str
     seconds: float = DEFAULT_LEASE_SECONDS

@@ -39,7 +39,8 @@ from typing import Any, Callable, Iterable
 import orjson
 
 from venclient.engine.report import WireReport
-from venclient.protocols import FindsReports, ListsReports, PostsReportText, SettlesUnknownOutcomes
+from venclient.protocols import (FindsReports, ListsReports, PostsReportText, ResourceStore, SettlesUnknownOutcomes,
+                                 VtnTransport)
 from venclient.vtn_errors import VtnConflict, VtnError, is_problem_answer
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,9 @@ class Outbox:
     limits sending to those VENs' reports — another process sends the others.
     """
 
-    def __init__(self, store: Any, *, concurrency: int = 8, backoff_base: float = 1.0, backoff_max: float = 300.0,
-                 clock: Callable[[], float] = time.time, batch: int = 1000, vens: Iterable[str] | None = None):
+    def __init__(self, store: ResourceStore, *, concurrency: int = 8, backoff_base: float = 1.0,
+                 backoff_max: float = 300.0, clock: Callable[[], float] = time.time, batch: int = 1000,
+                 vens: Iterable[str] | None = None):
         self.store = store
         # Only these VENs' reports are sent (the VENs this process holds the lease of); None = every VEN.
         self.vens: set[str] | None = set(vens) if vens is not None else None
@@ -169,7 +171,7 @@ class Outbox:
                if (self.vens is None or row["ven"] in self.vens) and row["attempts"] and row.get("maybe_delivered", True)]
         return max(0.0, min(due) - self.clock()) if due else None
 
-    async def flush(self, transport: Any, *, ignore_backoff: bool = False) -> FlushResult:
+    async def flush(self, transport: VtnTransport, *, ignore_backoff: bool = False) -> FlushResult:
         """Send every due report: per VEN in order, VENs concurrently.  Never raises for VTN failures.
 
         ``ignore_backoff`` sends even reports whose retry time has not come (the last flush before exit) — but
@@ -191,7 +193,7 @@ class Outbox:
                         "`ven outbox retry` sends them again).", result.rejected)
         return result
 
-    async def _send_one(self, transport: Any, row: dict[str, Any], result: FlushResult) -> bool:
+    async def _send_one(self, transport: VtnTransport, row: dict[str, Any], result: FlushResult) -> bool:
         """Deliver one row; ``True`` when the VEN's next report may go (sent, found, or rejected)."""
         try:
             payload = await asyncio.to_thread(self.store.outbox_payload, row["id"])
@@ -241,7 +243,7 @@ class Outbox:
             self._failed_in_streak = 0
 
     @staticmethod
-    async def _post(transport: Any, payload: str) -> None:
+    async def _post(transport: VtnTransport, payload: str) -> None:
         """POST the report once: as the stored JSON text when the transport :class:`PostsReportText` (without
         transport retries — the outbox's own backoff retries, after a look-up when the outcome is unknown), else
         as a dict through ``create_report``."""
@@ -250,7 +252,7 @@ class Outbox:
         else:
             await transport.create_report(orjson.loads(payload))
 
-    async def _defer(self, transport: Any, row: dict[str, Any], reason: str, result: FlushResult, *,
+    async def _defer(self, transport: VtnTransport, row: dict[str, Any], reason: str, result: FlushResult, *,
                      maybe_delivered: bool, err: Exception | None = None) -> bool:
         """Schedule the row again with backoff — at least the VTN's ``Retry-After``, and when the attempt may
         have reached the VTN at least the transport's ``unknown_outcome_settle_seconds`` (so a request still on
@@ -272,7 +274,7 @@ class Outbox:
         self._failed_in_streak += 1
         return False
 
-    async def _already_delivered(self, transport: Any, payload: str) -> bool:
+    async def _already_delivered(self, transport: VtnTransport, payload: str) -> bool:
         """Whether the VTN holds this report already (same ``reportName``, ``eventID`` and ``clientName``,
         compared here); raises when it cannot tell."""
         report = orjson.loads(payload)

@@ -174,7 +174,7 @@ class RateLimiter:
 class ResultWriter:
     """Buffers registration results and writes them to the store in small transactions, off the loop."""
 
-    def __init__(self, store: Any, flush_every: int = 200, flush_seconds: float = 0.25):
+    def __init__(self, store: ResourceStore, flush_every: int = 200, flush_seconds: float = 0.25):
         self.store = store
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
@@ -443,7 +443,7 @@ class Registrar:
         return result
 
 
-def select_vens(store: Any, vens: Sequence[str] | None = None, limit_vens: int | None = None) -> list[str]:
+def select_vens(store: ResourceStore, vens: Sequence[str] | None = None, limit_vens: int | None = None) -> list[str]:
     """The VENs to work on: the named ones (each must exist) or all, optionally only the first N."""
     from venclient.errors import InputError
 
@@ -469,7 +469,7 @@ async def register_loads_parallel(runtime: Any, ven_id: str, batch_size: int = 5
     """The seeds' API: register one VEN's loads in batches; returns the seeds' stats dict."""
     store = runtime.store()
 
-    async def work(transport: Any) -> VenResult:
+    async def work(transport: VtnTransport) -> VenResult:
         registrar = Registrar(store, transport, vtn_url=runtime.settings.vtn.url)
         return await registrar.register_ven_in_batches(ven_id, batch_size, delay_between_batches)
 

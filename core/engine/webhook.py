@@ -43,7 +43,7 @@ from pydantic import ValidationError
 
 from venclient.background_server import BackgroundServer
 from venclient.openadr import ObjectOperation, Subscription
-from venclient.protocols import ListsSubscriptions, RawRequests
+from venclient.protocols import ListsSubscriptions, RawRequests, VtnTransport
 from venclient.vtn_errors import VtnNotFound, VtnProtocolError
 
 log = logging.getLogger("venclient.webhook")
@@ -335,8 +335,8 @@ class Subscriptions:
     unless a test gives another.
     """
 
-    def __init__(self, transport: Any, *, client_name: str, callback_url: str, server: CallbackServer | None = None,
-                 backoff_base: float = 30.0, backoff_max: float = 3600.0,
+    def __init__(self, transport: VtnTransport, *, client_name: str, callback_url: str,
+                 server: CallbackServer | None = None, backoff_base: float = 30.0, backoff_max: float = 3600.0,
                  clock: Callable[[], float] = time.monotonic):
         self.transport = transport
         self.client_name = client_name[:128]
