@@ -36,3 +36,15 @@ def test_a_store_missing_one_method_is_not_a_resource_store():
     assert isinstance(AlmostStore(), protocols.ResourceStore)
     del AlmostStore.registration_rows
     assert not isinstance(AlmostStore(), protocols.ResourceStore)
+
+
+def test_the_default_sources_declare_their_optional_capabilities():
+    from venclient.plugins.file_reader.source import FileReaderSource
+    from venclient.plugins.h5_simulator.source import H5MeterSource
+    from venclient.plugins.modbus_meter.source import ModbusMeterSource
+    from venclient.plugins.mqtt_meter.source import MqttMeterSource
+
+    assert issubclass(H5MeterSource, protocols.HasTimeline)  # the replay clock follows its recorded rows
+    assert issubclass(MqttMeterSource, protocols.WaitsReady)  # retained values arrive after open
+    for source in (FileReaderSource, ModbusMeterSource):
+        assert not issubclass(source, protocols.HasTimeline) and not issubclass(source, protocols.WaitsReady)
