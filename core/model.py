@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple, TypedDict
 
 import numpy as np
 
@@ -27,8 +27,10 @@ LOAD_COMPONENTS: dict[str, str] = {
 }
 COMPONENT_INDEX: dict[str, int] = {name: i for i, name in enumerate(LOAD_COMPONENTS)}
 
+H5SIM_KIND = "h5sim"
+"""The connection kind of a resource without a reader connection: its loads are simulated from its H5 meter."""
 # Connection kinds known to the default plugins; third-party sources may add more.
-KNOWN_KINDS: tuple[str, ...] = ("h5sim", "filereader", "modbustcp", "modbusrtu", "mqtt")
+KNOWN_KINDS: tuple[str, ...] = (H5SIM_KIND, "filereader", "modbustcp", "modbusrtu", "mqtt")
 READER = "reader"
 WRITER = "writer"
 
@@ -155,3 +157,141 @@ class Readings:
     def ok_mask(self) -> np.ndarray:
         """Boolean mask of values that are present and fresh."""
         return self.quality == QUALITY_OK
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Rows: the lean shapes hot paths read from a store (one tuple per load, fields by name, no Load object)
+# ----------------------------------------------------------------------------------------------------------
+class LoadRow(NamedTuple):
+    """One load as ``ResourceStore.load_tuples`` returns it (the first seven :class:`Load` fields)."""
+
+    load_id: str
+    resource_id: str
+    load_component: str
+    load_name: str
+    h5_meter_id: str
+    vtn_resource_id: str | None
+    registration_status: str
+
+    @classmethod
+    def of(cls, load: Load) -> "LoadRow":
+        """The row of a :class:`Load`."""
+        return cls(load.load_id, load.resource_id, load.load_component, load.load_name, load.h5_meter_id,
+                   load.vtn_resource_id, load.registration_status)
+
+    def to_load(self) -> Load:
+        """The :class:`Load` of this row (its other fields at their defaults)."""
+        return Load(load_id=self.load_id, resource_id=self.resource_id, load_component=self.load_component,
+                    load_name=self.load_name, h5_meter_id=self.h5_meter_id, vtn_resource_id=self.vtn_resource_id,
+                    registration_status=self.registration_status)
+
+
+class CollectionRow(NamedTuple):
+    """One load to collect, as ``ResourceStore.collection_rows`` returns it: the load, its resource's reader
+    ``connection_id`` (``None``: none) and ``connection_type`` (:data:`H5SIM_KIND` without a reader connection),
+    and ``vtn_resource_id`` (``None`` while the load is not registered)."""
+
+    load_id: str
+    resource_id: str
+    load_component: str
+    h5_meter_id: str | None
+    connection_id: int | None
+    meter_point_id: str
+    ven: str | None
+    vtn_resource_id: str | None
+    connection_type: str
+
+
+# Rows that stay dicts (callers read them by key); their keys are declared here once.
+class RegistrationRow(TypedDict):
+    """One load joined with its resource, as ``ResourceStore.registration_rows`` returns it."""
+
+    load_id: str
+    resource_id: str
+    load_component: str
+    load_name: str
+    h5_meter_id: str | None
+    vtn_resource_id: str | None
+    resource_name: str
+    resource_type: str
+    resource_sub_type: str
+    meter_point_id: str
+    capacities: dict[str, Any]
+    location: dict[str, Any]
+    address: str
+    ven: str
+
+
+class OutboxItem(TypedDict):
+    """A report to store in the outbox: ``payload`` is its JSON text as it goes on the wire."""
+
+    ven: str
+    program_id: str
+    event_id: str
+    tick_ms: int | None
+    payload: str
+
+
+class OutboxRow(TypedDict, total=False):
+    """A stored report without its payload (``ResourceStore.outbox_list``): ``state`` is ``pending`` or
+    ``rejected``; ``maybe_delivered`` (0/1) says whether an attempt may have reached the VTN; ``next_attempt_at``
+    is Unix seconds.  A store may add columns (``created_at`` …)."""
+
+    id: int
+    ven: str
+    program_id: str
+    event_id: str
+    tick_ms: int | None
+    state: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: float
+    maybe_delivered: int
+
+
+class BacklogTick(TypedDict):
+    """One VEN's row of a tick to keep (``backlog_add``): ``load_ids`` newline-separated in value order,
+    ``digest`` names that layout, ``power`` float64 little-endian bytes (NaN = none), ``quality`` uint8 bytes."""
+
+    ven: str
+    tick_index: int
+    tick_ms: int
+    digest: str
+    load_ids: str
+    power: bytes
+    quality: bytes
+
+
+class BacklogRow(TypedDict, total=False):
+    """A kept row as ``backlog_oldest`` returns it (``tick_no``: ticks numbered in the order they were added)."""
+
+    id: int
+    ven: str
+    tick_no: int
+    tick_index: int
+    tick_ms: int
+    power: bytes
+    quality: bytes
+    load_ids: str
+
+
+class LeaseHolder(TypedDict):
+    """Who takes a lease: ``holder`` is ``"<host>:<pid>:<run id>"``."""
+
+    holder: str
+    host: str
+    pid: int
+    command: str
+
+
+class LeaseRow(TypedDict):
+    """A VEN's lease (times in Unix seconds of the holder's clock)."""
+
+    ven: str
+    holder: str
+    host: str
+    pid: int
+    command: str
+    acquired_at: float
+    heartbeat_at: float
+    expires_at: float

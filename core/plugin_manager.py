@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -24,6 +25,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = tuple(f"venclient.plugins.{name}.hooks" for n
 """The default plugins' entry files: every plugin folder keeps its hook implementations in ``hooks.py``."""
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,49 @@ def list_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
         result.append(PluginInfo(name=name, origin=origin, module=module, hooks=hooks,
                                  distribution=dist, version=version))
     return sorted(result, key=lambda p: p.name)
+
+
+class IsolatedHook:
+    """Calls every implementation of one observer hook (``ven_readings``, ``ven_event``) so that a failing
+    plugin cannot stop the others — the one way core calls hooks whose implementations must all run.
+
+    The order is pluggy's (later-registered plugins first, ``tryfirst``/``trylast`` honoured; implementations
+    registered after this object was made are called too).  A plugin that raises is skipped for that call: its
+    first failure in this hook logs one warning naming the plugin and the hook, with the traceback; later ones
+    are counted in :attr:`failures` and logged at debug level only (an observer failing on every tick must
+    not flood the log).  Hook wrappers are not called.
+    """
+
+    def __init__(self, caller: pluggy.HookCaller):
+        self.caller = caller
+        self.failures: dict[str, int] = {}
+
+    @property
+    def name(self) -> str:
+        """The hook's name."""
+        return self.caller.name
+
+    def __call__(self, **arguments: Any) -> list[Any]:
+        """Call each implementation with the ``arguments`` it names; returns the results that are not ``None``,
+        in call order."""
+        results = []
+        for impl in reversed(self.caller.get_hookimpls()):  # pluggy calls the last of the list first
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            try:
+                result = impl.function(*[arguments[name] for name in impl.argnames])
+            except Exception:  # noqa: BLE001 - a plugin can fail in any way; the others still run
+                self._failed(impl.plugin_name)
+                continue
+            if result is not None:
+                results.append(result)
+        return results
+
+    def _failed(self, plugin: str) -> None:
+        count = self.failures.get(plugin, 0) + 1
+        self.failures[plugin] = count
+        if count == 1:
+            log.warning("Plugin %s failed in %s; the other plugins still run (further failures are counted, "
+                        "not logged).", plugin, self.name, exc_info=True)
+        else:
+            log.debug("Plugin %s failed in %s again (%d failures).", plugin, self.name, count, exc_info=True)

@@ -16,22 +16,21 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:  # pragma: no cover
     from venclient.clock import Tick
-    from venclient.model import Connection, Load, Resource
+    from venclient.model import (BacklogRow, BacklogTick, CollectionRow, Connection, LeaseHolder, LeaseRow, Load, LoadRow,
+                                 OutboxItem, OutboxRow, RegistrationRow, Resource)
 
 
 # --------------------------------------------------------------------------------------------------
-# Resource store
+# Resource store: one sub-protocol per aggregate, ResourceStore their union, optional capabilities apart
 # --------------------------------------------------------------------------------------------------
+# Every write method is atomic: on error nothing changes.  A write the database cannot take (disk full,
+# read-only database or file system, failing disk) raises :class:`venclient.errors.StoreUnavailable` with one
+# sentence, so ``ven run`` can retry it.  Method names marked *(seeds)* keep the prototype's names.  Reads
+# return domain objects and rows from :mod:`venclient.model` or plain dicts.  An unknown id, VEN or status
+# raises :class:`venclient.errors.InputError` (one sentence).
 @runtime_checkable
-class ResourceStore(Protocol):
-    """Resources, their loads, connections, VENs and the report outbox, in one transactional store.
-
-    Every write method is atomic: on error nothing changes.  A write the database cannot take (disk full,
-    read-only database or file system, failing disk) raises :class:`venclient.errors.StoreUnavailable` with one
-    sentence, so ``ven run`` can retry it.  Method names marked *(seeds)* keep the prototype's names.  Reads
-    return domain objects from :mod:`venclient.model` or plain dicts.  The *backlog* and *leases* sections are
-    optional (the framework checks for them).
-    """
+class StoreLifecycle(Protocol):
+    """Opening, migrating and closing a store."""
 
     url: str
 
@@ -41,7 +40,11 @@ class ResourceStore(Protocol):
     def close(self) -> None:
         """Release connections."""
 
-    # resources
+
+@runtime_checkable
+class ResourceRecords(Protocol):
+    """Resources (sites) and the VENs they belong to."""
+
     def insert_resources(self, resources: Iterable["Resource"]) -> int:
         """Insert many resources in one transaction; a duplicate ``resource_id`` fails the whole batch."""
 
@@ -49,7 +52,13 @@ class ResourceStore(Protocol):
         """*(seeds)* One resource by its id."""
 
     def list_resources(self, ven: str | None = None, status: str | None = None) -> list["Resource"]:
-        """Resources, optionally of one VEN and/or one registration status, ordered by resource_id."""
+        """Resources, optionally of one VEN and/or one registration status, ordered by VEN and resource_id."""
+
+    def resource_ids(self) -> list[str]:
+        """Every resource id, sorted."""
+
+    def count_resources(self) -> int:
+        """How many resources the store holds."""
 
     def get_ven_list(self) -> list[str]:
         """*(seeds)* The distinct VEN names, sorted."""
@@ -63,31 +72,53 @@ class ResourceStore(Protocol):
     def set_resources_status(self, resource_ids: Sequence[str], status: str) -> int:
         """Set the status of many resources at once (all or nothing); returns the count."""
 
+    def set_ven_status(self, ven: str, status: str) -> int:
+        """Set the status of every resource of a VEN; an unknown VEN raises InputError."""
+
     def update_resource_h5_meter(self, resource_id: str, h5_meter_id: str) -> None:
         """*(seeds)* Assign an H5 meter to a resource."""
 
-    # loads
+    def statistics(self) -> dict[str, Any]:
+        """The full ``ven db status`` dictionary (resources, vens, loads, loads_by_component …)."""
+
+
+@runtime_checkable
+class LoadRecords(Protocol):
+    """The six load components of each resource, and the lean rows hot paths read."""
+
     def insert_load(self, load: "Load") -> None:
         """*(seeds)* Insert one load."""
 
     def bulk_insert_loads(self, loads: Iterable["Load | dict[str, Any]"]) -> int:
         """*(seeds)* Insert many loads in one transaction; returns the count."""
 
+    def assign_meters_and_insert_loads(self, assignments: Sequence[tuple[str, str]],
+                                       loads: Sequence[dict[str, Any]] | Sequence[tuple],
+                                       replace: bool = False) -> int:
+        """One transaction: (with ``replace``) delete every load, set each ``(resource_id, h5_meter_id)``
+        assignment, insert ``loads`` (dicts, or tuples of the first five :class:`venclient.model.LoadRow`
+        fields); without ``replace`` existing loads raise InputError and nothing changes.  Returns the count."""
+
     def get_loads_by_resource(self, resource_id: str) -> list["Load"]:
         """*(seeds)* The loads of one resource, ordered by component."""
-
-    def load_tuples(self, ven: str) -> list[tuple]:
-        """One VEN's loads as tuples ``(load_id, resource_id, load_component, load_name, h5_meter_id,
-        vtn_resource_id, registration_status)``, by resource and component (lean reads for fleet indexes)."""
-
-    # Optional: ``load_counts(vens) -> {ven: (loads, resources with loads)}`` (the event engine counts with it
-    # when present, instead of reading every VEN's loads).
 
     def get_loads_by_h5_meter(self, h5_meter_id: str) -> list["Load"]:
         """*(seeds)* Loads simulated from one H5 meter."""
 
-    def update_load_vtn_resource_id(self, load_id: str, vtn_resource_id: str, status: str = "APPROVED") -> None:
-        """*(seeds)* Record the VTN's id for a load after registration."""
+    def list_loads(self, ven: str | None = None) -> list["Load"]:
+        """Every load, optionally of one VEN, ordered by resource and component."""
+
+    def load_tuples(self, ven: str) -> list["LoadRow"]:
+        """One VEN's loads as :class:`venclient.model.LoadRow`, by resource and component (lean reads for fleet
+        indexes)."""
+
+    def collection_rows(self, vens: Sequence[str] | None = None, status: str = "APPROVED") -> list["CollectionRow"]:
+        """Loads to collect (:class:`venclient.model.CollectionRow`) of enabled resources with ``status`` (of
+        ``vens`` when given), ordered by VEN, resource and component; ``connection_type`` is
+        :data:`venclient.model.H5SIM_KIND` without a reader connection."""
+
+    def count_loads(self) -> int:
+        """How many loads the store holds."""
 
     def clear_all_loads(self) -> int:
         """*(seeds)* Delete every load; returns how many."""
@@ -95,10 +126,11 @@ class ResourceStore(Protocol):
     def get_load_statistics(self) -> dict[str, Any]:
         """*(seeds)* Counts of loads: total, by component, by status, unique H5 meters."""
 
-    def statistics(self) -> dict[str, Any]:
-        """The full ``ven db status`` dictionary (resources, vens, loads, loads_by_component …)."""
 
-    # connections
+@runtime_checkable
+class ConnectionRecords(Protocol):
+    """How each resource's meter is read (reader) and its load acted on (writer)."""
+
     def add_connection(self, connection: "Connection") -> int:
         """Insert a connection; returns its id."""
 
@@ -117,30 +149,54 @@ class ResourceStore(Protocol):
     def connections_by_id(self, ids: Iterable[int]) -> dict[int, "Connection"]:
         """The connections with the given ids."""
 
-    def set_ven_status(self, ven: str, status: str) -> int:
-        """Set the status of every resource of a VEN; an unknown VEN raises InputError."""
 
-    # registration bookkeeping after a VTN forgot us (venclient.engine.verify, venclient.engine.recovery)
+@runtime_checkable
+class RegistrationRecords(Protocol):
+    """What the VTN calls our VENs and loads (:mod:`venclient.engine.register`, ``verify``, ``recovery``)."""
+
+    def registration_rows(self, ven: str, only_unregistered: bool = True) -> list["RegistrationRow"]:
+        """Loads of ``ven`` joined with their resource (:class:`venclient.model.RegistrationRow`), by resource and
+        component; with ``only_unregistered`` just loads without a VTN id or not APPROVED."""
+
+    def get_ven_registration(self, ven_name: str) -> tuple[str | None, str | None]:
+        """``(vtn_ven_id, vtn_url)`` the VEN was registered with, or ``(None, None)``."""
+
+    def set_ven_vtn_id(self, ven_name: str, vtn_ven_id: str, vtn_url: str | None = None) -> None:
+        """Remember a VEN's VTN id and the VTN it belongs to (insert or update)."""
+
+    def record_registrations(self, results: Sequence[tuple[str, str]], status: str = "APPROVED") -> int:
+        """Store ``(load_id, vtn_resource_id)`` pairs with ``status`` in one transaction, clearing last errors."""
+
+    def record_registration_failures(self, failures: Sequence[tuple[str, str]]) -> int:
+        """Keep loads PENDING with their ``(load_id, error)`` recorded, for the next run to retry."""
+
+    def update_load_vtn_resource_id(self, load_id: str, vtn_resource_id: str, status: str = "APPROVED") -> None:
+        """*(seeds)* Record the VTN's id for one load after registration."""
+
+    def refresh_resource_registration(self, ven: str | None = None) -> int:
+        """PENDING resources (of ``ven``) whose loads are all APPROVED with a VTN id become APPROVED; returns
+        how many."""
+
+    def clear_registrations(self, load_ids: Sequence[str], reason: str) -> int:
+        """Forget the VTN ids of loads the VTN no longer has (PENDING again, ``reason`` kept); returns how many."""
+
     def clear_ven_vtn_id(self, ven_name: str) -> None:
         """Forget a VEN's VTN id; the next registration finds or creates the VEN again."""
 
     def forget_ven_registration(self, ven_name: str, reason: str) -> int:
         """Forget the VTN ids of a VEN and all its loads at once (statuses stay); returns how many loads."""
 
-    # collection (venclient.engine.collect)
-    def collection_rows(self, vens: Sequence[str] | None = None, status: str = "APPROVED") -> list[tuple]:
-        """Loads to collect: ``(load_id, resource_id, load_component, h5_meter_id, connection_id, meter_point_id,
-        ven, vtn_resource_id, connection_type)`` of enabled resources with ``status`` (of ``vens`` when given),
-        ordered by VEN, resource and component; ``connection_type`` is ``h5sim`` without a reader connection."""
 
-    # the report outbox (venclient.engine.outbox) and runtime state (venclient.engine.run)
-    def outbox_add(self, items: Iterable[dict[str, Any]], state: dict[str, str] | None = None) -> list[int]:
-        """Store reports (dicts: ven, program_id, event_id, tick_ms, payload JSON text) and the ``state``
-        entries in one transaction; returns the new ids in order (``items`` may be a generator)."""
+@runtime_checkable
+class ReportOutbox(Protocol):
+    """Reports stored before they are sent, until the VTN took or refused them (:mod:`venclient.engine.outbox`)."""
 
-    def outbox_list(self, state: str | None = None) -> list[dict[str, Any]]:
-        """Rows without payloads (id, ven, program_id, event_id, tick_ms, state, attempts, last_error,
-        next_attempt_at, maybe_delivered), oldest first."""
+    def outbox_add(self, items: Iterable["OutboxItem"], state: dict[str, str] | None = None) -> list[int]:
+        """Store reports (:class:`venclient.model.OutboxItem`) and the ``state`` entries in one transaction;
+        returns the new ids in order (``items`` may be a generator)."""
+
+    def outbox_list(self, state: str | None = None) -> list["OutboxRow"]:
+        """Rows without payloads (:class:`venclient.model.OutboxRow`) of ``state`` (or all), oldest first."""
 
     def outbox_payload(self, outbox_id: int) -> str | None:
         """One report's JSON text, ``None`` when it is gone."""
@@ -159,7 +215,7 @@ class ResourceStore(Protocol):
     def outbox_reject(self, outbox_id: int, reason: str) -> None:
         """Set a report the VTN refused aside (state ``rejected``, ``maybe_delivered`` cleared) with the reason."""
 
-    def outbox_select_rejected(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list[dict[str, Any]]:
+    def outbox_select_rejected(self, ids: Sequence[int] | None = None, ven: str | None = None) -> list["OutboxRow"]:
         """Rejected rows (as :meth:`outbox_list`) named by ``ids``, or of ``ven``, or all when neither is given;
         an id that is unknown or not rejected, a VEN the store does not know, or both ``ids`` and ``ven``,
         raises :class:`venclient.errors.InputError` (one sentence)."""
@@ -182,59 +238,99 @@ class ResourceStore(Protocol):
         ids (columns and JSON) and wait to be sent; reports of each ``(program id, event id, reason)`` are set aside
         with the reason.  Returns ``(moved, set aside)``."""
 
+
+@runtime_checkable
+class RuntimeState(Protocol):
+    """Small named values one run leaves for the next (the replay position …)."""
+
     def get_state(self, key: str) -> str | None:
         """A value a previous run stored under ``key``."""
 
     def set_state(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` for the next run."""
 
-    # ---------------------------------------------------------------------------------------------
-    # backlog — readings ``ven run`` keeps while no report request is known (venclient.engine.backlog)
-    # A tick is one row per VEN: ``ven``, ``tick_index`` (clock row), ``tick_ms`` (Unix ms), ``digest`` and
-    # ``load_ids`` (the VEN's load ids, newline-separated, in value order: the layout, stored once per digest),
-    # ``power`` (float64 little-endian bytes, NaN = none) and ``quality`` (uint8 bytes).  Ticks are numbered
-    # in the order they were added (``tick_no``).  Optional: without these methods ``ven run`` reports only
-    # ticks whose report requests are known (and says so once).
-    def backlog_add(self, rows: Sequence[dict[str, Any]], state: dict[str, str] | None = None) -> int:
+
+@runtime_checkable
+class ResourceStore(StoreLifecycle, ResourceRecords, LoadRecords, ConnectionRecords, RegistrationRecords,
+                    ReportOutbox, RuntimeState, Protocol):
+    """Resources, their loads, connections, VENs' registration, the report outbox and runtime state, in one
+    transactional store: everything core and the default plugins call on every store.
+
+    The capabilities below (:class:`BacklogRecords`, :class:`LeaseRecords`, :class:`CountsLoads`,
+    :class:`ListsConnections`) are optional; the framework checks for them with ``isinstance``.
+    """
+
+
+# Optional store capabilities ----------------------------------------------------------------------
+@runtime_checkable
+class BacklogRecords(Protocol):
+    """Readings ``ven run`` keeps while no report request is known (:mod:`venclient.engine.backlog`).
+
+    A tick is one row per VEN (:class:`venclient.model.BacklogTick`; the layout ``load_ids`` is stored once per
+    ``digest``); rows come back as :class:`venclient.model.BacklogRow`, ticks numbered in the order they were added
+    (``tick_no``).  Without it ``ven run`` reports only ticks whose report requests are known (and says so once).
+    """
+
+    def backlog_add(self, rows: Sequence["BacklogTick"], state: dict[str, str] | None = None) -> int:
         """Store one tick's rows and the ``state`` entries (e.g. the replay row) in one transaction; returns
         the tick's ``tick_no``."""
 
     def backlog_ticks(self, vens: Sequence[str] | None = None) -> int:
         """How many ticks are kept (those with a row of ``vens``, when given)."""
 
-    def backlog_oldest(self, vens: Sequence[str] | None = None, ticks: int = 1) -> list[dict[str, Any]]:
-        """The rows (of ``vens``) of the oldest ``ticks`` ticks, by ``tick_no`` then insertion: ``id``, ``ven``,
-        ``tick_no``, ``tick_index``, ``tick_ms``, ``power``, ``quality``, ``load_ids``."""
+    def backlog_oldest(self, vens: Sequence[str] | None = None, ticks: int = 1) -> list["BacklogRow"]:
+        """The rows (of ``vens``) of the oldest ``ticks`` ticks, by ``tick_no`` then insertion."""
 
-    def backlog_to_outbox(self, backlog_ids: Sequence[int], items: Iterable[dict[str, Any]]) -> list[int]:
-        """One transaction: add report ``items`` to the outbox (as :meth:`outbox_add`) and delete the backlog
-        rows ``backlog_ids`` — a crash leaves either both or neither; returns the outbox ids in order."""
+    def backlog_to_outbox(self, backlog_ids: Sequence[int], items: Iterable["OutboxItem"]) -> list[int]:
+        """One transaction: add report ``items`` to the outbox (as :meth:`ReportOutbox.outbox_add`) and delete
+        the backlog rows ``backlog_ids`` — a crash leaves either both or neither; returns the outbox ids."""
 
     def backlog_drop_oldest(self, vens: Sequence[str] | None = None, ticks: int = 1) -> int:
         """Delete the oldest ``ticks`` ticks (rows of ``vens``) unreported; returns how many ticks went."""
 
-    # ---------------------------------------------------------------------------------------------
-    # leases — which process works on which VEN (venclient.engine.lease)
-    # A lease row: ``ven``, ``holder`` (``"<host>:<pid>:<run id>"``), ``host``, ``pid``, ``command``,
-    # ``acquired_at``, ``heartbeat_at``, ``expires_at`` (Unix seconds of the holder's clock).  ``holder``
-    # arguments are dicts with ``holder``, ``host``, ``pid``, ``command``.  Taking a lease must be atomic
-    # against another process doing the same (one conditional upsert per VEN in one transaction).  Optional:
-    # a store without them lets every process work on every VEN.
-    def lease_acquire(self, vens: Sequence[str], holder: dict[str, Any], now: float,
-                      seconds: float) -> dict[str, dict[str, Any]]:
+
+@runtime_checkable
+class LeaseRecords(Protocol):
+    """Which process works on which VEN (:mod:`venclient.engine.lease`).
+
+    Rows are :class:`venclient.model.LeaseRow`, ``holder`` arguments :class:`venclient.model.LeaseHolder`.
+    Taking a lease must be atomic against
+    another process doing the same (one conditional upsert per VEN in one transaction).  A store without leases
+    lets every process work on every VEN.
+    """
+
+    def lease_acquire(self, vens: Sequence[str], holder: "LeaseHolder", now: float,
+                      seconds: float) -> dict[str, "LeaseRow"]:
         """Take or extend the leases of all ``vens`` until ``now + seconds``, all or nothing: ``{}`` when taken,
         else ``{ven: lease row}`` of the VENs other holders keep (not expired at ``now``), nothing changed."""
 
-    def lease_renew(self, vens: Sequence[str], holder: dict[str, Any], now: float,
-                    seconds: float) -> dict[str, dict[str, Any]]:
+    def lease_renew(self, vens: Sequence[str], holder: "LeaseHolder", now: float,
+                    seconds: float) -> dict[str, "LeaseRow"]:
         """Extend ``holder``'s leases (re-taking expired ones nobody took); returns ``{ven: row}`` of the VENs
         another holder has taken over."""
 
     def lease_release(self, vens: Sequence[str], holder_id: str) -> int:
         """Delete ``holder_id``'s lease rows of ``vens``; returns how many."""
 
-    def lease_list(self, vens: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def lease_list(self, vens: Sequence[str] | None = None) -> list["LeaseRow"]:
         """Lease rows (of ``vens`` or all), by VEN, expired ones included."""
+
+
+@runtime_checkable
+class CountsLoads(Protocol):
+    """Load counts per VEN without reading the loads (the event engine and registration use it when present)."""
+
+    def load_counts(self, vens: Sequence[str] | None = None) -> dict[str, tuple[int, int]]:
+        """``{ven: (loads, resources with loads)}`` of ``vens`` (or every VEN); VENs without loads are absent."""
+
+
+@runtime_checkable
+class ListsConnections(Protocol):
+    """Every connection at once (the event actuator skips its per-resource look-ups when no writer exists)."""
+
+    def list_connections(self) -> list["Connection"]:
+        """Every connection, by id."""
+
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,13 +396,9 @@ class MeterSource(Protocol):
     ``open`` may be called again with a new batch without ``close`` in between (:meth:`venclient.engine.collect.
     Collector.refresh`); one source object serving several kinds gets one batch holding all of them.
 
-    Optional extras the framework uses when present: ``validate_connection(connection) -> None`` (raise
-    :class:`venclient.errors.InputError` with one sentence; ``ven resources connect`` calls it before storing),
-    ``async test_read(connection) -> {load_component: watts | None}`` (``ven resources test``; may also accept
-    ``resource=`` and ``tick=`` keywords), ``async wait_ready(timeout) -> bool`` (awaited after ``open``:
-    e.g. subscriptions acknowledged and retained values in, so the first tick has them), and
-    ``timeline() -> ndarray | None`` (Unix seconds of recorded data the :class:`venclient.clock.Clock` replays;
-    the h5sim source has one).  :func:`parsed_connections` helps a source read its batch's connections.
+    Optional capabilities, checked with ``isinstance``: :class:`HasTimeline`, :class:`WaitsReady`,
+    :class:`ValidatesConnections` and :class:`ReadsOnDemand` (below).  :func:`parsed_connections` helps a source
+    read its batch's connections.
 
     Calling rules: ``read`` may return the same arrays every tick, overwritten in place (the collector copies
     what it keeps), but their length must be the batch's.  ``validate_connection`` gets a connection that is
@@ -326,6 +418,38 @@ class MeterSource(Protocol):
 
     async def close(self) -> None:
         """Disconnect and release resources."""
+
+
+@runtime_checkable
+class HasTimeline(Protocol):
+    """A source replaying recorded data: the :class:`venclient.clock.Clock` follows its time axis."""
+
+    def timeline(self) -> np.ndarray | None:
+        """Unix seconds of the recorded rows, or ``None``; may raise :class:`venclient.errors.VenError`."""
+
+
+@runtime_checkable
+class WaitsReady(Protocol):
+    """A source whose first values arrive after ``open`` (e.g. subscriptions acknowledged, retained values in)."""
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Awaited after ``open``: ``True`` once the first tick will have values, ``False`` after ``timeout``."""
+
+
+@runtime_checkable
+class ValidatesConnections(Protocol):
+    """Checks a connection before ``ven resources connect`` stores it."""
+
+    def validate_connection(self, connection: "Connection") -> None:
+        """Raise :class:`venclient.errors.InputError` with one sentence when ``connection`` cannot work."""
+
+
+@runtime_checkable
+class ReadsOnDemand(Protocol):
+    """Reads one connection once (``ven resources test``)."""
+
+    async def test_read(self, connection: "Connection", **options: Any) -> dict[str, float | None]:
+        """``{load_component: watts | None}``; may accept ``resource=`` and ``tick=`` keywords."""
 
 
 @runtime_checkable
@@ -358,18 +482,10 @@ class VtnTransport(Protocol):
     * listings that take a filter (``venName``, ``resourceName``, ``programID``, ``eventID``, ``clientName``)
       return only matching objects even when the VTN ignores the filter.
 
-    Optional extras the framework uses when present: ``find_report(report_name, *, program_id=, event_id=,
-    client_name=) -> dict | None`` (the outbox's look-up before resending; else it scans ``list_reports``),
-    ``raw(method, path, *, json=, params=, retries=)`` (the outbox posts stored JSON text through it, with
-    ``retries=0``: the outbox keeps its own backoff), ``unknown_outcome_settle_seconds`` (how long the outbox
-    waits after an unknown outcome before it looks the report up, so a request still on its way has landed),
-    ``create_resource_id(ven_id, resource) -> str`` (registration's hot path).
-
-    Webhook mode (``events.subscribe``) also needs ``get_event(event_id)`` — every notification is checked by
-    re-reading the event it names; a 404 raises ``VtnNotFound`` — and uses, when the transport has them,
-    ``raw(method, path, *, json=None, params=None)`` (any request below the base URL, answering the 2xx
-    ``httpx.Response``: subscriptions are created and listed through it and read in any spelling) or else
-    ``list_subscriptions(client_name=...)`` to find subscriptions an earlier run left behind.
+    Optional capabilities, checked with ``isinstance``: :class:`PostsReportText`, :class:`FindsReports`,
+    :class:`ListsReports`, :class:`SettlesUnknownOutcomes`, :class:`CreatesResourceIds`, :class:`RawRequests`
+    and :class:`ListsSubscriptions` (below).  Webhook mode (``events.subscribe``) checks every notification by
+    re-reading the event it names with :meth:`get_event`.
     """
 
     async def __aenter__(self) -> "VtnTransport": ...
@@ -402,6 +518,9 @@ class VtnTransport(Protocol):
     async def list_events(self, program_id: str | None = None) -> list[Any]:
         """Every event, optionally of one program (only that program's, whatever the VTN does with the filter)."""
 
+    async def get_event(self, event_id: str) -> Any:
+        """One event by id; a VTN that does not know it raises ``VtnNotFound``."""
+
     async def create_report(self, report: Any) -> Any:
         """POST a report; 409 ("identical report exists") raises ``VtnConflict`` (the outbox: delivered)."""
 
@@ -410,3 +529,67 @@ class VtnTransport(Protocol):
 
     async def delete_subscription(self, subscription_id: str) -> None:
         """DELETE a subscription."""
+
+
+# Optional transport capabilities ------------------------------------------------------------------
+@runtime_checkable
+class PostsReportText(Protocol):
+    """POSTs a stored report as it is (the outbox's way when the transport has it; else ``create_report``)."""
+
+    async def post_report_text(self, payload: str) -> None:
+        """POST the report ``payload`` (JSON text, sent unchanged) once: no transport retries, the outbox keeps
+        its own backoff.  Errors as :meth:`VtnTransport.create_report` (409: ``VtnConflict``)."""
+
+
+@runtime_checkable
+class FindsReports(Protocol):
+    """Looks one report up by name (the outbox, before resending a report whose outcome is unknown)."""
+
+    async def find_report(self, report_name: str, *, program_id: str | None = None, event_id: str | None = None,
+                          client_name: str | None = None) -> dict[str, Any] | None:
+        """The VTN's report named ``report_name`` (of that program, event and client when given) as its JSON
+        object, or ``None``."""
+
+
+@runtime_checkable
+class ListsReports(Protocol):
+    """Lists reports (the outbox's look-up when the transport cannot :class:`FindsReports`)."""
+
+    async def list_reports(self, program_id: str | None = None, event_id: str | None = None,
+                           client_name: str | None = None) -> list[Any]:
+        """Reports, optionally filtered by program, event and client name (only matching ones)."""
+
+
+@runtime_checkable
+class SettlesUnknownOutcomes(Protocol):
+    """Says how long a request whose outcome is unknown may still be on its way."""
+
+    unknown_outcome_settle_seconds: float
+    """Seconds the outbox waits after an unknown outcome before it looks the report up."""
+
+
+@runtime_checkable
+class CreatesResourceIds(Protocol):
+    """Creates a resource answering only its id (registration's hot path: no model parse)."""
+
+    async def create_resource_id(self, ven_id: str, resource: Any) -> str:
+        """As :meth:`VtnTransport.create_resource`, returning the new resource's id."""
+
+
+@runtime_checkable
+class RawRequests(Protocol):
+    """Sends any request below the base URL (webhook mode creates and lists subscriptions through it and reads
+    them in any spelling)."""
+
+    async def raw(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                  retries: int | None = None) -> Any:
+        """The 2xx ``httpx.Response`` of the request (with auth; ``retries`` overrides the transport's);
+        errors raise ``venclient.vtn_errors`` types."""
+
+
+@runtime_checkable
+class ListsSubscriptions(Protocol):
+    """Lists subscriptions (webhook mode finds those an earlier run left, when the transport has no ``raw``)."""
+
+    async def list_subscriptions(self, program_id: str | None = None, client_name: str | None = None) -> list[Any]:
+        """Subscriptions, optionally of one program and/or client (only matching ones)."""

@@ -5,13 +5,16 @@ No globals: the CLI builds one ``Runtime`` and passes it as ``ctx.obj``; tests b
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from venclient.errors import PluginError
 from venclient.plugin_manager import build_plugin_manager
 from venclient.settings import Settings, load_settings, validate
+
+if TYPE_CHECKING:  # pragma: no cover - the protocols import numpy; the runtime is built for bare `ven --help` too
+    from venclient.protocols import ResourceStore, VtnTransport
 
 
 class Runtime:
@@ -26,7 +29,7 @@ class Runtime:
         self.settings = settings
         self.pm = pm
         self.may_create_store = may_create_store
-        self._store: Any = None
+        self._store: ResourceStore | None = None
         self._validated = False
 
     @classmethod
@@ -53,7 +56,7 @@ class Runtime:
             validate(self.settings, validators)
         self._validated = True
 
-    def store(self, *, create: bool = False) -> Any:
+    def store(self, *, create: bool = False) -> ResourceStore:
         """The :class:`venclient.protocols.ResourceStore` from the ``ven_resource_store`` hook (opened once).
 
         The store may make a database that does not exist when ``create`` is true or the runtime was built
@@ -67,7 +70,7 @@ class Runtime:
             self._store = store
         return self._store
 
-    def transport(self) -> Any:
+    def transport(self) -> VtnTransport:
         """A new :class:`venclient.protocols.VtnTransport` from the ``ven_vtn_transport`` hook."""
         transport = self.pm.hook.ven_vtn_transport(settings=self.settings)
         if transport is None:

@@ -45,7 +45,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Any:
     """Settings isolated in ``tmp_path``: own database and H5 path, development environment."""
     from venclient.settings import load_settings
 
-    values = {"database_url": f"sqlite:///{tmp_path / 'resources.db'}", "h5_path": str(tmp_path / "load_data.h5")}
+    values = {"database_url": f"sqlite:///{tmp_path / 'resources.db'}",
+              "h5_simulator": {"h5_path": str(tmp_path / "load_data.h5")}}
     values.update(overrides)
     return load_settings("development", **values)
 
@@ -141,7 +142,7 @@ def ven_runtime(ven_settings: Any) -> Iterator["Runtime"]:
     """A runtime (default plugins and entry points) with a meter file and the approved :data:`SMALL_FLEET`."""
     from venclient.runtime import Runtime
 
-    write_meter_file(Path(ven_settings.h5_path))
+    write_meter_file(Path(ven_settings.h5_simulator.h5_path))
     runtime = Runtime.create(ven_settings)
     add_fleet(runtime.store(), SMALL_FLEET)
     yield runtime

@@ -10,14 +10,14 @@ import numpy as np
 from venclient.engine.backlog import ReadingsBacklog
 from venclient.clock import Tick
 from venclient.engine.collect import _build_plan
-from venclient.model import QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Readings
+from venclient.model import QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, CollectionRow, Readings
 
 SERVED = {"h5sim": object()}
 
 
 def plan_of(loads: list[tuple[str, str, str]]):
     """A plan from ``(ven, resource_id, component)`` triples (load id = ``{resource}-{component}``)."""
-    rows = [(f"{r}-{c}", r, c, "m1", None, "mp", ven, f"vtn-{r}-{c}", "h5sim") for ven, r, c in loads]
+    rows = [CollectionRow(f"{r}-{c}", r, c, "m1", None, "mp", ven, f"vtn-{r}-{c}", "h5sim") for ven, r, c in loads]
     return _build_plan([rows], lambda ids: {}, SERVED)
 
 

@@ -7,7 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from venclient.engine.events import CHANGED, CREATED, REMOVED, EventEngine, EventTracker, LoadDirectory, current_value
+from venclient.engine.actuator import current_value
+from venclient.engine.events import CHANGED, CREATED, REMOVED, EventEngine
+from venclient.engine.targets import LoadDirectory
+from venclient.engine.tracker import EventTracker
 from venclient.model import Connection, Load, Resource
 from venclient.openadr import Event, ValuesMap
 from fixtures.run import EventRecorder, WriterPlugin, amake_run_env

@@ -150,9 +150,10 @@ def test_report_text_is_json_of_the_same_report_with_any_names():
 @pytest.mark.parametrize("resource_id", ["plain-id", 'quote"d', "back\\slash", "tab\tid", "Ålborg ☀"])
 def test_reporter_names_loads_by_resource_name_whatever_the_id_holds(resource_id):
     from venclient.engine.collect import _build_plan
+    from venclient.model import CollectionRow
     from venclient.openadr import Event
 
-    rows = [(f"l{i}", resource_id, f"load_{i}", "m", None, "mp", "V1", "vtn" if i != 1 else None, "h5sim")
+    rows = [CollectionRow(f"l{i}", resource_id, f"load_{i}", "m", None, "mp", "V1", "vtn" if i != 1 else None, "h5sim")
             for i in range(3)]
     plan = _build_plan([rows], lambda ids: {}, {"h5sim": object()})
     readings = type("R", (), {"quality": np.array([0, 0, 1], dtype=np.uint8), "power_w": np.array([4.0, 5.0, 6.0])})()

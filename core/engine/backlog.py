@@ -25,6 +25,7 @@ import numpy as np
 
 from venclient.clock import Tick
 from venclient.model import QUALITY_MISSING, Readings
+from venclient.protocols import BacklogRecords, ResourceStore
 
 POWER_DTYPE = np.dtype("<f8")
 QUALITY_DTYPE = np.dtype("u1")
@@ -158,7 +159,7 @@ class Backlog:
     :class:`venclient.errors.StoreUnavailable` out of :meth:`keep` / :meth:`drain` with nothing changed for that tick.
     """
 
-    def __init__(self, store: Any, vens: Sequence[str], *, max_ticks: int, replay: bool, log: Any):
+    def __init__(self, store: ResourceStore, vens: Sequence[str], *, max_ticks: int, replay: bool, log: Any):
         self.store = store
         self.vens = list(vens)
         self.max_ticks = max(1, int(max_ticks))
@@ -173,7 +174,7 @@ class Backlog:
     @property
     def supported(self) -> bool:
         """Whether the store keeps a backlog (a third-party store may not)."""
-        return callable(getattr(self.store, "backlog_add", None))
+        return isinstance(self.store, BacklogRecords)
 
     async def load(self) -> int:
         """Read how many ticks an earlier run left; returns it."""

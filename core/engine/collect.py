@@ -30,8 +30,9 @@ import numpy as np
 
 from venclient.clock import Clock, Tick
 from venclient.errors import InputError, VenError
-from venclient.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, Connection, Readings
-from venclient.protocols import LoadBatch, MeterSource, SourceReading
+from venclient.plugin_manager import IsolatedHook
+from venclient.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, CollectionRow, Connection, Readings
+from venclient.protocols import HasTimeline, LoadBatch, MeterSource, ResourceStore, SourceReading, WaitsReady
 
 log = logging.getLogger(__name__)
 
@@ -88,33 +89,45 @@ class CollectionPlan:
         return _build_plan([], lambda ids: {}, {})
 
 
-def _build_plan(chunks: Iterable[Sequence[tuple]], connections_for: Callable[[set[int]], dict[int, Connection]],
+def _build_plan(chunks: Iterable[Sequence[CollectionRow]],
+                connections_for: Callable[[set[int]], dict[int, Connection]],
                 served: Mapping[str, Any]) -> CollectionPlan:
-    """Turn ``collection_rows`` tuples into a plan, keeping only loads of served kinds and known components.
+    """Turn ``collection_rows`` chunks into a plan, keeping only loads of served kinds and known components.
 
     ``chunks`` is consumed one chunk at a time (each can be dropped once read), so peak memory stays near
     the plan's own size; ``connections_for`` fetches the connections of the ids seen.
     """
     interned: dict[Any, Any] = {}
-    share = interned.setdefault
-    columns: list[list[Any]] = [[] for _ in range(9)]
+    share = interned.setdefault  # repeated values (resource id, VEN, component, meter …) share one str object
+    load_ids: list[str] = []
+    resource_ids: list[str] = []
+    components: list[str] = []
+    meters: list[Any] = []
+    conn_ids: list[int | None] = []
+    meter_points: list[str] = []
+    vens: list[str] = []
+    registered: list[bool] = []
+    kinds: list[str] = []
     skipped: dict[str, int] = {}
     for rows in chunks:
         for row in rows:
-            kind = row[8]
-            if kind not in served or row[2] not in COMPONENT_INDEX or row[6] is None:
-                key = kind if kind not in served else ("<no VEN>" if row[6] is None else f"<component {row[2]}>")
+            kind, component, ven = row.connection_type, row.load_component, row.ven
+            if kind not in served or component not in COMPONENT_INDEX or ven is None:
+                key = kind if kind not in served else ("<no VEN>" if ven is None else f"<component {component}>")
                 skipped[key] = skipped.get(key, 0) + 1
                 continue
-            # Repeated values (resource id, VEN, component, meter …) share one str object.
-            columns[0].append(row[0])
-            for i in range(1, 9):
-                value = row[i]
-                columns[i].append(share(value, value) if i != 7 else value is not None)  # 7: registered?
+            load_ids.append(row.load_id)
+            resource_ids.append(share(row.resource_id, row.resource_id))
+            components.append(share(component, component))
+            meters.append(share(row.h5_meter_id, row.h5_meter_id))
+            conn_ids.append(share(row.connection_id, row.connection_id))
+            meter_points.append(share(row.meter_point_id, row.meter_point_id))
+            vens.append(share(ven, ven))
+            registered.append(row.vtn_resource_id is not None)
+            kinds.append(share(kind, kind))
         del rows
     del interned
-    connections = connections_for({c for c in set(columns[4]) if c is not None})
-    load_ids, resource_ids, components, meters, conn_ids, meter_points, vens, registered, kinds = columns
+    connections = connections_for({c for c in set(conn_ids) if c is not None})
 
     def obj(values: list[Any]) -> np.ndarray:
         out = np.empty(len(values), dtype=object)
@@ -159,12 +172,11 @@ class _SourceRun:
     whole_plan: bool = False
     opened: bool = False
     failing: bool = False
-    open_error: str | None = None
 
 
 def source_name(source: Any) -> str:
     """``H5MeterSource (h5sim)`` — how messages name a source."""
-    return f"{type(source).__name__} ({', '.join(getattr(source, 'kinds', ()))})"
+    return f"{type(source).__name__} ({', '.join(source.kinds)})"
 
 
 def _same_batch(a: LoadBatch, b: LoadBatch) -> bool:
@@ -192,14 +204,14 @@ class Collector:
     readable) raise even without ``strict_open``: a service refuses bad input, and later only logs it.
     """
 
-    def __init__(self, store: Any, sources: Mapping[str, MeterSource], *, vens: Sequence[str] | None = None,
+    def __init__(self, store: ResourceStore, sources: Mapping[str, MeterSource], *, vens: Sequence[str] | None = None,
                  status: str = APPROVED, hook: Any = None, source_timeout: float = DEFAULT_SOURCE_TIMEOUT,
                  open_timeout: float = DEFAULT_OPEN_TIMEOUT, strict_open: bool = True, strict_input: bool = False):
         self.store = store
         self.sources = dict(sources)
         self.vens = list(vens) if vens is not None else None
         self.status = status
-        self.hook = hook
+        self.readings_hook = IsolatedHook(hook.ven_readings) if hook is not None else None
         self.source_timeout = float(source_timeout)
         self.open_timeout = float(open_timeout)
         self.strict_open = strict_open
@@ -208,7 +220,6 @@ class Collector:
         self._plan: CollectionPlan | None = None
         self._runs: list[_SourceRun] = []
         self._warned: set[str] = set()
-        self._hook_failures: dict[str, int] = {}
 
     @classmethod
     def from_runtime(cls, runtime: Any, vens: Sequence[str] | None = None, **options: Any) -> "Collector":
@@ -233,11 +244,10 @@ class Collector:
     def timeline(self) -> np.ndarray | None:
         """The time axis of the first source that replays recorded data (``source.timeline()``), if any."""
         for source in _unique(self.sources.values()):
-            timeline = getattr(source, "timeline", None)
-            if not callable(timeline):
+            if not isinstance(source, HasTimeline):
                 continue
             try:
-                axis = timeline()
+                axis = source.timeline()
             except VenError as err:  # e.g. an unreadable H5 file while no load is simulated
                 self._warn_once(f"timeline:{err}", "%s The clock follows the wall clock.", err)
                 continue
@@ -304,15 +314,9 @@ class Collector:
 
         return _build_plan(self._row_chunks(), connections_for, self.sources)
 
-    def _row_chunks(self) -> Iterator[Sequence[tuple]]:
-        """``collection_rows`` a few VENs at a time (all at once for a store without ``get_ven_list``)."""
-        vens = self.vens
-        if vens is None:
-            get_vens = getattr(self.store, "get_ven_list", None)
-            if get_vens is None:
-                yield self.store.collection_rows(None, status=self.status)
-                return
-            vens = get_vens()
+    def _row_chunks(self) -> Iterator[Sequence[CollectionRow]]:
+        """``collection_rows`` a few VENs at a time."""
+        vens = self.vens if self.vens is not None else self.store.get_ven_list()
         for i in range(0, len(vens), VENS_PER_QUERY):
             yield self.store.collection_rows(vens[i:i + VENS_PER_QUERY], status=self.status)
 
@@ -341,8 +345,7 @@ class Collector:
     async def _open_source(self, run: _SourceRun, first: bool = False) -> None:
         try:
             await asyncio.wait_for(run.source.open(run.batch), self.open_timeout)
-            ready = getattr(run.source, "wait_ready", None)  # optional: subscriptions acknowledged, first values in
-            if callable(ready) and not await ready(self.source_timeout):
+            if isinstance(run.source, WaitsReady) and not await run.source.wait_ready(self.source_timeout):
                 self._warn_once(f"ready:{run.name}", "Meter source %s is not ready after %g s; its loads may be "
                                 "missing on the first ticks.", run.name, self.source_timeout)
         except VenError as err:
@@ -361,10 +364,10 @@ class Collector:
             log.debug("open failed", exc_info=True)
             self._open_failed(run, message)
         else:
-            run.opened, run.open_error = True, None
+            run.opened = True
 
     def _open_failed(self, run: _SourceRun, message: str) -> None:
-        run.opened, run.open_error = False, message
+        run.opened = False
         self._warn_once(f"open:{run.name}:{message}", "%s Its %d loads report no value until it opens.",
                         message, len(run.batch))
 
@@ -421,19 +424,9 @@ class Collector:
         return None
 
     def _notify(self, tick: Tick, readings: Readings) -> None:
-        """Call every ``ven_readings`` implementation; a failing one is logged (once) and skipped."""
-        if self.hook is None:
-            return
-        arguments = {"tick": tick, "readings": readings}
-        for impl in reversed(self.hook.ven_readings.get_hookimpls()):
-            try:
-                impl.function(*[arguments[name] for name in impl.argnames])
-            except Exception:  # noqa: BLE001 - an observer must not stop the tick
-                count = self._hook_failures.get(impl.plugin_name, 0) + 1
-                self._hook_failures[impl.plugin_name] = count
-                if count == 1:
-                    log.warning("Plugin %s failed in ven_readings (further failures are counted, not logged).",
-                                impl.plugin_name, exc_info=True)
+        """Call every ``ven_readings`` implementation (:class:`venclient.plugin_manager.IsolatedHook`)."""
+        if self.readings_hook is not None:
+            self.readings_hook(tick=tick, readings=readings)
 
     # ------------------------------------------------------------------------------ helpers
     def _warn_skipped(self, plan: CollectionPlan) -> None:

@@ -9,7 +9,9 @@ that disappeared is ``removed``.  For each change the engine resolves the loads 
 * no such targets: every load of every VEN we run (the whole program) —
 
 then calls ``ven_event(change, event, loads)`` on every plugin and hands the loads that have a writer
-connection to their writer (see :class:`EventActuator`).
+connection to their writer.  The parts: :mod:`venclient.engine.tracker` (what changed),
+:mod:`venclient.engine.targets` (which loads), :mod:`venclient.engine.actuator` (the writers); this module polls,
+takes webhook hints and dispatches.
 
 Events are kept only in memory: after a restart every active event is reported as ``created`` again, so
 writers re-apply the current state (they must be idempotent).
@@ -18,361 +20,23 @@ writers re-apply the current state (they must be idempotent).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from bisect import bisect_right
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from itertools import accumulate, islice
-from typing import Any, Iterator
+from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from venclient.model import WRITER, Load
-from venclient.openadr import Event, parse_duration
+from venclient.openadr import Event
+from venclient.plugin_manager import IsolatedHook
 from venclient.vtn_errors import VtnNotFound
 from venclient.engine.webhook import object_id, read_notification
+from venclient.engine.actuator import EventActuator
+from venclient.engine.targets import LoadDirectory
+from venclient.engine.tracker import CHANGED, CREATED, REMOVED, EventChange, EventTracker
+from venclient.protocols import VtnTransport
+
+__all__ = ["CHANGED", "CREATED", "REMOVED", "EventChange", "EventEngine"]
 
 log = logging.getLogger(__name__)
-
-CREATED, CHANGED, REMOVED = "created", "changed", "removed"
-
-
-@dataclass
-class EventChange:
-    """One difference between two polls."""
-
-    change: str
-    event: Event
-
-
-BOOKKEEPING = ("createdDateTime", "modificationDateTime", "objectType")
-CLOCK_SLACK = timedelta(seconds=1)
-"""How much older a pushed version may look and still be applied: VTNs stamp in whole seconds in some of their
-formats, so a genuine update can seem a fraction of a second older than the version it replaces."""
-
-
-def _fingerprint(event: Event) -> str:
-    """What identifies a version of an event: its modification time and its content (a VTN whose stamps have only
-    whole seconds can change an event twice within one)."""
-    content = {k: v for k, v in event.to_wire().items() if k not in BOOKKEEPING}
-    stamp = event.modification_date_time.isoformat() if event.modification_date_time is not None else ""
-    return stamp + "|" + json.dumps(content, sort_keys=True, default=str)
-
-
-class EventTracker:
-    """Remembers the events seen last time and reports what changed (pure; no I/O)."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, Event] = {}
-        self._prints: dict[str, str] = {}
-
-    def update(self, events: Sequence[Event], programs: Sequence[str] | None = None) -> list[EventChange]:
-        """Diff ``events`` against the last call.  With ``programs``, only events of those program ids that
-        disappeared count as removed (a program we could not read keeps its events)."""
-        changes: list[EventChange] = []
-        current: dict[str, Event] = {e.id: e for e in events if e.id}
-        for event_id, event in current.items():
-            fingerprint = _fingerprint(event)
-            if event_id not in self.events:
-                changes.append(EventChange(CREATED, event))
-            elif self._prints[event_id] != fingerprint:
-                changes.append(EventChange(CHANGED, event))
-            self._prints[event_id] = fingerprint
-        for event_id in list(self.events):
-            old = self.events[event_id]
-            if event_id in current or (programs is not None and old.program_id not in programs):
-                continue
-            changes.append(EventChange(REMOVED, old))
-            del self._prints[event_id]
-        kept = {k: v for k, v in self.events.items() if k not in current and programs is not None
-                and v.program_id not in programs}
-        self.events = {**kept, **current}
-        return changes
-
-    def apply(self, change: str, event: Event) -> list[EventChange]:
-        """Apply one pushed change (a webhook notification); returns it when it is news.
-
-        A version older than what is known (its ``modificationDateTime`` earlier by more than
-        :data:`CLOCK_SLACK` — deliveries can arrive out of order, or after a poll already saw a newer version) is
-        ignored.
-        """
-        if not event.id:
-            return []
-        if change == REMOVED:
-            if self.events.pop(event.id, None) is None:
-                return []
-            self._prints.pop(event.id, None)
-            return [EventChange(REMOVED, event)]
-        fingerprint = _fingerprint(event)
-        known = self._prints.get(event.id)
-        if known == fingerprint:
-            return []
-        current = self.events.get(event.id)
-        if (current is not None and current.modification_date_time is not None
-                and event.modification_date_time is not None
-                and event.modification_date_time < current.modification_date_time - CLOCK_SLACK):
-            return []
-        self.events[event.id] = event
-        self._prints[event.id] = fingerprint
-        return [EventChange(CHANGED if known else CREATED, event)]
-
-
-# The Load fields a targeted-load row holds (the store's ``load_tuples`` order); the others stay at their defaults.
-LOAD_COLUMNS: tuple[str, ...] = ("load_id", "resource_id", "load_component", "load_name", "h5_meter_id",
-                                 "vtn_resource_id", "registration_status")
-RESOURCE_ID = LOAD_COLUMNS.index("resource_id")
-COMPONENT = LOAD_COLUMNS.index("load_component")
-
-
-def _load(row: tuple) -> Load:
-    return Load(**dict(zip(LOAD_COLUMNS, row)))
-
-
-@dataclass(frozen=True)
-class _Part:
-    """A run of targeted loads: every load of ``ven`` (``rows`` is ``None``, read when needed) or ``rows``;
-    ``size`` loads of ``resources`` resources."""
-
-    size: int
-    resources: int
-    ven: str | None = None
-    rows: tuple[tuple, ...] | None = None
-
-
-class LoadSelection(Sequence[Load]):
-    """The loads an event targets: a read-only sequence that reads them from the store as it is iterated.
-
-    Whole VENs are read one VEN at a time (only the VEN being read is held), and each :class:`Load` is made
-    when it is read: a whole-program event of the fleet targets 116k loads, and plugins that only count or
-    filter them never hold 116k objects.  ``len`` and :attr:`resource_count` are known at once; indexing,
-    slicing (a slice is a list), iteration and :attr:`resource_ids` do blocking store reads — on the event
-    loop, iterate in a thread when the selection is large.  Compares equal to a sequence of the same loads.
-    """
-
-    def __init__(self, directory: "LoadDirectory", parts: Sequence[_Part]):
-        self._directory = directory
-        self._parts = [part for part in parts if part.size]
-        self._ends = list(accumulate(part.size for part in self._parts))
-
-    def __len__(self) -> int:
-        return self._ends[-1] if self._ends else 0
-
-    def _rows(self, part: _Part) -> Sequence[tuple]:
-        return part.rows if part.rows is not None else self._directory.rows(part.ven or "")
-
-    def _iter_rows(self) -> Iterator[tuple]:
-        for part in self._parts:
-            yield from self._rows(part)
-
-    def __getitem__(self, item: Any) -> Any:
-        if isinstance(item, slice):
-            start, stop, step = item.indices(len(self))
-            if step < 0:
-                return list(self)[item]
-            return [_load(row) for row in islice(self._iter_rows(), start, stop, step)]
-        position = int(item) + (len(self) if int(item) < 0 else 0)
-        if not 0 <= position < len(self):
-            raise IndexError("LoadSelection index out of range")
-        n = bisect_right(self._ends, position)
-        offset = position - (self._ends[n - 1] if n else 0)
-        return _load(self._rows(self._parts[n])[offset])
-
-    def __iter__(self) -> Iterator[Load]:
-        return map(_load, self._iter_rows())
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-
-    def __repr__(self) -> str:
-        return f"LoadSelection({len(self)} loads)"
-
-    @property
-    def resource_count(self) -> int:
-        """How many resources the selection's loads belong to (known without reading the loads)."""
-        return sum(part.resources for part in self._parts)
-
-    @property
-    def resource_ids(self) -> set[str]:
-        """The distinct resource ids of the selection (without making Load objects; reads the store)."""
-        return {row[RESOURCE_ID] for row in self._iter_rows()}
-
-
-class LoadDirectory:
-    """Finds the loads of the VENs we run the ways events target them, reading the store on demand.
-
-    Nothing is kept in memory but the loads per VEN (counts) and the rows of the last VEN read, so a
-    fleet-wide event costs no index.  The store needs ``load_tuples(ven)`` (rows of :data:`LOAD_COLUMNS`,
-    by resource and component), ``get_resource`` and ``get_loads_by_resource``; ``load_counts(vens)``
-    is used when the store has it.
-    """
-
-    def __init__(self, store: Any, vens: Sequence[str]):
-        self.store = store
-        self.vens = list(vens)
-        self._counts: dict[str, tuple[int, int]] | None = None
-        self._last: tuple[str, list[tuple]] | None = None
-
-    def forget(self) -> None:
-        """Drop what was read (after registration or status changes)."""
-        self._counts = None
-        self._last = None
-
-    def counts(self) -> dict[str, tuple[int, int]]:
-        """``(loads, resources with loads)`` per VEN we run."""
-        if self._counts is None:
-            load_counts = getattr(self.store, "load_counts", None)
-            counts: dict[str, tuple[int, int]] = {}
-            if load_counts is not None:
-                found = load_counts(self.vens)
-                for ven in self.vens:
-                    loads, resources = found.get(ven, (0, 0))
-                    counts[ven] = (loads, resources)
-            else:
-                for ven in self.vens:
-                    rows = self.store.load_tuples(ven)
-                    counts[ven] = (len(rows), len({row[RESOURCE_ID] for row in rows}))
-            self._counts = counts
-        return self._counts
-
-    def rows(self, ven: str) -> list[tuple]:
-        """The load rows of ``ven`` (the last VEN read is kept)."""
-        last = self._last
-        if last is not None and last[0] == ven:
-            return last[1]
-        rows = [tuple(row) for row in self.store.load_tuples(ven)]
-        self._last = (ven, rows)
-        return rows
-
-    def targeted(self, event: Event) -> LoadSelection:
-        """The loads ``event`` targets (see the module docstring), without duplicates, in a stable order:
-        whole VENs first (in the order we run them), then loads named by ``RESOURCE_NAME`` in the order named.
-        Blocking: reads counts and resolves names in the store."""
-        names: list[str] = []
-        vens: set[str] = set()
-        for target in event.targets or ():
-            kind = (target.type or "").upper()
-            if kind == "RESOURCE_NAME":
-                names.extend(str(v) for v in target.values)
-            elif kind == "VEN_NAME":
-                vens.update(str(v) for v in target.values)
-        counts = self.counts()
-        whole = [ven for ven in self.vens if ven in vens] if (names or vens) else list(self.vens)
-        parts = [_Part(size=counts[ven][0], resources=counts[ven][1], ven=ven) for ven in whole]
-        if names:
-            named = self._named_rows(names, skip_vens=set(whole))
-            parts.append(_Part(size=len(named), resources=len({row[RESOURCE_ID] for row in named}),
-                               rows=tuple(named)))
-        return LoadSelection(self, parts)
-
-    def _named_rows(self, names: Sequence[str], skip_vens: set[str]) -> list[tuple]:
-        """Rows of the loads named by resourceName (``{resource_id}_{component}``) or by resource id, of our
-        VENs outside ``skip_vens``; in the order named, each once."""
-        ours = set(self.vens) - skip_vens
-        resources: dict[str, list[tuple] | None] = {}  # resource id → its rows (None: not one of ours)
-
-        def rows_of(resource_id: str) -> list[tuple] | None:
-            if resource_id not in resources:
-                resource = self.store.get_resource(resource_id)
-                if resource is None or resource.ven not in ours:
-                    resources[resource_id] = None
-                else:
-                    resources[resource_id] = [tuple(getattr(load, c) for c in LOAD_COLUMNS)
-                                              for load in self.store.get_loads_by_resource(resource_id)]
-            return resources[resource_id]
-
-        chosen: dict[str, tuple] = {}
-        for name in names:
-            cut = name.rfind("_")
-            while cut > 0:  # as a resourceName: resource ids may hold "_" themselves, so try every cut
-                rows = rows_of(name[:cut])
-                match = [row for row in rows or () if row[COMPONENT] == name[cut + 1:]]
-                if match:
-                    chosen.setdefault(match[0][0], match[0])
-                    break
-                cut = name.rfind("_", 0, cut)
-            for row in rows_of(name) or ():  # as a resource id: all its loads
-                chosen.setdefault(row[0], row)
-        return list(chosen.values())
-
-
-def current_value(event: Event, now: datetime | None = None) -> float | None:
-    """The first numeric payload value of the interval active at ``now`` (or of the first interval when the
-    event carries no times); ``None`` when no interval is active."""
-    now = now or datetime.now(timezone.utc)
-    default_period = event.interval_period
-    for interval in event.intervals or ():
-        period = interval.interval_period or default_period
-        if period is not None and period.start is not None:
-            start = period.start
-            duration = parse_duration(period.duration) if period.duration else None
-            if now < start or (duration is not None and duration.total_seconds() > 0 and now >= start + duration):
-                continue
-        for payload in interval.payloads:
-            for value in payload.values:
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    return float(value)
-    return None
-
-
-async def _batches_in_thread(items: Iterable[Any], size: int = 2000) -> AsyncIterator[list[Any]]:
-    """``items`` in lists of ``size``, each read in a worker thread (a :class:`LoadSelection` reads the store)."""
-    iterator = iter(items)
-    while batch := await asyncio.to_thread(lambda: list(islice(iterator, size))):
-        yield batch
-
-
-class EventActuator:
-    """Hands targeted loads with a writer connection to the writer serving that connection's kind.
-
-    On ``created``/``changed`` the value written is the event's current payload value; on ``removed`` the
-    connection's ``params["release_value"]`` when set (otherwise nothing is written).
-    """
-
-    def __init__(self, store: Any, writers: dict[str, Any]):
-        self.store = store
-        self.writers = writers
-
-    def _any_writer_connection(self) -> bool:
-        """Whether the store holds a writer connection of a kind we can write (skips 100k lookups if not)."""
-        list_connections = getattr(self.store, "list_connections", None)
-        if list_connections is None:
-            return True
-        return any(c.actortype == WRITER and c.type in self.writers for c in list_connections())
-
-    def _writer_of(self, resource_id: str) -> Any:
-        """The resource's writer connection when a writer of its kind is enabled, else ``None``."""
-        connection = self.store.resource_connections(resource_id)["writer"]
-        return connection if connection is not None and connection.type in self.writers else None
-
-    async def act(self, change: str, event: Event, loads: Sequence[Load]) -> int:
-        """Write to every targeted load that has a writer; returns how many writes succeeded."""
-        if not self.writers or not loads:
-            return 0
-        if not await asyncio.to_thread(self._any_writer_connection):
-            return 0
-        value = current_value(event) if change != REMOVED else None
-        written = 0
-        current, connection = None, None  # loads come grouped by resource: one lookup per resource
-        async for batch in _batches_in_thread(loads):
-            for load in batch:
-                if load.resource_id != current:
-                    current = load.resource_id
-                    connection = await asyncio.to_thread(self._writer_of, current)
-                if connection is None:
-                    continue
-                target_value = value if change != REMOVED else connection.params.get("release_value")
-                components = connection.params.get("loads")
-                if target_value is None or (components and load.load_component not in components):
-                    continue
-                try:
-                    await self.writers[connection.type].write(connection, load, float(target_value))
-                    written += 1
-                except Exception as err:  # noqa: BLE001 - one failing device must not stop the others
-                    log.warning("Writing %s to %s (%s) failed: %s", target_value, load.load_id,
-                                connection.type, err)
-        return written
 
 
 class EventEngine:
@@ -383,7 +47,8 @@ class EventEngine:
     read, diff and dispatch, so a notification never interleaves with a poll and each change is dispatched once.
     """
 
-    def __init__(self, runtime: Any, transport: Any, vens: Sequence[str], *, programs: Sequence[str] | None = None):
+    def __init__(self, runtime: Any, transport: VtnTransport, vens: Sequence[str], *,
+                 programs: Sequence[str] | None = None):
         self.runtime = runtime
         self.transport = transport
         self.vens = list(vens)
@@ -394,6 +59,7 @@ class EventEngine:
         self.directory = LoadDirectory(runtime.store(), self.vens)
         self._lock = asyncio.Lock()
         self.actuator = EventActuator(runtime.store(), runtime.writers())
+        self.event_hook = IsolatedHook(runtime.pm.hook.ven_event)
         # Called with the followed program ids whenever a notification made the engine re-read the programs
         # (``ven run`` subscribes to new ones there, before their events are read).
         self.program_listener: Callable[[list[str]], Awaitable[Any]] | None = None
@@ -532,17 +198,13 @@ class EventEngine:
         return changes
 
     async def dispatch(self, changes: Sequence[EventChange]) -> None:
-        """Call ``ven_event`` for each change with its targeted loads, then the writers."""
+        """Call ``ven_event`` for each change with its targeted loads (every plugin, a failing one logged and
+        skipped: :class:`venclient.plugin_manager.IsolatedHook`), then the writers."""
         if not changes:
             return
         for item in changes:
             loads = await asyncio.to_thread(self.directory.targeted, item.event)
-            args = {"change": item.change, "event": item.event, "loads": loads}
-            for impl in self.runtime.pm.hook.ven_event.get_hookimpls():
-                try:
-                    impl.function(*(args[name] for name in impl.argnames))
-                except Exception:  # noqa: BLE001 - one plugin's failure must not hide the event from others
-                    log.exception("Plugin %s failed on event %s", impl.plugin_name, item.event.id)
+            self.event_hook(change=item.change, event=item.event, loads=loads)
             await self.actuator.act(item.change, item.event, loads)
 
     def report_requests(self) -> list[Event]:

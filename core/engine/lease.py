@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from venclient.errors import LeaseHeld, StoreUnavailable
+from venclient.protocols import LeaseRecords, ResourceStore
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class VenLeases:
     worker thread.  Not re-entrant: one ``acquire`` … ``release`` per object.
     """
 
-    store: Any
+    store: ResourceStore
     vens: Sequence[str]
     command: str
     seconds: float = DEFAULT_LEASE_SECONDS
@@ -84,7 +85,7 @@ class VenLeases:
 
     def supported(self) -> bool:
         """Whether the store has leases (a third-party store may not; then nothing is refused)."""
-        return callable(getattr(self.store, "lease_acquire", None))
+        return isinstance(self.store, LeaseRecords)
 
     def acquire_blocking(self) -> None:
         """Take every VEN's lease or raise :class:`LeaseHeld` (one sentence) and take none."""

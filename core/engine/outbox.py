@@ -39,6 +39,8 @@ from typing import Any, Callable, Iterable
 import orjson
 
 from venclient.engine.report import WireReport
+from venclient.protocols import (FindsReports, ListsReports, PostsReportText, ResourceStore, SettlesUnknownOutcomes,
+                                 VtnTransport)
 from venclient.vtn_errors import VtnConflict, VtnError, is_problem_answer
 
 log = logging.getLogger(__name__)
@@ -98,8 +100,9 @@ class Outbox:
     limits sending to those VENs' reports — another process sends the others.
     """
 
-    def __init__(self, store: Any, *, concurrency: int = 8, backoff_base: float = 1.0, backoff_max: float = 300.0,
-                 clock: Callable[[], float] = time.time, batch: int = 1000, vens: Iterable[str] | None = None):
+    def __init__(self, store: ResourceStore, *, concurrency: int = 8, backoff_base: float = 1.0,
+                 backoff_max: float = 300.0, clock: Callable[[], float] = time.time, batch: int = 1000,
+                 vens: Iterable[str] | None = None):
         self.store = store
         # Only these VENs' reports are sent (the VENs this process holds the lease of); None = every VEN.
         self.vens: set[str] | None = set(vens) if vens is not None else None
@@ -168,7 +171,7 @@ class Outbox:
                if (self.vens is None or row["ven"] in self.vens) and row["attempts"] and row.get("maybe_delivered", True)]
         return max(0.0, min(due) - self.clock()) if due else None
 
-    async def flush(self, transport: Any, *, ignore_backoff: bool = False) -> FlushResult:
+    async def flush(self, transport: VtnTransport, *, ignore_backoff: bool = False) -> FlushResult:
         """Send every due report: per VEN in order, VENs concurrently.  Never raises for VTN failures.
 
         ``ignore_backoff`` sends even reports whose retry time has not come (the last flush before exit) — but
@@ -190,7 +193,7 @@ class Outbox:
                         "`ven outbox retry` sends them again).", result.rejected)
         return result
 
-    async def _send_one(self, transport: Any, row: dict[str, Any], result: FlushResult) -> bool:
+    async def _send_one(self, transport: VtnTransport, row: dict[str, Any], result: FlushResult) -> bool:
         """Deliver one row; ``True`` when the VEN's next report may go (sent, found, or rejected)."""
         try:
             payload = await asyncio.to_thread(self.store.outbox_payload, row["id"])
@@ -240,27 +243,26 @@ class Outbox:
             self._failed_in_streak = 0
 
     @staticmethod
-    async def _post(transport: Any, payload: str) -> None:
-        """POST the report once: as the stored JSON text when the transport offers ``raw`` (without transport
-        retries — the outbox's own backoff retries, after a look-up when the outcome is unknown), else as a
-        dict through ``create_report``."""
-        raw = getattr(transport, "raw", None)
-        if raw is not None:
-            await raw("POST", "/reports", json=orjson.Fragment(payload), retries=0)
+    async def _post(transport: VtnTransport, payload: str) -> None:
+        """POST the report once: as the stored JSON text when the transport :class:`PostsReportText` (without
+        transport retries — the outbox's own backoff retries, after a look-up when the outcome is unknown), else
+        as a dict through ``create_report``."""
+        if isinstance(transport, PostsReportText):
+            await transport.post_report_text(payload)
         else:
             await transport.create_report(orjson.loads(payload))
 
-    async def _defer(self, transport: Any, row: dict[str, Any], reason: str, result: FlushResult, *,
+    async def _defer(self, transport: VtnTransport, row: dict[str, Any], reason: str, result: FlushResult, *,
                      maybe_delivered: bool, err: Exception | None = None) -> bool:
         """Schedule the row again with backoff — at least the VTN's ``Retry-After``, and when the attempt may
         have reached the VTN at least the transport's ``unknown_outcome_settle_seconds`` (so a request still on
         its way has landed before the look-up) — remembering ``maybe_delivered``; warn at a streak's start."""
         delay = self._backoff(row["attempts"] + 1)
-        retry_after = getattr(err, "retry_after", None)
+        retry_after = err.retry_after if isinstance(err, VtnError) else None
         if retry_after:
             delay = max(delay, min(float(retry_after), self.backoff_max))
-        if maybe_delivered:
-            delay = max(delay, float(getattr(transport, "unknown_outcome_settle_seconds", 0.0) or 0.0))
+        if maybe_delivered and isinstance(transport, SettlesUnknownOutcomes):
+            delay = max(delay, float(transport.unknown_outcome_settle_seconds or 0.0))
         await asyncio.to_thread(self.store.outbox_retry_later, row["id"], reason, self.clock() + delay,
                                 maybe_delivered)
         result.deferred += 1
@@ -272,22 +274,22 @@ class Outbox:
         self._failed_in_streak += 1
         return False
 
-    async def _already_delivered(self, transport: Any, payload: str) -> bool:
+    async def _already_delivered(self, transport: VtnTransport, payload: str) -> bool:
         """Whether the VTN holds this report already (same ``reportName``, ``eventID`` and ``clientName``,
         compared here); raises when it cannot tell."""
         report = orjson.loads(payload)
         name = report.get("reportName")
         event_id, client_name, program_id = report.get("eventID"), report.get("clientName"), report.get("programID")
-        find = getattr(transport, "find_report", None)
-        search = getattr(transport, "list_reports", None)
-        if not name or (find is None and search is None):
+        finds, lists = isinstance(transport, FindsReports), isinstance(transport, ListsReports)
+        if not name or not (finds or lists):
             if not self._no_search_warned:
                 self._no_search_warned = True
                 log.warning("Reports are resent without checking for an earlier delivery: %s.",
                             "the report has no reportName" if not name else "the transport cannot list reports")
             return False
-        if find is not None:
-            return await find(name, program_id=program_id, event_id=event_id, client_name=client_name) is not None
-        existing = await search(event_id=event_id, client_name=client_name)
+        if finds:
+            return await transport.find_report(name, program_id=program_id, event_id=event_id,
+                                               client_name=client_name) is not None
+        existing = await transport.list_reports(event_id=event_id, client_name=client_name)
         return any(getattr(r, "report_name", None) == name and getattr(r, "event_id", event_id) == event_id
                    and getattr(r, "client_name", client_name) == client_name for r in existing)

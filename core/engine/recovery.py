@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import orjson
 
 from venclient.vtn_errors import VtnNotFound
+from venclient.protocols import ResourceStore, VtnTransport
 
 log = logging.getLogger("venclient.run")
 
@@ -46,7 +47,7 @@ class VtnRecovery:
     ``outbox_list`` and ``outbox_retarget`` (see :class:`venclient.protocols.ResourceStore`).
     """
 
-    def __init__(self, store: Any, vens: Sequence[str]):
+    def __init__(self, store: ResourceStore, vens: Sequence[str]):
         self.store = store
         self.vens = list(vens)
         self.programs: dict[str, str] = {}   # program id -> name
@@ -96,7 +97,7 @@ class VtnRecovery:
             self._save()
         return renamed
 
-    async def forgotten_vens(self, transport: Any) -> list[str]:
+    async def forgotten_vens(self, transport: VtnTransport) -> list[str]:
         """The VENs whose stored VTN id the VTN answers 404 for (other failures: not judged, left alone)."""
         forgotten = []
         for ven in self.vens:

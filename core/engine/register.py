@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable, Sequence
 
 from venclient.model import APPROVED, external_resource_name
+from venclient.protocols import CountsLoads, CreatesResourceIds, ResourceStore, VtnTransport
 from venclient.vtn_errors import VtnConflict, VtnError
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ class RateLimiter:
 class ResultWriter:
     """Buffers registration results and writes them to the store in small transactions, off the loop."""
 
-    def __init__(self, store: Any, flush_every: int = 200, flush_seconds: float = 0.25):
+    def __init__(self, store: ResourceStore, flush_every: int = 200, flush_seconds: float = 0.25):
         self.store = store
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
@@ -248,7 +249,7 @@ class _Work:
 class Registrar:
     """Registers VENs and their loads through a transport, writing results to the store as they arrive."""
 
-    def __init__(self, store: Any, transport: Any, *, vtn_url: str | None = None,
+    def __init__(self, store: ResourceStore, transport: VtnTransport, *, vtn_url: str | None = None,
                  concurrency: int = 50, rate: float | None = None,
                  progress: ProgressCallback | None = None):
         if concurrency < 1:
@@ -260,7 +261,7 @@ class Registrar:
         self.limiter = RateLimiter(rate)
         self.progress = progress
         self.writer = ResultWriter(store)
-        self._create_id = getattr(transport, "create_resource_id", None)
+        self._create_id = transport.create_resource_id if isinstance(transport, CreatesResourceIds) else None
         self._started: list[VenResult] = []  # the VENs :meth:`register_vens` began, in order
         self.last_summary: RegistrationSummary | None = None  # also set when register_vens is interrupted
 
@@ -307,7 +308,7 @@ class Registrar:
                                    f"in VEN {ven_id}.") from None
                 return existing.id, True
             except VtnError as err:
-                if not getattr(err, "maybe_delivered", False):
+                if not err.maybe_delivered:
                     raise
                 unknown = err
             existing = await self.transport.find_resource(ven_id, name)  # did the unanswered create arrive?
@@ -397,7 +398,7 @@ class Registrar:
 
     def _store_before(self, vens: Sequence[str]) -> _StoreBefore:
         """Each VEN's stored registration and load count, before the run touches them."""
-        counts = self.store.load_counts(vens) if hasattr(self.store, "load_counts") else {}
+        counts = self.store.load_counts(vens) if isinstance(self.store, CountsLoads) else {}
         return _StoreBefore({ven: self.store.get_ven_registration(ven) for ven in vens},
                             {ven: counts[ven][0] for ven in counts})
 
@@ -442,7 +443,7 @@ class Registrar:
         return result
 
 
-def select_vens(store: Any, vens: Sequence[str] | None = None, limit_vens: int | None = None) -> list[str]:
+def select_vens(store: ResourceStore, vens: Sequence[str] | None = None, limit_vens: int | None = None) -> list[str]:
     """The VENs to work on: the named ones (each must exist) or all, optionally only the first N."""
     from venclient.errors import InputError
 
@@ -468,7 +469,7 @@ async def register_loads_parallel(runtime: Any, ven_id: str, batch_size: int = 5
     """The seeds' API: register one VEN's loads in batches; returns the seeds' stats dict."""
     store = runtime.store()
 
-    async def work(transport: Any) -> VenResult:
+    async def work(transport: VtnTransport) -> VenResult:
         registrar = Registrar(store, transport, vtn_url=runtime.settings.vtn.url)
         return await registrar.register_ven_in_batches(ven_id, batch_size, delay_between_batches)
 

@@ -63,6 +63,7 @@ from venclient.engine.recovery import VtnRecovery
 from venclient.engine.register import Registrar, select_vens
 from venclient.engine.report import Reporter
 from venclient.engine.webhook import CallbackServer, Subscriptions
+from venclient.protocols import VtnTransport
 
 log = logging.getLogger("venclient.run")
 
@@ -322,7 +323,8 @@ class VenRunner:
             raise VenError("Every VEN of this run was taken over by another process; stopped.")
         return self.stats
 
-    async def _run_loop(self, transport: Any, events: EventEngine, vens: list[str], collector: Collector) -> None:
+    async def _run_loop(self, transport: VtnTransport, events: EventEngine, vens: list[str],
+                        collector: Collector) -> None:
         flusher = asyncio.create_task(self._flusher(transport), name="outbox-flusher")
         background = [asyncio.create_task(self._poller(transport, events, vens), name="event-poller")]
         if self.options.register:
@@ -351,7 +353,7 @@ class VenRunner:
             await asyncio.sleep(sim_seconds / self.options.speed)
             await work()
 
-    async def _register(self, transport: Any, vens: list[str]) -> None:
+    async def _register(self, transport: VtnTransport, vens: list[str]) -> None:
         registrar = Registrar(self.store, transport, vtn_url=self.runtime.settings.get("vtn.url"))
         summary = await registrar.register_vens(vens)
         data = summary.as_dict()
@@ -362,7 +364,7 @@ class VenRunner:
             self._check_vtn = True  # a 404 for our VEN id fails every load: did the VTN forget us?
         self._register_pending = bool(data.get("failed_vens"))
 
-    async def _register_at_start(self, transport: Any, vens: list[str]) -> None:
+    async def _register_at_start(self, transport: VtnTransport, vens: list[str]) -> None:
         """Register what is new; a VTN that does not answer delays it until it does (the poller retries)."""
         try:
             await self._register(transport, vens)
@@ -372,7 +374,7 @@ class VenRunner:
             self._register_pending = True
             log.warning("Registration could not run (%s); it is tried again when the VTN answers.", err)
 
-    async def _resync(self, transport: Any, vens: list[str]) -> None:
+    async def _resync(self, transport: VtnTransport, vens: list[str]) -> None:
         try:
             await self._register(transport, vens)
         except Exception as err:  # noqa: BLE001 - the next period retries
@@ -403,7 +405,7 @@ class VenRunner:
         backoff = self.options.interval_seconds * 2 ** min(self._poll_failures - 1, 30)
         return min(self.options.poll_seconds, backoff)
 
-    async def _poller(self, transport: Any, events: EventEngine, vens: list[str]) -> None:
+    async def _poller(self, transport: VtnTransport, events: EventEngine, vens: list[str]) -> None:
         """Poll events on schedule, with backoff while the VTN is away, and at once when woken (``_poll_now``);
         after a poll that worked, register what the start could not."""
         while True:
@@ -418,7 +420,7 @@ class VenRunner:
                 await self._resync(transport, vens)
             await self._check_forgotten(transport, events)
 
-    async def _check_forgotten(self, transport: Any, events: EventEngine) -> None:
+    async def _check_forgotten(self, transport: VtnTransport, events: EventEngine) -> None:
         """After a poll: when there is a sign the VTN forgot us, rebuild what it lost (see the module docstring)."""
         try:
             renamed = await asyncio.to_thread(self.recovery.remember, events.programs,
@@ -433,7 +435,7 @@ class VenRunner:
             self._check_vtn = True
             log.warning("Could not check whether the VTN still knows this VEN: %s", err)
 
-    async def _recover(self, transport: Any) -> None:
+    async def _recover(self, transport: VtnTransport) -> None:
         """Register again the VENs the VTN answers 404 for (the tick loop waits), then move the outbox to the ids
         the VTN uses now."""
         forgotten = await self.recovery.forgotten_vens(transport)
@@ -471,7 +473,7 @@ class VenRunner:
         if not self.vens:
             self.stop()
 
-    async def _start_webhook(self, transport: Any, events: EventEngine, vens: list[str]) -> None:
+    async def _start_webhook(self, transport: VtnTransport, events: EventEngine, vens: list[str]) -> None:
         """Start the callback server and take notifications as hints; subscriptions are made by the first poll
         (each with its own random bearer token; a refused one is retried with backoff, about one poll period
         first, then doubling up to an hour)."""
@@ -505,7 +507,7 @@ class VenRunner:
             self.callbacks = None
 
     # ------------------------------------------------------------------------------ outbox
-    async def _flush_round(self, transport: Any, *, ignore_backoff: bool = False) -> Any:
+    async def _flush_round(self, transport: VtnTransport, *, ignore_backoff: bool = False) -> Any:
         """Flush until nothing more is due right now (a flush reads a bounded batch); returns the last result."""
         while True:
             result = await self.outbox.flush(transport, ignore_backoff=ignore_backoff)
@@ -518,7 +520,7 @@ class VenRunner:
         self.stats.reports_sent = self.outbox.delivered_total
         self.stats.reports_rejected = self.outbox.rejected_total
 
-    async def _flusher(self, transport: Any) -> None:
+    async def _flusher(self, transport: VtnTransport) -> None:
         """Send the outbox at start (an earlier run's leftovers), whenever a tick added reports, and every tick
         while reports wait for their retry."""
         first = True
@@ -551,7 +553,7 @@ class VenRunner:
             if was_down and not self._vtn_down:
                 self._poll_now.set()  # its events may have changed while it was away
 
-    async def _final_flush(self, transport: Any, budget: float) -> None:
+    async def _final_flush(self, transport: VtnTransport, budget: float) -> None:
         """One more flush, retry times ignored, within ``budget`` seconds (what shutdown_flush_seconds left).
 
         Reports whose last attempt may have arrived are looked up only after their settle time; when that comes

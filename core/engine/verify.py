@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from venclient.model import external_resource_name
 from venclient.vtn_errors import VtnNotFound
+from venclient.protocols import ResourceStore, VtnTransport
 
 
 @dataclass
@@ -65,7 +66,7 @@ class VerifyReport:
                 "per_ven": [asdict(v) for v in self.vens]}
 
 
-async def check_ven(store: Any, transport: Any, ven: str) -> VenCheck:
+async def check_ven(store: ResourceStore, transport: VtnTransport, ven: str) -> VenCheck:
     """Compare one VEN's loads with the VTN's resources of that VEN."""
     ven_id, _url = await asyncio.to_thread(store.get_ven_registration, ven)
     check = VenCheck(ven=ven, vtn_ven_id=ven_id)
@@ -114,7 +115,7 @@ async def check_ven(store: Any, transport: Any, ven: str) -> VenCheck:
     return check
 
 
-async def verify(store: Any, transport: Any, vens: Sequence[str], repair: bool = False,
+async def verify(store: ResourceStore, transport: VtnTransport, vens: Sequence[str], repair: bool = False,
                  vtn_url: str | None = None) -> VerifyReport:
     """Check every VEN in ``vens`` (a few at a time); with ``repair`` fix the store side and re-check."""
     gate = asyncio.Semaphore(8)

@@ -43,6 +43,7 @@ from pydantic import ValidationError
 
 from venclient.background_server import BackgroundServer
 from venclient.openadr import ObjectOperation, Subscription
+from venclient.protocols import ListsSubscriptions, RawRequests, VtnTransport
 from venclient.vtn_errors import VtnNotFound, VtnProtocolError
 
 log = logging.getLogger("venclient.webhook")
@@ -334,8 +335,8 @@ class Subscriptions:
     unless a test gives another.
     """
 
-    def __init__(self, transport: Any, *, client_name: str, callback_url: str, server: CallbackServer | None = None,
-                 backoff_base: float = 30.0, backoff_max: float = 3600.0,
+    def __init__(self, transport: VtnTransport, *, client_name: str, callback_url: str,
+                 server: CallbackServer | None = None, backoff_base: float = 30.0, backoff_max: float = 3600.0,
                  clock: Callable[[], float] = time.monotonic):
         self.transport = transport
         self.client_name = client_name[:128]
@@ -364,18 +365,16 @@ class Subscriptions:
     # ------------------------------------------------------------------ reading back
     async def _list(self) -> list[ListedSubscription]:
         """The VTN's subscriptions with our ``clientName`` (also filtered here: some VTNs ignore filters)."""
-        raw = getattr(self.transport, "raw", None)
         found: list[ListedSubscription] = []
-        if raw is None:
-            search = getattr(self.transport, "list_subscriptions", None)
-            if search is None:
+        if not isinstance(self.transport, RawRequests):
+            if not isinstance(self.transport, ListsSubscriptions):
                 return []
-            items = [s.to_wire() for s in await search(client_name=self.client_name)]
+            items = [s.to_wire() for s in await self.transport.list_subscriptions(client_name=self.client_name)]
         else:
             items = []
             previous_first = None
             for page_number in range(MAX_SUBSCRIPTION_PAGES):
-                response = await raw("GET", "/subscriptions", params={
+                response = await self.transport.raw("GET", "/subscriptions", params={
                     "clientName": self.client_name, "skip": page_number * SUBSCRIPTION_PAGE,
                     "limit": SUBSCRIPTION_PAGE})
                 try:
@@ -432,10 +431,9 @@ class Subscriptions:
     async def _create(self, program_id: str, token: str) -> str:
         """POST our subscription for ``program_id``; returns its id (the answer read in any spelling)."""
         body = self.body(program_id, token)
-        raw = getattr(self.transport, "raw", None)
-        if raw is None:
+        if not isinstance(self.transport, RawRequests):
             return str((await self.transport.create_subscription(body)).id)
-        response = await raw("POST", "/subscriptions", json=body.to_wire())
+        response = await self.transport.raw("POST", "/subscriptions", json=body.to_wire())
         try:
             answer = camel_keys(unwrap_json(response.content))
         except ValueError:

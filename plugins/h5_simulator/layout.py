@@ -77,7 +77,7 @@ class H5MeterFile:
     def _open(self) -> h5py.File:
         if not self.path.is_file():
             raise InputError(f"The meter data file {self.path} does not exist; create it with "
-                             f"`ven meterdata generate` or set h5_path.")
+                             f"`ven meterdata generate` or set h5_simulator.h5_path.")
         try:
             return h5py.File(self.path, "r")
         except OSError as err:

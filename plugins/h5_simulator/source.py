@@ -96,7 +96,7 @@ class H5MeterSource:
         return self.file.timeline
 
     def validate_connection(self, connection: Connection) -> None:
-        """``h5sim`` takes no options: it reads the file in settings ``h5_path``."""
+        """``h5sim`` takes no options: it reads the file in settings ``h5_simulator.h5_path``."""
         extra = [name for name in ("host", "port", "topic", "file") if getattr(connection, name)]
         extra += [f"--param {key}" for key in (connection.params or {})]
         if extra:

@@ -19,7 +19,7 @@ CHUNK = 500  # ids per IN (...) list
 
 
 class BacklogMethods:
-    """Backlog methods of the ResourceStore protocol (section *backlog* of :class:`venclient.protocols.ResourceStore`)."""
+    """:class:`venclient.protocols.BacklogRecords` (an optional store capability) on SQLAlchemy Core."""
 
     engine: sa.Engine
 

@@ -31,7 +31,7 @@ class _Refused(Exception):
 
 
 class LeaseMethods:
-    """Lease methods of the ResourceStore protocol (section *leases* of :class:`venclient.protocols.ResourceStore`)."""
+    """:class:`venclient.protocols.LeaseRecords` (an optional store capability) on SQLAlchemy Core."""
 
     engine: sa.Engine
 
