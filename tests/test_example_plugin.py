@@ -87,3 +87,18 @@ def test_the_kit_serves_a_local_vtn(ven_local_vtn):
                                                                  "client_id": "ven-dev",
                                                                  "client_secret": "ven-dev-secret"}, timeout=10)
     assert answer.status_code == 200 and answer.json()["access_token"]
+
+
+def test_a_connections_file_takes_the_plugin_keys(ven_runtime, tmp_path):
+    path = tmp_path / "connections.toml"
+    path.write_text('[[resource]]\nids = ["r-Herning-000", "r-Herning-001"]\ntype = "sine"\namplitude = 500\n'
+                    'period = 60.0\nphase = 90\n', encoding="utf-8")
+    result = CliRunner().invoke(build_app(ven_runtime), ["resources", "connect", "--from", str(path)],
+                                obj=ven_runtime)
+    assert result.exit_code == 0, (result.output, result.exception)
+    for rid in ("r-Herning-000", "r-Herning-001"):
+        assert ven_runtime.store().resource_connections(rid)["reader"].params == WAVE
+    path.write_text('[[resource]]\nid = "r-Herning-000"\ntype = "sine"\nperiod = "slow"\n', encoding="utf-8")
+    result = CliRunner().invoke(build_app(ven_runtime), ["resources", "connect", "--from", str(path)],
+                                obj=ven_runtime)
+    assert isinstance(result.exception, InputError) and "period must be a number" in str(result.exception)
