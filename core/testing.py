@@ -59,25 +59,28 @@ def expected_watts(meter_number: int, component: int, row: int) -> float:
 def write_meter_file(path: Path, meter_ids: Sequence[str] = METER_IDS, rows: int = ROWS, *,
                      by_attribute: Sequence[str] = (), skip: Sequence[tuple[str, str]] = (),
                      start_s: float = START_S) -> Path:
-    """An H5 meter file in the seeds' layout holding :func:`expected_watts`; meters in ``by_attribute`` get an
+    """An H5 meter file in the seeds' layout (:mod:`venclient.plugins.h5_simulator.layout`) holding
+    :func:`expected_watts`; meters in ``by_attribute`` get an
     arbitrary group name and only a ``meter_id`` attribute; ``(meter_id, "load_n")`` pairs in ``skip`` are
     left out."""
     import h5py
     import numpy as np
 
+    from venclient.plugins.h5_simulator.layout import GROUP_PREFIX, METER_ID_ATTR, METERS_GROUP, POWER_DATASET
+
     times = start_s + 3600.0 * np.arange(rows)
     with h5py.File(path, "w") as f:
-        meters = f.create_group("meters")
+        meters = f.create_group(METERS_GROUP)
         for number, meter_id in enumerate(meter_ids, start=1):
-            name = f"site_{number:03d}" if meter_id in by_attribute else f"meter_{meter_id}"
+            name = f"site_{number:03d}" if meter_id in by_attribute else f"{GROUP_PREFIX}{meter_id}"
             group = meters.create_group(name)
-            group.attrs["meter_id"] = meter_id
+            group.attrs[METER_ID_ATTR] = meter_id
             group.attrs["num_load_components"] = 6
             for component, load in enumerate(LOAD_COMPONENTS):
                 if (meter_id, load) in skip:
                     continue
                 watts = np.array([expected_watts(number, component, r) for r in range(rows)])
-                group.create_dataset(f"{load}/power", data=np.column_stack([times, watts]))
+                group.create_dataset(f"{load}/{POWER_DATASET}", data=np.column_stack([times, watts]))
     return path
 
 
