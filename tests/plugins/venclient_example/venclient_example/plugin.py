@@ -9,8 +9,7 @@ from typing import Any, Mapping
 
 import typer
 
-from venclient import hookimpl
-from venclient.connection_options import ConnectionDraft, ConnectionOption, ConnectionOptions
+from venclient import ConnectionDraft, ConnectionOption, ConnectionOptions, hookimpl
 from venclient_example.recorder import RecordingWriter
 from venclient_example.sine import KIND, SineMeterSource, describe
 
