@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from venclient import QUALITY_MISSING, QUALITY_OK, Connection, InputError
 from venclient.cli.app import build_app
 from venclient.testing import SMALL_FLEET, collect_once
-from venclient_example.sine import COMPONENT_SHIFT, SineMeterSource, parse_wave
+from venclient_example.sine import SineMeterSource
+from venclient_example.wave import COMPONENT_SHIFT, parse_wave
 
 WAVE = {"amplitude": 500.0, "period": 60.0, "phase": 90.0}
 

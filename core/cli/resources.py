@@ -16,7 +16,6 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from venclient.clock import Clock
 from venclient.errors import InputError
 from venclient.model import LOAD_COMPONENTS, STATUSES, Connection, Resource
 from venclient.cli.connections import (build_connection, check_connection, component_name,
@@ -185,6 +184,8 @@ def build_resources_app() -> typer.Typer:
             extra["resource"] = resource
         if _accepts(test_read, "tick"):
             timeline = source.timeline() if callable(getattr(source, "timeline", None)) else None
+            from venclient.clock import Clock  # numpy: only when a meter is read
+
             extra["tick"] = Clock.from_settings(runtime.settings, timeline).tick
         timeout = max(float(runtime.settings.get("collect.source_timeout_seconds", 5.0)), DEFAULT_TEST_TIMEOUT)
         started = time.perf_counter()

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from venclient.cli.groups import command_group
 from venclient.errors import InputError
-from venclient.openadr import Event, Program
 from venclient.cli.output import console, plural, print_json, table
 from venclient.vtn_errors import VtnError
+
+if TYPE_CHECKING:  # pragma: no cover - the OpenADR models load when a command reads the VTN
+    from venclient.openadr import Event, Program
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 VTN_GROUP_HELP = "Talk to an OpenADR 3.0.1 VTN, or run the local development VTN."

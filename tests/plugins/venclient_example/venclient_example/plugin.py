@@ -5,13 +5,18 @@ Registered by the entry point ``[project.entry-points.venclient] example = "venc
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import typer
 
 from venclient import ConnectionDraft, ConnectionOption, ConnectionOptions, hookimpl
-from venclient_example.recorder import RecordingWriter
-from venclient_example.sine import KIND, SineMeterSource, describe
+from venclient_example.wave import KIND, describe
+
+if TYPE_CHECKING:  # pragma: no cover
+    from venclient_example.recorder import RecordingWriter
+    from venclient_example.sine import SineMeterSource
+
+# The source and the writer (numpy) load when a runtime asks for them, so `ven --help` stays fast.
 
 
 def apply_options(draft: ConnectionDraft, values: Mapping[str, Any]) -> None:
@@ -32,12 +37,16 @@ CONNECTION_OPTIONS = ConnectionOptions(
 @hookimpl
 def ven_meter_sources(settings: Any) -> list[SineMeterSource]:
     """One source serving ``sine``."""
+    from venclient_example.sine import SineMeterSource
+
     return [SineMeterSource()]
 
 
 @hookimpl
 def ven_writers(settings: Any) -> list[RecordingWriter]:
     """One writer serving ``sine`` writer connections."""
+    from venclient_example.recorder import RecordingWriter
+
     return [RecordingWriter()]
 
 

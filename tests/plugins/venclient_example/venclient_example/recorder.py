@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from venclient import Connection, Load
-from venclient_example.sine import KIND, parse_wave
+from venclient_example.wave import KIND, parse_wave
 
 
 @dataclass(frozen=True)
