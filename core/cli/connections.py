@@ -149,6 +149,8 @@ def build_connection(kind: str, *, file: str | None = None, host: str | None = N
 def check_connection(runtime: Any, connection: Connection, sources: Mapping[str, Any] | None = None,
                      writers: Mapping[str, Any] | None = None) -> None:
     """Raise InputError unless an enabled plugin serves the connection's kind and accepts its options."""
+    from venclient.protocols import ValidatesConnections
+
     sources = runtime.meter_sources() if sources is None else sources
     kind = connection.type
     if connection.actortype == WRITER:
@@ -157,16 +159,16 @@ def check_connection(runtime: Any, connection: Connection, sources: Mapping[str,
         if handler is None:
             known = ", ".join(sorted(writers)) or "none"
             raise InputError(f"No enabled plugin writes connection kind {kind!r}; writer kinds: {known}.")
-        validate = getattr(handler, "validate_connection", None) or getattr(sources.get(kind),
-                                                                             "validate_connection", None)
+        checkers = (handler, sources.get(kind))  # a writer without its own check: the kind's source checks
     else:
         handler = sources.get(kind)
         if handler is None:
             known = ", ".join(sorted(sources)) or "none"
             raise InputError(f"Unknown connection kind {kind!r}: the enabled plugins serve {known}.")
-        validate = getattr(handler, "validate_connection", None)
-    if callable(validate):
-        validate(connection)
+        checkers = (handler,)
+    checker = next((c for c in checkers if isinstance(c, ValidatesConnections)), None)
+    if checker is not None:
+        checker.validate_connection(connection)
 
 
 def _toml_entry(entry: Any, number: int, path: Path, by_kind: KindOptions) -> tuple[list[str], Connection]:

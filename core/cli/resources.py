@@ -175,15 +175,17 @@ def build_resources_app() -> typer.Typer:
         if source is None:
             raise InputError(f"Resource {resource_id} is read through {connection.type!r}, which no enabled "
                              f"plugin serves (served: {', '.join(sorted(sources)) or 'none'}).")
-        test_read = getattr(source, "test_read", None)
-        if not callable(test_read):
+        from venclient.protocols import HasTimeline, ReadsOnDemand
+
+        if not isinstance(source, ReadsOnDemand):
             raise InputError(f"The {connection.type} source ({type(source).__name__}) cannot read one resource "
                              f"on its own; use `ven collect` instead.")
+        test_read = source.test_read
         extra: dict[str, Any] = {}
         if _accepts(test_read, "resource"):
             extra["resource"] = resource
         if _accepts(test_read, "tick"):
-            timeline = source.timeline() if callable(getattr(source, "timeline", None)) else None
+            timeline = source.timeline() if isinstance(source, HasTimeline) else None
             from venclient.clock import Clock  # numpy: only when a meter is read
 
             extra["tick"] = Clock.from_settings(runtime.settings, timeline).tick
