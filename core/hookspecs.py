@@ -27,7 +27,19 @@ Rules of the house:
 * Collecting hooks return one value (or a list, where stated) per implementation; ``None`` is skipped.
 * A hook must not block the event loop: blocking I/O belongs in a thread (``asyncio.to_thread``).
 * The objects returned implement the :mod:`venclient.protocols` contracts (``ResourceStore``,
-  ``MeterSource``, ``VtnTransport``, ``Writer``); those files state what each method must do.
+  ``MeterSource``, ``VtnTransport``, ``Writer``); those files state what each method must do, and which
+  optional capabilities (small runtime-checkable protocols such as ``ValidatesConnections``) the framework
+  uses when an object has them.
+* Observer hooks (``ven_readings``, ``ven_event``) are called through one helper in the same order
+  (later-registered first) and with the same isolation: an implementation that raises is logged once with
+  its plugin's name, the other plugins still see the call, and its later failures are counted.
+* Import what you need from ``venclient`` itself (``from venclient import hookimpl, MeterSource, LoadBatch,
+  SourceReading, InputError, QUALITY_OK …``); other module paths may change between releases.
+* Keep the module that holds your hook implementations cheap to import: ``ven --help`` imports every
+  plugin's, so import hardware and data libraries (numpy, pymodbus, h5py …) inside the hook functions.
+* ``tests/plugins/venclient_example`` is a complete plugin (a meter source, a writer, connect options and a
+  command), and the ``venclient.testing`` pytest plugin gives your tests a runtime, a local VTN and
+  ``collect_once`` (see the README's plugin guide).
 """
 
 from __future__ import annotations
@@ -131,7 +143,8 @@ def ven_readings(tick: Any, readings: Any) -> None:
     ``tick`` is a :class:`venclient.clock.Tick` (index and UTC time); ``readings`` is a
     :class:`venclient.model.Readings` batch (numpy arrays: load ids, values in watts, quality codes).
     Called after each collection, before reporting.  Must be quick: an exporter that does I/O should
-    queue the batch and write it from its own thread.  Exceptions are logged and do not stop the tick.
+    queue the batch and write it from its own thread.
+    Exceptions are logged (once per plugin, then counted) and do not stop the tick or the other plugins.
     """
 
 
