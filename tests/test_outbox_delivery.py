@@ -240,3 +240,28 @@ async def test_a_flush_cut_off_by_a_deadline_still_counts_what_it_delivered(stor
     assert outbox.delivered_total == 4 and outbox.rejected_total == 0
     assert store.outbox_counts()["pending"] == 2
     assert sum(len(vtn_reports(local_vtn.state, ven=ven)) for ven in VENS) == 4
+
+
+async def test_a_store_refusing_writes_mid_flush_is_the_stores_failure_not_the_vtns(store, vtn, caplog):
+    """A store that turns read-only while a report is being sent raises StoreUnavailable (the run loop reports
+    that streak once) — it is not logged as 'The VTN does not take reports', and nothing reaches the VTN."""
+    from venclient.errors import StoreUnavailable
+
+    server, _, transport = vtn
+    outbox = Outbox(store)
+    await outbox.put(tick_reports(server.state, 0)[:1], tick_ms=0)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise StoreUnavailable("The store x refuses writes: the database is read-only.")
+
+    original = store.outbox_mark_attempt
+    store.outbox_mark_attempt = refuse
+    try:
+        with pytest.raises(StoreUnavailable):
+            await outbox.flush(transport)
+    finally:
+        store.outbox_mark_attempt = original
+    assert not [r for r in caplog.records if "does not take reports" in r.getMessage()]
+    assert vtn_reports(server.state) == []
+    result = await outbox.flush(transport)
+    assert result.sent == 1 and len(vtn_reports(server.state)) == 1

@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
+from venclient.errors import StoreUnavailable
 from venclient.engine.report import WireReport
 from venclient.protocols import (FindsReports, ListsReports, PostsReportText, ResourceStore, SettlesUnknownOutcomes,
                                  VtnTransport)
@@ -225,6 +226,8 @@ class Outbox:
                                 row["id"], err)
                 return True
             return await self._defer(transport, row, str(err), result, maybe_delivered=err.maybe_delivered, err=err)
+        except StoreUnavailable:
+            raise  # the store, not the VTN, failed (disk full, read-only): the run loop reports that streak
         except Exception as err:  # noqa: BLE001 - any transport failure leaves the report for the next round
             return await self._defer(transport, row, f"{type(err).__name__}: {err}", result, maybe_delivered=True)
         await self._delivered(row, result, already=False)
