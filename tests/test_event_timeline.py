@@ -251,3 +251,21 @@ def test_slot_of_an_open_ended_interval_is_active_forever_after_its_start():
     slot = Slot(0, "SIMPLE", (1,), RECEIVED, None)
     assert slot.active_at(RECEIVED) and slot.active_at(RECEIVED + timedelta(days=10**5))
     assert not slot.active_at(RECEIVED - timedelta(seconds=1))
+
+
+def test_event_duration_cuts_a_split_interval_after_splitting_it():
+    e = event(duration="PT2H", intervals=[{"id": 0, "intervalPeriod": {"start": "2025-06-25T00:00:00Z",
+                                                                       "duration": "PT3H"},
+                                           "payloads": [{"type": "PRICE", "values": [0.17, 0.03, 0.11]}]}])
+    assert [(s.value, s.start.hour, s.end.hour) for s in event_timeline(e, received=RECEIVED).slots] == [
+        (0.17, 0, 1), (0.03, 1, 2)]
+
+
+def test_interval_spans_include_report_only_intervals_with_empty_payloads():
+    from venclient.engine.timeline import interval_spans
+
+    e = event(intervalPeriod={"start": "2025-06-25T00:00:00Z", "duration": "PT1H"},
+              intervals=[{"id": 7, "payloads": []}, {"id": 9, "payloads": []}])
+    spans, cancelled = interval_spans(e, received=RECEIVED)
+    assert not cancelled and event_timeline(e, received=RECEIVED).slots == ()
+    assert [(s.interval_id, s.index, s.start.hour, s.end.hour) for s in spans] == [(7, 0, 0, 1), (9, 1, 1, 2)]

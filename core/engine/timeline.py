@@ -240,6 +240,69 @@ def _first_pass(event: Any, received: datetime, seed: int | None) -> tuple[list[
     return out, False, shifts
 
 
+@dataclass(frozen=True, slots=True)
+class IntervalSpan:
+    """Where one event interval lies in time: its id, its position in ``event.intervals``, absolute start and
+    end (``None``: open-ended), its explicit length (``None`` when it had none) and the repeat it belongs to."""
+
+    interval_id: int
+    index: int
+    start: datetime
+    end: datetime | None
+    length: timedelta | None = None
+    loop: int = 0
+
+
+def _looped_spans(event: Any, received: datetime, seed: int | None, now: datetime | None,
+                  until: datetime | None) -> tuple[list[IntervalSpan], datetime | None, bool, list[timedelta]]:
+    """The spans, repeated under ``event.duration`` but not cut; the cut-off moment (``None``: none); cancelled;
+    shifts."""
+    rows, cancelled, shifts = _first_pass(event, received, seed)
+    spans = [IntervalSpan(interval.id, index, start, end, length)
+             for index, (interval, start, end, length) in enumerate(rows)]
+    span_text = (getattr(event, "model_extra", None) or {}).get("duration")
+    if not span_text or not spans or cancelled:
+        return spans, None, cancelled, shifts
+    first = min(s.start for s in spans)
+    stop = _end(first, parse_duration(str(span_text)))  # None: indefinitely
+    horizon = until or (now or received) + DEFAULT_LOOP_HORIZON
+    ends = [s.end for s in spans]
+    pattern_end = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
+    looped = list(spans)
+    if pattern_end is not None and pattern_end > first and (stop is None or stop > pattern_end):
+        period = pattern_end - first
+        limit = horizon if stop is None else min(stop, horizon)
+        loop = 1
+        while first + period * loop < limit and len(looped) < MAX_SLOTS:
+            offset = period * loop
+            looped.extend(IntervalSpan(s.interval_id, s.index, s.start + offset,
+                                       None if s.end is None else s.end + offset, s.length, loop) for s in spans)
+            loop += 1
+    return looped, stop, cancelled, shifts
+
+
+def _cut(start: datetime, end: datetime | None, stop: datetime | None) -> tuple[bool, datetime | None]:
+    """Whether a piece starting at ``start`` survives the cut-off ``stop``, and its end after the cut."""
+    if stop is None:
+        return True, end
+    if start >= stop:
+        return False, end
+    return True, (end if end is not None and end <= stop else stop)
+
+
+def interval_spans(event: Any, *, received: datetime, seed: int | None = None, now: datetime | None = None,
+                   until: datetime | None = None) -> tuple[list[IntervalSpan], bool]:
+    """The spans of ``event``'s intervals (payloads or not: a 'report-only' event's empty intervals count) and
+    whether the event is cancelled.  Arguments as for :func:`event_timeline`."""
+    looped, stop, cancelled, _shifts = _looped_spans(event, received, seed, now, until)
+    spans = []
+    for s in looped:
+        keep, end = _cut(s.start, s.end, stop)
+        if keep:
+            spans.append(s if end == s.end else IntervalSpan(s.interval_id, s.index, s.start, end, s.length, s.loop))
+    return spans, cancelled
+
+
 def event_timeline(event: Any, *, received: datetime, seed: int | None = None, now: datetime | None = None,
                    until: datetime | None = None) -> Timeline:
     """The :class:`Timeline` of ``event`` (an :class:`venclient.openadr.Event`).
@@ -248,46 +311,19 @@ def event_timeline(event: Any, *, received: datetime, seed: int | None = None, n
     per-VEN-and-event integer that fixes the ``randomizeStart`` draws; ``until`` bounds the repeats a looping
     ``event.duration`` generates (default ``now`` — or ``received`` — plus a week).
     """
-    rows, cancelled, shifts = _first_pass(event, received, seed)
+    looped, stop, cancelled, shifts = _looped_spans(event, received, seed, now, until)
     modified = getattr(event, "modification_date_time", None)
-    if cancelled:
-        return Timeline(event.id, event.priority, (), True, modified, tuple(shifts))
+    intervals = list(event.intervals or ())
     slots: list[Slot] = []
-    for interval, start, end, length in rows:
-        slots.extend(_payload_slots(interval.id, interval.payloads, start, end, length, 0))
-    span_text = (getattr(event, "model_extra", None) or {}).get("duration")
-    if span_text and slots:
-        slots = _apply_event_duration(slots, parse_duration(str(span_text)), until or (now or received)
-                                      + DEFAULT_LOOP_HORIZON)
+    for span in looped:
+        for slot in _payload_slots(span.interval_id, intervals[span.index].payloads, span.start, span.end,
+                                   span.length, span.loop):
+            keep, end = _cut(slot.start, slot.end, stop)
+            if keep:
+                slots.append(slot if end == slot.end else Slot(slot.interval_id, slot.payload_type, slot.values,
+                                                               slot.start, end, slot.sub, slot.loop))
     slots.sort(key=lambda s: (s.start, s.interval_id, s.payload_type, s.sub))
-    return Timeline(event.id, event.priority, tuple(slots), False, modified, tuple(shifts))
-
-
-def _apply_event_duration(slots: list[Slot], span: timedelta, until: datetime) -> list[Slot]:
-    """Cut the slots at ``first start + span``, or repeat the pattern back to back up to it (and ``until``)."""
-    first = min(s.start for s in slots)
-    stop = _end(first, span)  # None: indefinitely
-    ends = [s.end for s in slots]
-    pattern_end = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
-    out = list(slots)
-    if pattern_end is not None and pattern_end > first and (stop is None or stop > pattern_end):
-        period = pattern_end - first
-        limit = until if stop is None else min(stop, until)
-        loop = 1
-        while first + period * loop < limit and len(out) < MAX_SLOTS:
-            offset = period * loop
-            out.extend(Slot(s.interval_id, s.payload_type, s.values, s.start + offset,
-                            None if s.end is None else s.end + offset, s.sub, loop) for s in slots)
-            loop += 1
-    if stop is None:
-        return out
-    cut = []
-    for s in out:
-        if s.start >= stop:
-            continue
-        cut.append(s if s.end is not None and s.end <= stop else
-                   Slot(s.interval_id, s.payload_type, s.values, s.start, stop, s.sub, s.loop))
-    return cut
+    return Timeline(event.id, event.priority, tuple(slots), cancelled, modified, tuple(shifts))
 
 
 def _priority_rank(priority: int | None) -> float:
