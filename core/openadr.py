@@ -285,7 +285,7 @@ class Event(VtnObject):
     report_descriptors: list[ReportDescriptor] | None = None
     payload_descriptors: list[EventPayloadDescriptor] | None = None
     interval_period: IntervalPeriod | None = None
-    intervals: Annotated[list[Interval], NullAsEmpty]
+    intervals: Annotated[list[Interval], NullAsEmpty]  # required in 3.0.1: a 'report-only' event sends [] (or null)
 
 
 class ReportResource(OpenADRModel):
