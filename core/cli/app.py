@@ -20,6 +20,7 @@ from venclient.cli.output import console, print_json, table
 from venclient.errors import SettingsError, VenError
 from venclient.plugin_manager import list_plugins
 from venclient.runtime import Runtime
+from venclient.safe_text import LOG_LIMIT, PrintableLogFilter, printable
 from venclient.settings import effective_settings
 
 #: the core's command modules; each attaches its commands with ``add_commands(app)``, as plugins do in ``ven_cli``
@@ -48,9 +49,9 @@ def _log_level_source(ctx: typer.Context) -> str:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(message)s", datefmt="%H:%M:%S",
-                        handlers=[RichHandler(console=console(stderr=True), show_path=False,
-                                              rich_tracebacks=False)], force=True)
+    handler = RichHandler(console=console(stderr=True), show_path=False, rich_tracebacks=False)
+    handler.addFilter(PrintableLogFilter())  # messages may quote a VTN or a device: no terminal control
+    logging.basicConfig(level=level, format="%(message)s", datefmt="%H:%M:%S", handlers=[handler], force=True)
     for noisy in ("httpx", "httpcore", "pymodbus", "uvicorn.access", "amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
@@ -118,7 +119,8 @@ def build_app(runtime: Runtime) -> typer.Typer:
 
 
 def _fail(message: str, code: int) -> None:
-    console(stderr=True).print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+    console(stderr=True).print(f"[bold red]Error:[/] {escape(printable(message, LOG_LIMIT))}", markup=True,
+                               highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

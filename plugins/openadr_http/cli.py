@@ -89,7 +89,7 @@ async def _events(transport: Any, program_name: str | None) -> tuple[list[Event]
 
 def _event_row(event: Event, names: dict[str, str]) -> tuple[Any, ...]:
     period = event.interval_period
-    start = period.start.isoformat(timespec="minutes") if period else ""
+    start = period.start.isoformat(timespec="minutes") if period and period.start else ""
     payloads = sorted({p.type for i in event.intervals for p in i.payloads})
     reports = sorted({f"{d.payload_type}" + (f" {d.units}" if d.units else "") for d in event.report_descriptors or ()})
     return (event.event_name or event.id or "", names.get(event.program_id, event.program_id),
