@@ -140,9 +140,11 @@ def ven_event(change: str, event: Any, loads: Sequence[Any]) -> None:
 
     ``change`` is ``"created"``, ``"changed"`` or ``"removed"``; ``event`` is a
     :class:`venclient.openadr.Event`; ``loads`` is a read-only sequence of the :class:`venclient.model.Load` objects
-    the event targets — by ``RESOURCE_NAME`` target (a load's VTN resourceName or a resource id), by
-    ``VEN_NAME`` target, or every load of the VENs this process runs when the event has neither (the whole
-    program).  It reads the loads from the store as you iterate (one VEN at a time) and makes each Load when
+    the event targets — by ``RESOURCE_NAME`` (a load's VTN resourceName or a resource id), ``VEN_NAME``,
+    ``GROUP`` (``ven resources set-group``) or ``POWER_SERVICE_LOCATION`` (the meter point) targets, any of them
+    naming a load targets it, narrowed by the program's own targets; every load of the VENs this process runs
+    when the event has no targets; none when all its targets are of types we cannot resolve (see
+    :mod:`venclient.engine.targets`).  It reads the loads from the store as you iterate (one VEN at a time) and makes each Load when
     read, so a fleet-wide event costs nothing until you iterate; ``len(loads)`` is cheap, and iterating a
     large selection is blocking I/O (do it in a thread).
     Act on them (switch a relay, set a set-point) or just log.  Called on the event loop: do blocking I/O in

@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from venclient import __version__
-from venclient.cli import collect, register, resources, run
+from venclient.cli import collect, register, resource_groups, resources, run
 from venclient.cli.output import console, print_json, table
 from venclient.errors import SettingsError, VenError
 from venclient.plugin_manager import list_plugins
@@ -24,7 +24,7 @@ from venclient.safe_text import LOG_LIMIT, PrintableLogFilter, printable
 from venclient.settings import effective_settings
 
 #: the core's command modules; each attaches its commands with ``add_commands(app)``, as plugins do in ``ven_cli``
-COMMAND_MODULES = (register, run, resources, collect)
+COMMAND_MODULES = (register, run, resources, resource_groups, collect)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 

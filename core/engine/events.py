@@ -2,14 +2,11 @@
 
 Every poll reads the events of the followed programs (paged by the transport) and compares them with the
 last poll: an unseen id is ``created``, a different ``modificationDateTime`` (or body) is ``changed``, an id
-that disappeared is ``removed``.  For each change the engine resolves the loads the event targets —
-
-* ``RESOURCE_NAME`` targets: loads whose VTN resourceName (or resource id) is listed;
-* ``VEN_NAME`` targets: every load of the listed VENs we run;
-* no such targets: every load of every VEN we run (the whole program) —
-
-then calls ``ven_event(change, event, loads)`` on every plugin and hands the loads that have a writer
-connection to their writer.  The parts: :mod:`venclient.engine.tracker` (what changed),
+that disappeared is ``removed``.  For each change the engine resolves the loads the event targets
+(:mod:`venclient.engine.targets`: ``RESOURCE_NAME``, ``VEN_NAME``, ``GROUP``, ``POWER_SERVICE_LOCATION``, a union
+within the event, narrowed by the program's own targets; no targets: every load of the VENs we run; only types
+we cannot resolve: no load), then calls ``ven_event(change, event, loads)`` on every plugin and hands the loads
+that have a writer connection to their writer.  The parts: :mod:`venclient.engine.tracker` (what changed),
 :mod:`venclient.engine.targets` (which loads), :mod:`venclient.engine.actuator` (the writers); this module polls,
 takes webhook hints and dispatches.
 
@@ -203,7 +200,8 @@ class EventEngine:
         if not changes:
             return
         for item in changes:
-            loads = await asyncio.to_thread(self.directory.targeted, item.event)
+            loads = await asyncio.to_thread(self.directory.targeted, item.event,
+                                            self.programs.get(item.event.program_id))
             self.event_hook(change=item.change, event=item.event, loads=loads)
             await self.actuator.act(item.change, item.event, loads)
 
