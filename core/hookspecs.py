@@ -152,3 +152,25 @@ def ven_event(change: str, event: Any, loads: Sequence[Any]) -> None:
     Connections with ``actortype = "writer"`` are acted on by the framework itself (see ``ven_writers``).
     After a restart every active event is reported as ``created`` again.
     """
+
+
+@hookspec
+def ven_event_interval(phase: str, event: Any, interval: Any, loads: Sequence[Any], opted_out: Any) -> None:
+    """An interval of a demand-response event started or ended, in the clock's time (``ven run`` only).
+
+    ``phase`` is ``"start"`` or ``"end"``; ``event`` the :class:`venclient.openadr.Event`; ``interval`` its
+    :class:`venclient.openadr.Interval` (``None`` if the event no longer holds it); ``loads`` the targeted loads,
+    as for ``ven_event`` (a lazy read-only sequence).  ``opted_out`` tells which of them are opted out of this
+    event (``ven events opt-out``): ``load in opted_out`` (or a resource id), ``opted_out.everything`` (the
+    whole event), ``opted_out.resources`` (the resource ids), falsy when nothing is opted out
+    (:class:`venclient.engine.scheduler.OptOuts`).
+
+    Called at every boundary of the event's timeline (:mod:`venclient.engine.timeline`: ``randomizeStart``
+    applied, sub-intervals of a multi-valued payload counted as their interval): with the wall clock when the
+    moment comes, with the replay clock on the first tick at or after it.  An event removed or cancelled while an
+    interval is active ends it.  After a restart the intervals active then start again (past ones are not
+    replayed).  Ends come before starts at the same moment.  Writer connections are acted on by the framework
+    (the values the connection's ``payload``/``levels``/``scale`` choose, its ``release_value`` when nothing
+    applies any more); use this hook to act on schedules without polling.  Called on the event loop: do blocking
+    I/O in a thread.  Exceptions are logged per plugin.
+    """

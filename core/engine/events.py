@@ -27,6 +27,7 @@ from venclient.plugin_manager import IsolatedHook
 from venclient.vtn_errors import VtnNotFound
 from venclient.engine.webhook import object_id, read_notification
 from venclient.engine.actuator import EventActuator
+from venclient.engine.scheduler import EventScheduler
 from venclient.engine.targets import LoadDirectory
 from venclient.engine.tracker import CHANGED, CREATED, REMOVED, EventChange, EventTracker
 from venclient.protocols import VtnTransport
@@ -57,6 +58,8 @@ class EventEngine:
         self._lock = asyncio.Lock()
         self.actuator = EventActuator(runtime.store(), runtime.writers())
         self.event_hook = IsolatedHook(runtime.pm.hook.ven_event)
+        # Set by ``ven run``: carries the events out over time (then the actuator's one-off writes are not made).
+        self.scheduler: EventScheduler | None = None
         # Called with the followed program ids whenever a notification made the engine re-read the programs
         # (``ven run`` subscribes to new ones there, before their events are read).
         self.program_listener: Callable[[list[str]], Awaitable[Any]] | None = None
@@ -196,14 +199,23 @@ class EventEngine:
 
     async def dispatch(self, changes: Sequence[EventChange]) -> None:
         """Call ``ven_event`` for each change with its targeted loads (every plugin, a failing one logged and
-        skipped: :class:`venclient.plugin_manager.IsolatedHook`), then the writers."""
+        skipped: :class:`venclient.plugin_manager.IsolatedHook`), then the writers: through the scheduler when
+        one is set (``ven run``: at the intervals' boundaries), else at once with the current value."""
         if not changes:
             return
         for item in changes:
             loads = await asyncio.to_thread(self.directory.targeted, item.event,
                                             self.programs.get(item.event.program_id))
             self.event_hook(change=item.change, event=item.event, loads=loads)
-            await self.actuator.act(item.change, item.event, loads)
+            if self.scheduler is None:
+                await self.actuator.act(item.change, item.event, loads)
+        await self.replan([item.event.id for item in changes if item.change == REMOVED and item.event.id])
+
+    async def replan(self, gone: Sequence[str] = ()) -> None:
+        """Let the scheduler (when set) plan the current events again (after changes, or when loads changed);
+        ``gone``: ids of removed events whose kept state it may forget."""
+        if self.scheduler is not None:
+            await self.scheduler.replan(list(self.tracker.events.values()), self.programs, gone)
 
     def report_requests(self) -> list[Event]:
         """The active events that ask for reports (have reportDescriptors), oldest first."""

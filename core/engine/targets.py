@@ -89,6 +89,10 @@ class LoadSelection(Sequence[Load]):
         offset = position - (self._ends[n - 1] if n else 0)
         return self._rows(self._parts[n])[offset].to_load()
 
+    def rows(self) -> Iterator[LoadRow]:
+        """The selection's :class:`venclient.model.LoadRow` s, read as iterated (no Load objects made)."""
+        return self._iter_rows()
+
     def __iter__(self) -> Iterator[Load]:
         return map(LoadRow.to_load, self._iter_rows())
 
