@@ -112,28 +112,32 @@ class EventScheduler:
         self._moments: list[datetime] = []
         self._last: datetime | None = None
         self._lock = asyncio.Lock()
+        self._planning = asyncio.Lock()
         self._wake = asyncio.Event()
         self._warned: set[str] = set()
-        self._memory_states: dict[tuple[str, str], tuple[float, int]] = {}  # without EventStateRecords
+        self._states_read: dict[tuple[str, str], tuple[float, int]] = {}  # (VEN, event id) → (received, seed)
 
     # ------------------------------------------------------------------------------------------- planning
     async def replan(self, events: Sequence[Event], programs: Mapping[str, Any] | None = None,
                      gone: Sequence[str] = ()) -> None:
         """Plan ``events`` (the engine's current events; any not given are dropped), forget the store state of
         ``gone`` event ids (removed from the VTN), then reconcile at once."""
-        moment = self.now()
-        plans = await asyncio.to_thread(self._plan_all, list(events), dict(programs or {}), moment, list(gone))
-        async with self._lock:
-            self.plans = plans
-            self._moments = sorted({m for plan in plans.values() for group in plan.groups
-                                    for s in group.timeline.slots for m in (s.start, s.end) if m is not None})
-        self._wake.set()
-        await self.reconcile(moment)
+        async with self._planning:  # one plan at a time (the engine's changes and a loads refresh may overlap)
+            moment = self.now()
+            plans = await asyncio.to_thread(self._plan_all, list(events), dict(programs or {}), moment, list(gone))
+            async with self._lock:
+                self.plans = plans
+                self._moments = sorted({m for plan in plans.values() for group in plan.groups
+                                        for s in group.timeline.slots for m in (s.start, s.end) if m is not None})
+            self._wake.set()
+            await self.reconcile(moment)
 
     def _plan_all(self, events: list[Event], programs: dict[str, Any], moment: datetime,
                   gone: list[str]) -> dict[str, _EventPlan]:
-        if gone and isinstance(self.store, EventStateRecords):
-            self.store.event_states_forget(gone)
+        if gone:
+            if isinstance(self.store, EventStateRecords):
+                self.store.event_states_forget(gone)
+            self._states_read = {key: value for key, value in self._states_read.items() if key[1] not in gone}
         events = [e for e in events if e.id]
         vens = list(self.directory.vens)
         states = self._states(vens, [e.id for e in events if e.id], moment)
@@ -163,16 +167,16 @@ class EventScheduler:
 
     def _states(self, vens: list[str], event_ids: list[str], moment: datetime) -> dict[tuple[str, str],
                                                                                        tuple[float, int]]:
-        """``(received, seed)`` per VEN and event: kept by the store, else in memory for this run."""
-        proposed = {event_id: (moment.timestamp(), secrets.randbits(62)) for event_id in event_ids}
-        found: dict[tuple[str, str], tuple[float, int]] = {}
+        """``(received, seed)`` per VEN and event: kept by the store (read once per run), else in memory."""
         for ven in vens:
-            if isinstance(self.store, EventStateRecords):
-                kept = self.store.event_states(ven, proposed) if proposed else {}
-            else:
-                kept = {i: self._memory_states.setdefault((ven, i), proposed[i]) for i in event_ids}
-            found.update({(ven, event_id): value for event_id, value in kept.items()})
-        return found
+            missing = [i for i in event_ids if (ven, i) not in self._states_read]
+            if not missing:
+                continue
+            proposed = {i: (moment.timestamp(), secrets.randbits(62)) for i in missing}
+            kept = (self.store.event_states(ven, proposed) if isinstance(self.store, EventStateRecords)
+                    else proposed)
+            self._states_read.update({(ven, i): value for i, value in kept.items()})
+        return self._states_read
 
     def _any_writer_connection(self) -> bool:
         """Whether the store may hold a writer connection of a kind we can write (skips 100k look-ups if not)."""
