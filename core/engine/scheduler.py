@@ -146,16 +146,20 @@ class EventScheduler:
         plans = {}
         for event in events:
             program = programs.get(event.program_id)
-            shared: list[tuple[list[str], Timeline]] = []  # VENs whose timelines are equal share one
+            random = _randomized(event)
+            by_state: dict[tuple[float, int], list[str]] = {}  # the seed matters only with randomizeStart
             for ven in vens:
                 received, seed = states[(ven, event.id)]  # type: ignore[index]
+                by_state.setdefault((received, seed if random else 0), []).append(ven)
+            shared: list[tuple[list[str], Timeline]] = []  # VENs whose timelines are equal share one
+            for (received, seed), state_vens in by_state.items():
                 timeline = event_timeline(event, received=datetime.fromtimestamp(received, UTC), seed=seed,
                                           now=moment)
                 same = next((pair for pair in shared if pair[1] == timeline), None)
                 if same is not None:
-                    same[0].append(ven)
+                    same[0].extend(state_vens)
                 else:
-                    shared.append(([ven], timeline))
+                    shared.append((state_vens, timeline))
             groups = []
             for group_vens, timeline in shared:
                 directory = self.directory if len(shared) == 1 else LoadDirectory(self.store, group_vens)
@@ -340,3 +344,8 @@ class EventScheduler:
                 moment = upcoming  # woke a hair early (monotonic vs wall clock): act on the boundary itself
             await self.reconcile(moment)
 
+
+def _randomized(event: Event) -> bool:
+    """Whether any of the event's periods carries ``randomizeStart`` (only then do VENs' seeds matter)."""
+    periods = [event.interval_period] + [i.interval_period for i in event.intervals or ()]
+    return any(p is not None and p.randomize_start for p in periods)
