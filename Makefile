@@ -1,9 +1,10 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when missing.
+# `make wheel` builds dist/venclient-*.whl to install elsewhere (config/venclient.service shows where).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install wheel clean
 
 $(VENV)/.installed-app: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +24,12 @@ demo: $(VENV)/.installed-app
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+wheel: $(VENV)/.installed-app
+	$(BIN)/python -m pip wheel --no-deps --quiet -w dist .
+	@ls dist/venclient-*.whl
+
 bench: $(VENV)/.installed-test
 	for b in tests/benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) config/resources.db* config/examplemeterdata config/local_vtn.json
+	rm -rf $(VENV) build dist config/resources.db* config/examplemeterdata config/local_vtn.json

@@ -30,9 +30,31 @@ _EXPORTS: dict[str, str] = {
     "PROJECT_NAME": "venclient.hookspecs",
     # contracts
     "ResourceStore": "venclient.protocols",
+    "StoreLifecycle": "venclient.protocols",
+    "ResourceRecords": "venclient.protocols",
+    "LoadRecords": "venclient.protocols",
+    "ConnectionRecords": "venclient.protocols",
+    "RegistrationRecords": "venclient.protocols",
+    "ReportOutbox": "venclient.protocols",
+    "RuntimeState": "venclient.protocols",
+    "BacklogRecords": "venclient.protocols",
+    "LeaseRecords": "venclient.protocols",
+    "CountsLoads": "venclient.protocols",
+    "ListsConnections": "venclient.protocols",
     "MeterSource": "venclient.protocols",
+    "HasTimeline": "venclient.protocols",
+    "WaitsReady": "venclient.protocols",
+    "ValidatesConnections": "venclient.protocols",
+    "ReadsOnDemand": "venclient.protocols",
     "Writer": "venclient.protocols",
     "VtnTransport": "venclient.protocols",
+    "PostsReportText": "venclient.protocols",
+    "FindsReports": "venclient.protocols",
+    "ListsReports": "venclient.protocols",
+    "SettlesUnknownOutcomes": "venclient.protocols",
+    "CreatesResourceIds": "venclient.protocols",
+    "RawRequests": "venclient.protocols",
+    "ListsSubscriptions": "venclient.protocols",
     "LoadBatch": "venclient.protocols",
     "SourceReading": "venclient.protocols",
     "parsed_connections": "venclient.protocols",
@@ -55,6 +77,16 @@ _EXPORTS: dict[str, str] = {
     "QUALITY_STALE": "venclient.model",
     "QUALITY_NAMES": "venclient.model",
     "external_resource_name": "venclient.model",
+    "LoadRow": "venclient.model",
+    "CollectionRow": "venclient.model",
+    "RegistrationRow": "venclient.model",
+    "OutboxItem": "venclient.model",
+    "OutboxRow": "venclient.model",
+    "BacklogTick": "venclient.model",
+    "BacklogRow": "venclient.model",
+    "LeaseHolder": "venclient.model",
+    "LeaseRow": "venclient.model",
+    "H5SIM_KIND": "venclient.model",
     # time
     "Tick": "venclient.clock",
     "Clock": "venclient.clock",
@@ -73,11 +105,17 @@ _EXPORTS: dict[str, str] = {
 }
 
 # a literal list, so linters and IDEs read it; a test keeps it equal to _EXPORTS
-__all__ = ["__version__", "hookimpl", "hookspec", "PROJECT_NAME", "ResourceStore", "MeterSource", "Writer",
-           "VtnTransport", "LoadBatch", "SourceReading", "parsed_connections", "Connection", "Resource", "Load",
-           "Readings", "LOAD_COMPONENTS", "COMPONENT_INDEX", "KNOWN_KINDS", "READER", "WRITER", "PENDING",
-           "APPROVED", "SUSPENDED", "STATUSES", "QUALITY_OK", "QUALITY_MISSING", "QUALITY_STALE", "QUALITY_NAMES",
-           "external_resource_name", "Tick", "Clock", "VenError", "InputError", "SettingsError", "PluginError",
+__all__ = ["__version__", "hookimpl", "hookspec", "PROJECT_NAME", "ResourceStore", "StoreLifecycle",
+           "ResourceRecords", "LoadRecords", "ConnectionRecords", "RegistrationRecords", "ReportOutbox",
+           "RuntimeState", "BacklogRecords", "LeaseRecords", "CountsLoads", "ListsConnections", "MeterSource",
+           "HasTimeline", "WaitsReady", "ValidatesConnections", "ReadsOnDemand", "Writer", "VtnTransport",
+           "PostsReportText", "FindsReports", "ListsReports", "SettlesUnknownOutcomes", "CreatesResourceIds",
+           "RawRequests", "ListsSubscriptions", "LoadBatch", "SourceReading", "parsed_connections", "Connection",
+           "Resource", "Load", "Readings", "LOAD_COMPONENTS", "COMPONENT_INDEX", "KNOWN_KINDS", "READER",
+           "WRITER", "PENDING", "APPROVED", "SUSPENDED", "STATUSES", "QUALITY_OK", "QUALITY_MISSING",
+           "QUALITY_STALE", "QUALITY_NAMES", "external_resource_name", "LoadRow", "CollectionRow",
+           "RegistrationRow", "OutboxItem", "OutboxRow", "BacklogTick", "BacklogRow", "LeaseHolder", "LeaseRow",
+           "H5SIM_KIND", "Tick", "Clock", "VenError", "InputError", "SettingsError", "PluginError",
            "StoreUnavailable", "LeaseHeld", "Settings", "Event", "Program", "Report"]
 
 
@@ -99,10 +137,17 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from venclient.clock import Clock, Tick
     from venclient.errors import InputError, LeaseHeld, PluginError, SettingsError, StoreUnavailable, VenError
     from venclient.hookspecs import PROJECT_NAME, hookimpl, hookspec
-    from venclient.model import (APPROVED, COMPONENT_INDEX, KNOWN_KINDS, LOAD_COMPONENTS, PENDING, QUALITY_MISSING,
-                                 QUALITY_NAMES, QUALITY_OK, QUALITY_STALE, READER, STATUSES, SUSPENDED, WRITER,
-                                 Connection, Load, Readings, Resource, external_resource_name)
+    from venclient.model import (APPROVED, BacklogRow, BacklogTick, COMPONENT_INDEX, CollectionRow, Connection,
+                                 H5SIM_KIND, KNOWN_KINDS, LOAD_COMPONENTS, LeaseHolder, LeaseRow, Load, LoadRow,
+                                 OutboxItem, OutboxRow, PENDING, QUALITY_MISSING, QUALITY_NAMES, QUALITY_OK,
+                                 QUALITY_STALE, READER, Readings, RegistrationRow, Resource, STATUSES, SUSPENDED,
+                                 WRITER, external_resource_name)
     from venclient.openadr import Event, Program, Report
-    from venclient.protocols import (LoadBatch, MeterSource, ResourceStore, SourceReading, VtnTransport, Writer,
-                                     parsed_connections)
+    from venclient.protocols import (BacklogRecords, ConnectionRecords, CountsLoads, CreatesResourceIds,
+                                     FindsReports, HasTimeline, LeaseRecords, ListsConnections, ListsReports,
+                                     ListsSubscriptions, LoadBatch, LoadRecords, MeterSource, PostsReportText,
+                                     RawRequests, ReadsOnDemand, RegistrationRecords, ReportOutbox,
+                                     ResourceRecords, ResourceStore, RuntimeState, SettlesUnknownOutcomes,
+                                     SourceReading, StoreLifecycle, ValidatesConnections, VtnTransport,
+                                     WaitsReady, Writer, parsed_connections)
     from venclient.settings import Settings

@@ -1,8 +1,9 @@
-"""Settings: ``settings.toml`` + ``.secrets.toml`` + ``VEN_*`` environment variables, via dynaconf.
+"""Settings: the packaged defaults, settings files + ``.secrets.toml``, ``VEN_*`` environment variables (dynaconf).
 
 Environments ``[default]``, ``[development]`` (the default), ``[production]``; choose with ``VEN_ENV``.
-Nested keys from the environment use a double underscore: ``VEN_VTN__URL``.  The settings file is taken
-from ``VEN_SETTINGS_FILE`` when set, else ``./settings.toml``, else the one beside the package.
+Nested keys from the environment use a double underscore: ``VEN_VTN__URL``.  Which files are read and how
+their relative paths resolve: :mod:`venclient.settings_files`.  ``VEN_H5_PATH`` is another name for
+``VEN_H5_SIMULATOR__H5_PATH``.
 
 Environment values are parsed as TOML by dynaconf (``VEN_VTN__TIMEOUT_SECONDS=5`` is the number 5), except
 for *string settings*: a key whose validator (core's or a plugin's ``ven_settings_validators``) says
@@ -15,7 +16,6 @@ marker, for every key.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from dynaconf import Dynaconf, ValidationError, Validator
@@ -23,58 +23,39 @@ from dynaconf.utils.parse_conf import boolean_fix, converters, parse_conf_data
 
 from venclient.errors import SettingsError
 from venclient.masking import is_secret_key, mask_secrets
+from venclient.settings_files import SettingsSearch
 
 Settings = Dynaconf
 
 GLOBAL_ENV_PREFIX = "DYNACONF"  # dynaconf also reads DYNACONF_* variables, before the VEN_* ones
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _settings_files() -> list[str]:
-    explicit = os.environ.get("VEN_SETTINGS_FILE")
-    if explicit:
-        main = Path(explicit)
-        if not main.is_file():
-            raise SettingsError(f"VEN_SETTINGS_FILE points at {main}, which is not a readable file.")
-    elif Path("settings.toml").is_file():
-        main = Path("settings.toml").resolve()
-    else:
-        main = PACKAGE_ROOT / "settings.toml"
-    return [str(main), str(main.parent / ".secrets.toml")]
+ENVIRONMENT_ALIASES = {"VEN_H5_PATH": ("VEN_H5_SIMULATOR__H5_PATH", "h5_simulator.h5_path")}
+"""Old environment variable -> (its new name, the dotted key it sets when the new name is not set)."""
 
 
 def _is_str_list(value: Any) -> bool:
     return value is None or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
 
 
-def _is_http_url(value: Any) -> bool:
+def is_http_url(value: Any) -> bool:
+    """Whether ``value`` is empty or starts with ``http://`` or ``https://`` (for URL validators)."""
     return value in (None, "") or (isinstance(value, str) and value.startswith(("http://", "https://")))
 
 
 def core_validators() -> list[Validator]:
-    """Validators for the keys core reads (plugins add theirs through ``ven_settings_validators``)."""
+    """Validators for the keys core reads (plugins add theirs through ``ven_settings_validators``; the
+    ``vtn.*`` keys are the openadr_http plugin's, ``h5_simulator.h5_path`` the h5_simulator plugin's)."""
     return [
         Validator("database_url", must_exist=True, is_type_of=str,
                   condition=lambda v: "://" in v or v.startswith("sqlite:"),
                   messages={"condition": "database_url must be an SQLAlchemy URL such as "
                                          "sqlite:///config/resources.db, got {value!r}.",
                             "operations": "database_url must be an SQLAlchemy URL string, got {value!r}."}),
-        Validator("h5_path", must_exist=True, is_type_of=str,
-                  messages={"operations": "h5_path must be a file path, got {value!r}."}),
+        Validator("data_dir", default="config", is_type_of=str, len_min=1,
+                  messages={"operations": "data_dir must be a folder path, got {value!r}."}),
         Validator("plugins", default=None, condition=_is_str_list,
                   messages={"condition": "plugins must be a list of plugin names, got {value!r}."}),
         Validator("disabled_plugins", default=[], condition=_is_str_list,
                   messages={"condition": "disabled_plugins must be a list of plugin names, got {value!r}."}),
-        Validator("vtn.url", default="", is_type_of=str, condition=_is_http_url,
-                  messages={"condition": "vtn.url must start with http:// or https://, got {value!r}."}),
-        Validator("vtn.token_url", default="", is_type_of=str, condition=_is_http_url,
-                  messages={"condition": "vtn.token_url must start with http:// or https://, got {value!r}."}),
-        Validator("vtn.client_id", "vtn.client_secret", "vtn.token", default="", is_type_of=str,
-                  messages={"operations": "{name} must be a string."}),
-        Validator("vtn.timeout_seconds", default=10.0, is_type_of=(int, float), gt=0,
-                  messages={"operations": "vtn.timeout_seconds must be a number above 0, got {value!r}."}),
-        Validator("vtn.verify_tls", default=True, is_type_of=(bool, str),
-                  messages={"operations": "vtn.verify_tls must be true, false or a CA bundle path."}),
         Validator("vens", default=[], condition=_is_str_list,
                   messages={"condition": "vens must be a list of VEN names, got {value!r}."}),
         Validator("reporting.interval_seconds", default=15.0, is_type_of=(int, float), gt=0,
@@ -107,7 +88,7 @@ def core_validators() -> list[Validator]:
         Validator("events.callback_port", default=0, is_type_of=int, gte=0, lte=65535,
                   messages={"operations": "events.callback_port must be a port number from 0 to 65535 "
                                           "(0 = any free port), got {value!r}."}),
-        Validator("events.callback_url", default="", is_type_of=str, condition=_is_http_url,
+        Validator("events.callback_url", default="", is_type_of=str, condition=is_http_url,
                   messages={"condition": "events.callback_url must start with http:// or https://, got {value!r}."}),
         Validator("clock.mode", default="replay", is_in=("replay", "wallclock"),
                   messages={"operations": "clock.mode must be replay or wallclock, got {value!r}."}),
@@ -120,23 +101,38 @@ def core_validators() -> list[Validator]:
     ]
 
 
-def load_settings(environment: str | None = None, **overrides: Any) -> Settings:
+def load_settings(environment: str | None = None, *, search: SettingsSearch | None = None,
+                  **overrides: Any) -> Settings:
     """Load and validate the core settings; raise :class:`SettingsError` with one sentence on failure.
 
-    ``overrides`` (lower-case keys) win over files and environment — used by tests and ``ven demo``.
+    ``search`` says where settings files are looked for (default: :meth:`SettingsSearch.from_environment`).
+    ``overrides`` (lower-case keys; a table as a dict merges into it) win over files and environment — used
+    by tests and ``ven demo``.  ``h5_path`` is taken as ``h5_simulator.h5_path``.
     """
+    search = search if search is not None else SettingsSearch.from_environment()
     settings = Dynaconf(
         envvar_prefix="VEN",
-        settings_files=_settings_files(),
+        settings_files=[str(path) for path in search.load_order()],
+        core_loaders=[],  # the files are read by venclient.settings_files (relative paths resolved)
+        loaders=["venclient.settings_files", "dynaconf.loaders.env_loader"],
         environments=True,
         env_switcher="VEN_ENV",
         env=environment or os.environ.get("VEN_ENV", "development"),
         merge_enabled=True,
     )
+    apply_environment_aliases(settings, os.environ)
     for key, value in overrides.items():
-        settings.set(key, value)
+        settings.set("h5_simulator.h5_path" if key == "h5_path" else key, value)
     validate(settings, core_validators())
     return settings
+
+
+def apply_environment_aliases(settings: Settings, environ: Mapping[str, str]) -> None:
+    """Set what an old environment variable (:data:`ENVIRONMENT_ALIASES`) names, as written, unless its new
+    name is set too."""
+    for old, (new, key) in ENVIRONMENT_ALIASES.items():
+        if old in environ and new not in environ:
+            settings.set(key, environ[old])
 
 
 def validate(settings: Settings, validators: Iterable[Validator]) -> None:

@@ -47,7 +47,7 @@ def test_six_named_loads_per_resource(sample_fleet, store):
 
 
 def test_same_seed_same_assignment(store, tmp_path, settings):
-    fleet = small_fleet(store, settings.h5_path, resources=30, seed=3, with_loads=False)
+    fleet = small_fleet(store, settings.h5_simulator.h5_path, resources=30, seed=3, with_loads=False)
     first = generate_loads(store, fleet.h5_path, seed=8)
     loads_a, meters_a = snapshot(store)
     second = generate_loads(store, fleet.h5_path, seed=8, force=True)
@@ -83,7 +83,7 @@ def test_cli_missing_h5_file_changes_nothing(ven, store, settings):
     before = snapshot(store)
     result = ven("loads", "generate")
     assert result.exit_code == 2
-    assert f"The meter data file {settings.h5_path} does not exist" in result.err
+    assert f"The meter data file {settings.h5_simulator.h5_path} does not exist" in result.err
     assert snapshot(store) == before and store.count_loads() == 0
 
 
@@ -96,7 +96,7 @@ def test_cli_missing_h5_file_changes_nothing(ven, store, settings):
 def test_cli_unusable_h5_file_changes_nothing(ven, store, settings, case, message):
     from pathlib import Path
 
-    path = Path(settings.h5_path)
+    path = Path(settings.h5_simulator.h5_path)
     if case == "text":
         path.write_text("meter,watts\n1,2\n")
     elif case == "directory":

@@ -128,9 +128,9 @@ def test_cli_writes_to_the_h5_path_setting_and_creates_folders(ven, settings, tm
     result = ven("meterdata", "generate", "--meters", "3", "--hours", "24", "--seed", "5", "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["path"] == settings.h5_path and data["meters"] == 3 and data["hours"] == 24
+    assert data["path"] == settings.h5_simulator.h5_path and data["meters"] == 3 and data["hours"] == 24
     assert data["seed"] == 5 and data["start"] == START.isoformat() and data["replaced"] is False
-    with h5py.File(settings.h5_path, "r") as h5:
+    with h5py.File(settings.h5_simulator.h5_path, "r") as h5:
         assert len(h5["meters"]) == 3
 
 

@@ -106,7 +106,7 @@ def test_drop_with_yes_deletes_only_rejected_reports(ven, store, rows):
 
 def _ven_subprocess(settings, *args: str, answer: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEN_")}
-    env.update({"VEN_DATABASE_URL": settings.database_url, "VEN_H5_PATH": settings.h5_path})
+    env.update({"VEN_DATABASE_URL": settings.database_url, "VEN_H5_PATH": settings.h5_simulator.h5_path})
     return subprocess.run([sys.executable, "-m", "venclient.cli", *args], input=answer, capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=60)
 

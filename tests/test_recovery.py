@@ -37,7 +37,7 @@ def report(ven: str, program_id: str, event_id: str, name: str) -> dict:
 
 def test_a_forgetful_vtn_is_noticed_and_registration_and_outbox_follow_it(vtn_runtime, local_vtn):
     store = vtn_runtime.store()
-    fleet = small_fleet(store, vtn_runtime.settings.h5_path, resources=6, vens=2)
+    fleet = small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=6, vens=2)
     register_all(vtn_runtime)
     recovery = VtnRecovery(store, fleet.vens)
     programs, events = asyncio.run(listing(vtn_runtime))
@@ -87,7 +87,7 @@ def test_a_forgetful_vtn_is_noticed_and_registration_and_outbox_follow_it(vtn_ru
 
 def test_names_are_kept_in_the_store_so_a_restart_still_knows_what_old_ids_meant(vtn_runtime, local_vtn):
     store = vtn_runtime.store()
-    fleet = small_fleet(store, vtn_runtime.settings.h5_path, resources=2, vens=1)
+    fleet = small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=2, vens=1)
     programs, events = asyncio.run(listing(vtn_runtime))
     VtnRecovery(store, fleet.vens).remember(programs, events)
     assert DEMO_PROGRAM in store.get_state(NAMES_KEY)
@@ -98,7 +98,7 @@ def test_names_are_kept_in_the_store_so_a_restart_still_knows_what_old_ids_meant
 
 def test_a_report_whose_event_is_gone_is_set_aside_with_the_reason(vtn_runtime, local_vtn):
     store = vtn_runtime.store()
-    fleet = small_fleet(store, vtn_runtime.settings.h5_path, resources=2, vens=1)
+    fleet = small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=2, vens=1)
     recovery = VtnRecovery(store, fleet.vens)
     programs, events = asyncio.run(listing(vtn_runtime))
     recovery.remember(programs, events)

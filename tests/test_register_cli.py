@@ -20,7 +20,7 @@ pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN an
 
 def ven_env(runtime, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEN_")}
-    env.update({"VEN_DATABASE_URL": runtime.settings.database_url, "VEN_H5_PATH": runtime.settings.h5_path,
+    env.update({"VEN_DATABASE_URL": runtime.settings.database_url, "VEN_H5_PATH": runtime.settings.h5_simulator.h5_path,
                 "VEN_VTN__URL": runtime.settings.vtn.url, "VEN_VTN__BACKOFF_SECONDS": "0.01",
                 "VEN_RUN__LEASE_SECONDS": "@float 3",  # a SIGKILLed register blocks the next one for 3 s only
                 "VEN_LOG_LEVEL": "WARNING", "COLUMNS": "200"})
@@ -38,7 +38,7 @@ def vtn_resource_names(state) -> list[str]:
 
 
 def test_register_json_summary_and_verify(vtn_runtime, local_vtn):
-    small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_path, resources=10, vens=2)
+    small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_simulator.h5_path, resources=10, vens=2)
     env = ven_env(vtn_runtime)
     before = ven("register", "--verify", "--json", env=env)
     assert before.returncode == 1 and json.loads(before.stdout)["unregistered"] == 60
@@ -56,7 +56,7 @@ def test_register_json_summary_and_verify(vtn_runtime, local_vtn):
 
 
 def test_bad_options_are_one_sentence(vtn_runtime, local_vtn):
-    small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_path, resources=2, vens=1)
+    small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_simulator.h5_path, resources=2, vens=1)
     env = ven_env(vtn_runtime)
     unknown = ven("register", "--ven", "Atlantis", env=env)
     assert unknown.returncode == 2 and "Unknown VEN 'Atlantis'" in unknown.stderr and "Traceback" not in unknown.stderr
@@ -69,7 +69,7 @@ def test_bad_options_are_one_sentence(vtn_runtime, local_vtn):
 
 
 def test_sigkill_mid_run_then_rerun_registers_every_load_once(vtn_runtime, local_vtn):
-    fleet = small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_path, resources=100, vens=3)
+    fleet = small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_simulator.h5_path, resources=100, vens=3)
     total = fleet.loads
     env = ven_env(vtn_runtime)
     proc = subprocess.Popen([sys.executable, "-m", "venclient.cli", "register", "--concurrency", "4", "--rate", "150"],

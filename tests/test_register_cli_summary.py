@@ -45,7 +45,7 @@ def interrupt_register(tmp_path, vtn, total: int, *extra: str, name: str) -> tup
 
 def test_sigint_prints_the_json_summary_of_what_was_done_and_a_rerun_counts_only_its_own_work(
         vtn_runtime, local_vtn, tmp_path):
-    fleet = small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_path, resources=100, vens=3)
+    fleet = small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_simulator.h5_path, resources=100, vens=3)
     total = fleet.loads
     status, stdout, stderr = interrupt_register(tmp_path, local_vtn, total, "--json", name="first")
     assert status == 130, stderr
@@ -79,7 +79,7 @@ def test_sigint_prints_the_json_summary_of_what_was_done_and_a_rerun_counts_only
 
 
 def test_sigint_prints_the_text_summary(vtn_runtime, local_vtn, tmp_path):
-    fleet = small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_path, resources=100, vens=3)
+    fleet = small_fleet(vtn_runtime.store(), vtn_runtime.settings.h5_simulator.h5_path, resources=100, vens=3)
     status, stdout, stderr = interrupt_register(tmp_path, local_vtn, fleet.loads, name="text")
     assert status == 130 and "Traceback" not in stderr
     text = " ".join(stdout.split())
@@ -100,7 +100,7 @@ def register_in_process(runtime: Runtime, vens: list[str]) -> dict:
 
 def test_counts_say_what_this_run_did_when_loads_are_added(vtn_runtime, local_vtn):
     store = vtn_runtime.store()
-    fleet = small_fleet(store, vtn_runtime.settings.h5_path, resources=8, vens=2)
+    fleet = small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=8, vens=2)
     first = register_in_process(vtn_runtime, fleet.vens)
     assert (first["vens_registered"], first["loads_registered"]) == (2, 48)
     # forget two loads' ids, and let the store think the second VEN was registered at another VTN: the VTN
@@ -121,7 +121,7 @@ def test_counts_say_what_this_run_did_when_loads_are_added(vtn_runtime, local_vt
 def two_registered_vens(tmp_path, faulty_vtn):
     server, injector = faulty_vtn
     runtime = Runtime.create(vtn_settings(tmp_path, server.url))
-    fleet = small_fleet(runtime.store(), runtime.settings.h5_path, resources=6, vens=2)
+    fleet = small_fleet(runtime.store(), runtime.settings.h5_simulator.h5_path, resources=6, vens=2)
     summary = register_in_process(runtime, fleet.vens)
     assert summary["loads_registered"] == 36
     yield runtime, server, injector, sorted(fleet.vens)

@@ -30,7 +30,7 @@ def vtn_resources(state, ven_name: str) -> dict[str, str]:
 
 def test_two_vens_registered_and_rerun_registers_nothing(vtn_runtime, local_vtn):
     store = vtn_runtime.store()
-    fleet = small_fleet(store, vtn_runtime.settings.h5_path, resources=24, vens=2)
+    fleet = small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=24, vens=2)
     first = register(vtn_runtime)
     assert first["total_vens"] == 2 and first["vens_registered"] == 2
     assert first["loads_registered"] == 24 * 6 and first["loads_failed"] == 0 and first["failed_vens"] == []
@@ -50,7 +50,7 @@ def test_two_vens_registered_and_rerun_registers_nothing(vtn_runtime, local_vtn)
 
 def test_attributes_carry_what_the_seeds_registered(vtn_runtime, local_vtn):
     store = vtn_runtime.store()
-    small_fleet(store, vtn_runtime.settings.h5_path, resources=3, vens=1)
+    small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=3, vens=1)
     register(vtn_runtime)
     resource = store.list_resources()[0]
     load = store.get_loads_by_resource(resource.resource_id)[2]
@@ -84,7 +84,7 @@ def test_duplicate_display_names_in_one_town(vtn_runtime, local_vtn):
 
 def test_conflict_for_a_resource_only_the_vtn_knows_is_adopted(vtn_runtime, local_vtn):
     store = vtn_runtime.store()
-    small_fleet(store, vtn_runtime.settings.h5_path, resources=2, vens=1)
+    small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=2, vens=1)
     row = store.registration_rows(store.get_ven_list()[0])[0]
 
     async def precreate() -> str:
@@ -127,7 +127,7 @@ def test_vtn_failing_ten_percent_with_503(tmp_path, vtn_state):
     runtime = Runtime.create(vtn_settings(tmp_path, server.url, **{"vtn.retries": 0}))
     try:
         store = runtime.store()
-        small_fleet(store, runtime.settings.h5_path, resources=40, vens=2)
+        small_fleet(store, runtime.settings.h5_simulator.h5_path, resources=40, vens=2)
         first = register(runtime)
         assert holder["flaky"].failed > 0
         assert first["loads_failed"] == holder["flaky"].failed  # no retries: every 503 is a recorded failure
@@ -156,7 +156,7 @@ async def _verify(runtime, repair=False):
 
 def test_verify_finds_and_repairs_differences(vtn_runtime, local_vtn):
     store = vtn_runtime.store()
-    small_fleet(store, vtn_runtime.settings.h5_path, resources=4, vens=1)
+    small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=4, vens=1)
     register(vtn_runtime)
     assert asyncio.run(_verify(vtn_runtime)).clean
     ven = store.get_ven_list()[0]
@@ -185,7 +185,7 @@ def test_verify_finds_and_repairs_differences(vtn_runtime, local_vtn):
 
 def test_seed_api_batches(vtn_runtime, local_vtn):
     store = vtn_runtime.store()
-    fleet = small_fleet(store, vtn_runtime.settings.h5_path, resources=12, vens=2)
+    fleet = small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=12, vens=2)
     stats = asyncio.run(register_loads_parallel(vtn_runtime, fleet.vens[0], batch_size=5, delay_between_batches=0.01))
     assert set(stats) == {"success", "ven_id", "total_loads", "registered", "failed", "vtn_ids_mapped"}
     assert stats["success"] and stats["ven_id"] == fleet.vens[0]
@@ -199,7 +199,7 @@ def test_every_fully_registered_resource_is_approved_with_many_vens_at_once(vtn_
     """VENs run concurrently and share one result writer: no VEN may judge its resources before its results
     are stored (a resource left PENDING would never be collected)."""
     store = vtn_runtime.store()
-    small_fleet(store, vtn_runtime.settings.h5_path, resources=120, vens=6)
+    small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=120, vens=6)
     result = register(vtn_runtime, concurrency=3)
     assert result["loads_failed"] == 0
     assert {r.registration_status for r in store.list_resources()} == {APPROVED}
@@ -209,7 +209,7 @@ def test_verify_counts_vens_the_vtn_forgot_and_repair_clears_their_ids(vtn_runti
     """A VTN restarted without its storage answers 404 for our VEN ids: every load of those VENs is missing on the
     VTN (not '0 missing'), --repair forgets the VEN and load ids, and the next registration rebuilds everything."""
     store = vtn_runtime.store()
-    fleet = small_fleet(store, vtn_runtime.settings.h5_path, resources=4, vens=2)
+    fleet = small_fleet(store, vtn_runtime.settings.h5_simulator.h5_path, resources=4, vens=2)
     register(vtn_runtime)
     loads = len(store.list_loads())
     local_vtn.state.load_snapshot({"format": "venclient-local-vtn"})  # everything forgotten, as after amnesia

@@ -23,7 +23,7 @@ def runtime(tmp_path, faulty_vtn):
     """A Runtime on a one-VEN fleet (4 resources, 24 loads) talking to the faulty VTN with a 1 s timeout."""
     server, _ = faulty_vtn
     rt = Runtime.create(vtn_settings(tmp_path, server.url, **{"vtn.timeout_seconds": 1.0}))
-    small_fleet(rt.store(), rt.settings.h5_path, resources=4, vens=1)
+    small_fleet(rt.store(), rt.settings.h5_simulator.h5_path, resources=4, vens=1)
     yield rt
     rt.close()
 

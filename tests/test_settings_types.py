@@ -19,7 +19,8 @@ from fixtures.cli import clean_env, run_ven
 # Text that TOML would turn into something else (or that a lossy str() round trip would change).
 TRICKY = ["999", "0123", "1e5", "true", "False", "[1]", "1_000", "nan", "inf", "2024-01-01", "{a = 1}", "0x10",
           "12.50", "-0"]
-EXPECTED_STRING_KEYS = {"vtn.client_id", "vtn.client_secret", "vtn.token", "vtn.url", "vtn.token_url", "h5_path",
+EXPECTED_STRING_KEYS = {"vtn.client_id", "vtn.client_secret", "vtn.token", "vtn.url", "vtn.token_url",
+                        "h5_simulator.h5_path",
                         "database_url", "reporting.program", "reporting.event", "events.callback_host",
                         "events.callback_url", "mqtt.username", "mqtt.password", "mqtt.ca_certs",
                         "mqtt.client_id_prefix", "local_vtn.host", "local_vtn.state_file"}
@@ -60,7 +61,7 @@ def test_string_keys_are_found_in_core_and_plugin_validators(clean_environment):
 def test_every_string_setting_keeps_the_environment_text(clean_environment, text):
     probe = Runtime.create(load_settings("development"))
     keys = plain_string_keys(all_validators(probe))
-    assert {"vtn.client_secret", "mqtt.password", "local_vtn.host", "h5_path"} <= keys
+    assert {"vtn.client_secret", "mqtt.password", "local_vtn.host", "h5_simulator.h5_path"} <= keys
     for key in keys:
         clean_environment.setenv(env_name(key), text)
     settings = Runtime.create(load_settings("development")).settings  # validates core and plugin keys
@@ -105,7 +106,7 @@ def test_markers_force_a_type(clean_environment):
     assert settings.vtn.backoff_seconds == 2.0 and type(settings.vtn.backoff_seconds) is float
     clean_environment.setenv("VEN_VTN__CLIENT_ID", "@int 5")  # a marker wins, also for a string setting
     with pytest.raises(SettingsError, match="vtn.client_id must be a string"):
-        load_settings("development")
+        Runtime.create(load_settings("development"))  # vtn.* are the openadr_http plugin's settings
 
 
 def test_a_marker_free_value_starting_with_at_is_kept(clean_environment):
@@ -117,14 +118,14 @@ def test_the_dynaconf_prefix_is_treated_alike_and_ven_wins(clean_environment):
     clean_environment.setenv("DYNACONF_VTN__CLIENT_ID", "1e5")
     clean_environment.setenv("DYNACONF_VTN__TOKEN", "42")
     clean_environment.setenv("VEN_VTN__TOKEN", "0042")
-    settings = load_settings("development")
+    settings = Runtime.create(load_settings("development")).settings
     assert settings.vtn.client_id == "1e5" and settings.vtn.token == "0042"
 
 
 def test_overrides_still_win_over_the_environment(clean_environment, tmp_path):
     clean_environment.setenv("VEN_H5_PATH", "123")
     settings = load_settings("development", h5_path=str(tmp_path / "other.h5"))
-    assert settings.h5_path == str(tmp_path / "other.h5")
+    assert settings.h5_simulator.h5_path == str(tmp_path / "other.h5")
 
 
 def test_a_number_in_a_settings_file_is_still_a_type_error(clean_environment, tmp_path):
@@ -136,7 +137,7 @@ def test_a_number_in_a_settings_file_is_still_a_type_error(clean_environment, tm
     clean_environment.delenv("VEN_H5_PATH")
     clean_environment.setenv("VEN_SETTINGS_FILE", str(settings_file))
     with pytest.raises(SettingsError, match="vtn.client_secret must be a string"):
-        load_settings("development")
+        Runtime.create(load_settings("development"))
 
 
 def test_ven_settings_accepts_a_numeric_secret_from_the_environment(tmp_path):

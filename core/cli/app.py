@@ -21,7 +21,8 @@ from venclient.errors import SettingsError, VenError
 from venclient.plugin_manager import list_plugins
 from venclient.runtime import Runtime
 from venclient.safe_text import LOG_LIMIT, PrintableLogFilter, printable
-from venclient.settings import effective_settings
+from venclient.settings import effective_settings, load_settings
+from venclient.settings_files import SettingsSearch, settings_files_read
 
 #: the core's command modules; each attaches its commands with ``add_commands(app)``, as plugins do in ``ven_cli``
 COMMAND_MODULES = (register, run, resources, resource_groups, collect)
@@ -86,7 +87,13 @@ def build_app(runtime: Runtime) -> typer.Typer:
                                       help="DEBUG, INFO, WARNING, ERROR or CRITICAL (case does not matter)."),
         version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                      help="Print the version and exit."),
+        settings_file: Optional[str] = typer.Option(
+            None, "--settings", metavar="FILE",
+            help="Read this settings file first (or VEN_SETTINGS), over ./settings.toml, "
+                 "~/.config/venclient/settings.toml and /etc/venclient/settings.toml; `ven settings` lists "
+                 "the files read."),
     ) -> None:
+        # settings_file was read by main() before the plugins loaded (they depend on the settings)
         _setup_logging(parse_log_level(log_level, _log_level_source(ctx)))
         runtime.validate_settings()  # before any command runs (`ven --help` alone skips it)
         ctx.obj = runtime
@@ -104,13 +111,16 @@ def build_app(runtime: Runtime) -> typer.Typer:
 
     @app.command("settings")
     def settings_cmd(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-        """Validate and print the effective settings (secrets masked)."""
+        """Validate and print the effective settings (secrets masked) and the files they were read from."""
         data = effective_settings(ctx.obj.settings)
         data["env"] = ctx.obj.settings.current_env.lower()
+        data["settings_files"] = settings_files_read(ctx.obj.settings)
         if as_json:
             print_json(data)
             return
+        files = data.pop("settings_files")
         console().print(table(f"Settings ({data['env']})", ["key", "value"], _setting_rows(data)))
+        console().print(table("Settings files read (highest precedence first)", ["file"], [(f,) for f in files]))
 
     for module in COMMAND_MODULES:
         module.add_commands(app)
@@ -124,13 +134,28 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def settings_file_argument(args: list[str]) -> Optional[str]:
+    """FILE of ``--settings FILE`` or ``--settings=FILE`` among the root options (those before the command)."""
+    rest = list(args)
+    while rest and rest[0].startswith("-"):
+        arg = rest.pop(0)
+        if arg.startswith("--settings="):
+            return arg.partition("=")[2]
+        if arg == "--settings":
+            return rest[0] if rest else None
+        if arg == "--log-level" and rest:
+            rest.pop(0)
+    return None
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point of ``ven``."""
     args = sys.argv[1:] if argv is None else argv
     runtime = None
     try:
+        settings = load_settings(search=SettingsSearch.from_environment(settings_file_argument(args)))
         # only commands that fill a new store create one; settings are validated in the root callback
-        runtime = Runtime.create(may_create_store=False, validate_settings=False)
+        runtime = Runtime.create(settings, may_create_store=False, validate_settings=False)
         app = build_app(runtime)
         command = typer.main.get_command(app)
         # Standalone mode: click/typer print usage errors themselves and exit 2; VenError propagates to here.

@@ -52,7 +52,7 @@ def ensure_meter_data(runtime: Runtime, options: DemoOptions) -> str:
     """Generate the H5 file unless it exists; returns what was done."""
     from venclient.plugins.h5_simulator.generator import write_meterdata
 
-    path = Path(runtime.settings.h5_path)
+    path = Path(runtime.settings.h5_simulator.h5_path)
     if path.is_file():
         return f"meter data: using {path}"
     with progress(transient=True) as bar:
@@ -78,7 +78,7 @@ def ensure_fleet(runtime: Runtime, options: DemoOptions) -> list[str]:
     else:
         done.append(f"fleet: using the {store.count_resources()} resources in the store")
     if store.count_loads() == 0:
-        generated = generate_loads(store, runtime.settings.h5_path, seed=options.seed)
+        generated = generate_loads(store, runtime.settings.h5_simulator.h5_path, seed=options.seed)
         done.append(f"loads: created {generated.loads} loads on {generated.meters_used} meters")
     else:
         done.append(f"loads: using the {store.count_loads()} loads in the store")
@@ -135,7 +135,7 @@ def run_demo(runtime: Runtime, options: DemoOptions) -> list[tuple]:
     out.print(ensure_meter_data(runtime, options))
     for line in ensure_fleet(runtime, options):
         out.print(line)
-    config_dir = Path(runtime.settings.h5_path).parent.parent
+    config_dir = Path(runtime.settings.h5_simulator.h5_path).parent.parent
     state_file = config_dir / VTN_STATE_FILE
     state = VtnState()
     load_state(state_file, state)

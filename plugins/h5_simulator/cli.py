@@ -25,11 +25,11 @@ def build_meterdata_app() -> typer.Typer:
                                   help="Hourly values per load, from 2025-01-15 13:00 UTC."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed for reproducible data; "
                                                                 "random (and printed) when omitted."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Output file; default: the h5_path setting."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output file; default: setting h5_simulator.h5_path."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Generate meter data for --meters meters × six load profiles, written atomically."""
-        target = Path(out) if out is not None else Path(ctx.obj.settings.h5_path)
+        target = Path(out) if out is not None else Path(ctx.obj.settings.h5_simulator.h5_path)
         existed = target.is_file()
         with progress(transient=as_json) as bar:
             task = bar.add_task("Generating meter data", total=meters)

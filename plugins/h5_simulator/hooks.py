@@ -1,4 +1,4 @@
-"""Hook implementations of the H5 simulator: one ``h5sim`` source on ``settings.h5_path`` and ``ven meterdata``."""
+"""Hook implementations of the H5 simulator: one ``h5sim`` source on ``h5_simulator.h5_path`` and ``ven meterdata``."""
 
 from __future__ import annotations
 
@@ -17,11 +17,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 @hookimpl
+def ven_settings_validators() -> list[Any]:
+    """``h5_simulator.h5_path``, the meter data file."""
+    from venclient.plugins.h5_simulator.settings import settings_validators
+
+    return settings_validators()
+
+
+@hookimpl
 def ven_meter_sources(settings: Any) -> list[H5MeterSource]:
     """A new :class:`H5MeterSource` per call, so every collector owns its own gather state."""
     from venclient.plugins.h5_simulator.source import H5MeterSource
 
-    return [H5MeterSource(settings.h5_path)]
+    return [H5MeterSource(settings.h5_simulator.h5_path)]
 
 
 @hookimpl

@@ -94,7 +94,7 @@ class H5MeterFile:
     def _open(self) -> h5py.File:
         if not self.path.is_file():
             raise InputError(f"The meter data file {self.path} does not exist; create it with "
-                             f"`ven meterdata generate` or set h5_path.")
+                             f"`ven meterdata generate` or set h5_simulator.h5_path.")
         try:
             return h5py.File(self.path, "r")
         except OSError as err:
@@ -313,7 +313,7 @@ class H5MeterSource:
         return self.file.timeline
 
     def validate_connection(self, connection: Connection) -> None:
-        """``h5sim`` takes no options: it reads the file in settings ``h5_path``."""
+        """``h5sim`` takes no options: it reads the file in settings ``h5_simulator.h5_path``."""
         extra = [name for name in ("host", "port", "topic", "file") if getattr(connection, name)]
         extra += [f"--param {key}" for key in (connection.params or {})]
         if extra:

@@ -1,7 +1,7 @@
 """The ``[vtn]`` settings the HTTP transport reads, as one typed object.
 
-Core validates ``vtn.url``, ``token_url``, ``client_id``, ``client_secret``, ``token``, ``timeout_seconds`` and
-``verify_tls``; this plugin adds (with defaults) ``retries``, ``backoff_seconds``, ``backoff_max_seconds``,
+This plugin validates (with defaults) ``vtn.url``, ``token_url``, ``client_id``, ``client_secret``, ``token``,
+``timeout_seconds``, ``verify_tls``, ``retries``, ``backoff_seconds``, ``backoff_max_seconds``,
 ``retry_after_max_seconds``, ``max_connections``, ``token_refresh_margin_seconds``, ``max_response_bytes`` and
 ``request_deadline_seconds``.
 """
@@ -16,6 +16,7 @@ from typing import Any
 from dynaconf import Validator
 
 from venclient.errors import SettingsError
+from venclient.settings import is_http_url
 
 MISSING_URL = "Setting vtn.url is missing: set VEN_VTN__URL or vtn.url in settings.toml."
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -23,12 +24,22 @@ DEFAULT_REQUEST_DEADLINE_SECONDS = 60.0
 
 
 def settings_validators() -> list[Validator]:
-    """Validators (with defaults) for the transport keys core does not know."""
+    """Validators (with defaults) for every ``[vtn]`` key the transport reads."""
     def number(key: str, default: float, what: str) -> Validator:
         return Validator(key, default=default, is_type_of=(int, float), gte=0,
                          messages={"operations": f"{key} must be {what}, got {{value!r}}."})
 
     return [
+        Validator("vtn.url", default="", is_type_of=str, condition=is_http_url,
+                  messages={"condition": "vtn.url must start with http:// or https://, got {value!r}."}),
+        Validator("vtn.token_url", default="", is_type_of=str, condition=is_http_url,
+                  messages={"condition": "vtn.token_url must start with http:// or https://, got {value!r}."}),
+        Validator("vtn.client_id", "vtn.client_secret", "vtn.token", default="", is_type_of=str,
+                  messages={"operations": "{name} must be a string."}),
+        Validator("vtn.timeout_seconds", default=10.0, is_type_of=(int, float), gt=0,
+                  messages={"operations": "vtn.timeout_seconds must be a number above 0, got {value!r}."}),
+        Validator("vtn.verify_tls", default=True, is_type_of=(bool, str),
+                  messages={"operations": "vtn.verify_tls must be true, false or a CA bundle path."}),
         Validator("vtn.retries", default=3, is_type_of=int, gte=0, lte=100,
                   messages={"operations": "vtn.retries must be a whole number from 0 to 100, got {value!r}."}),
         number("vtn.backoff_seconds", 0.5, "a number of seconds (0 or more)"),

@@ -17,9 +17,11 @@ if TYPE_CHECKING:  # pragma: no cover
 # httpx and the OpenADR models load with the first transport, not with `ven --help`.
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def ven_settings_validators() -> list[Any]:
-    """Retry, backoff and pool settings under ``[vtn]`` (with defaults)."""
+    """Every ``[vtn]`` setting the transport reads: URL, credentials, timeouts, retries, pool (with defaults).
+
+    Checked before other plugins' settings, as when core held the ``vtn.*`` validators."""
     from venclient.plugins.openadr_http.config import settings_validators
 
     return settings_validators()

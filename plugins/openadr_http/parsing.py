@@ -94,12 +94,9 @@ class ResponseParser:
                 raise protocol_error(model, response, "it is not a JSON object") from None
             raise protocol_error(model, response, describe_invalid(model, item, err)) from None
 
-    def many(self, model: type[M], response: httpx.Response) -> list[M]:
-        """The answer as a list of ``model``; invalid items are skipped, each with one warning sentence."""
-        return self.many_counted(model, response)[0]
-
     def many_counted(self, model: type[M], response: httpx.Response) -> tuple[list[M], int]:
-        """:meth:`many` and how many items the answer held (skipped ones included: paging counts those)."""
+        """The answer as a list of ``model`` (invalid items are skipped, each with one warning sentence) and how
+        many items the answer held (skipped ones included: paging counts those)."""
         adapter = self._lists.get(model)
         if adapter is None:
             adapter = self._lists[model] = TypeAdapter(list[model])  # type: ignore[valid-type]

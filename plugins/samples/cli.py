@@ -154,7 +154,7 @@ def build_loads_app() -> typer.Typer:
         store = runtime.store()
         with progress(transient=True) as bar:
             bar.add_task("Generating loads", total=None)
-            result = generate_loads(store, runtime.settings.h5_path, seed=seed, force=force)
+            result = generate_loads(store, runtime.settings.h5_simulator.h5_path, seed=seed, force=force)
         stats = store.statistics()
         if as_json:
             print_json({"generation": result.as_dict(), "statistics": stats})
