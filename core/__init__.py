@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "LeaseRecords": "venclient.protocols",
     "CountsLoads": "venclient.protocols",
     "ListsConnections": "venclient.protocols",
+    "EventStateRecords": "venclient.protocols",
+    "ResourceGroups": "venclient.protocols",
     "MeterSource": "venclient.protocols",
     "HasTimeline": "venclient.protocols",
     "WaitsReady": "venclient.protocols",
@@ -108,7 +110,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", "hookimpl", "hookspec", "PROJECT_NAME", "ResourceStore", "StoreLifecycle",
            "ResourceRecords", "LoadRecords", "ConnectionRecords", "RegistrationRecords", "ReportOutbox",
            "RuntimeState", "BacklogRecords", "LeaseRecords", "CountsLoads", "ListsConnections", "MeterSource",
-           "HasTimeline", "WaitsReady", "ValidatesConnections", "ReadsOnDemand", "Writer", "VtnTransport",
+           "EventStateRecords", "ResourceGroups", "HasTimeline", "WaitsReady", "ValidatesConnections", "ReadsOnDemand", "Writer", "VtnTransport",
            "PostsReportText", "FindsReports", "ListsReports", "SettlesUnknownOutcomes", "CreatesResourceIds",
            "RawRequests", "ListsSubscriptions", "LoadBatch", "SourceReading", "parsed_connections", "Connection",
            "Resource", "Load", "Readings", "LOAD_COMPONENTS", "COMPONENT_INDEX", "KNOWN_KINDS", "READER",
@@ -144,7 +146,7 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
                                  WRITER, external_resource_name)
     from venclient.openadr import Event, Program, Report
     from venclient.protocols import (BacklogRecords, ConnectionRecords, CountsLoads, CreatesResourceIds,
-                                     FindsReports, HasTimeline, LeaseRecords, ListsConnections, ListsReports,
+                                     EventStateRecords, FindsReports, ResourceGroups, HasTimeline, LeaseRecords, ListsConnections, ListsReports,
                                      ListsSubscriptions, LoadBatch, LoadRecords, MeterSource, PostsReportText,
                                      RawRequests, ReadsOnDemand, RegistrationRecords, ReportOutbox,
                                      ResourceRecords, ResourceStore, RuntimeState, SettlesUnknownOutcomes,
