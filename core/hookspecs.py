@@ -144,12 +144,13 @@ def ven_event(change: str, event: Any, loads: Sequence[Any]) -> None:
     ``GROUP`` (``ven resources set-group``) or ``POWER_SERVICE_LOCATION`` (the meter point) targets, any of them
     naming a load targets it, narrowed by the program's own targets; every load of the VENs this process runs
     when the event has no targets; none when all its targets are of types we cannot resolve (see
-    :mod:`venclient.engine.targets`).  It reads the loads from the store as you iterate (one VEN at a time) and makes each Load when
-    read, so a fleet-wide event costs nothing until you iterate; ``len(loads)`` is cheap, and iterating a
+    :mod:`venclient.engine.targets`).  It reads the loads from the store as you iterate (one VEN at a time) and
+    makes each Load when read, so a fleet-wide event costs nothing until you iterate; ``len(loads)`` is cheap, and iterating a
     large selection is blocking I/O (do it in a thread).
     Act on them (switch a relay, set a set-point) or just log.  Called on the event loop: do blocking I/O in
     a thread.  Exceptions are logged per plugin and do not stop other plugins from seeing the event.
-    Connections with ``actortype = "writer"`` are acted on by the framework itself (see ``ven_writers``).
+    Connections with ``actortype = "writer"`` are acted on by the framework itself (see ``ven_writers``; in
+    ``ven run`` at the intervals' boundaries, see ``ven_event_interval``).
     After a restart every active event is reported as ``created`` again.
     """
 

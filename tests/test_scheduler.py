@@ -123,3 +123,14 @@ async def test_a_restart_keeps_the_do_it_now_origin_and_the_random_shift(fleet):
     assert again.plans["now"].groups[0].timeline.start == T
     await again.reconcile(T + 61 * MIN)  # both are over: released
     assert values(writer)[-1] == ("r1-load_1", 5.0) and again.active == {}
+
+
+def test_the_event_log_describes_interval_starts_and_ends():
+    from venclient.plugins.event_log.hooks import describe_interval
+
+    ev = event(levels=(2,))
+    ev = ev.model_copy(update={"event_name": "peak"})
+    line = describe_interval("start", ev, ev.intervals[0], [1, 2, 3], OptOuts(resources=frozenset({"r1"})))
+    assert line == "interval 0 of event 'peak' (e1) started: SIMPLE=2; 3 loads (1 resources opted out)"
+    ended = describe_interval("end", ev, ev.intervals[0], [], OptOuts())
+    assert ended == "interval 0 of event 'peak' (e1) ended; 0 loads"
