@@ -218,9 +218,12 @@ class EventScheduler:
         return self._moments[index] if index < len(self._moments) else None
 
     def due(self, moment: datetime) -> bool:
-        """Whether a boundary lies in ``(last reconcile, moment]`` (the replay loop's per-tick check)."""
+        """Whether a boundary lies in ``(last reconcile, moment]``, or the clock went back (a replay clock that
+        wrapped): the replay loop's per-tick check."""
+        if self._last is None or moment < self._last:
+            return True
         upcoming = self.next_boundary()
-        return self._last is None or (upcoming is not None and upcoming <= moment)
+        return upcoming is not None and upcoming <= moment
 
     async def reconcile(self, moment: datetime | None = None) -> int:
         """Bring hooks and writers to what applies at ``moment`` (default ``now()``); returns the writes made."""
