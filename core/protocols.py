@@ -484,6 +484,16 @@ class ValidatesConnections(Protocol):
 
 
 @runtime_checkable
+class FollowsEvents(Protocol):
+    """A source whose loads respond to events themselves (the simulated fleet): ``ven run``'s scheduler tells it,
+    at every interval boundary, what applies to each load from then on (:mod:`venclient.engine.scheduler`)."""
+
+    def follow(self, instructions: Mapping[str, Mapping[str, float]]) -> None:
+        """``{load id: {payload type: value}}`` now in force, replacing the previous instructions (a load not
+        named: nothing applies to it).  Ids of loads the source does not read are ignored.  Quick: no I/O."""
+
+
+@runtime_checkable
 class ReadsOnDemand(Protocol):
     """Reads one connection once (``ven resources test``)."""
 

@@ -70,7 +70,7 @@ from venclient.engine.register import Registrar, select_vens
 from venclient.engine.report import Reporter
 from venclient.engine.webhook import CallbackServer, Subscriptions
 from venclient.plugin_manager import IsolatedHook
-from venclient.protocols import VtnTransport
+from venclient.protocols import FollowsEvents, VtnTransport
 
 log = logging.getLogger("venclient.run")
 
@@ -313,6 +313,8 @@ class VenRunner:
                 events = self._events = EventEngine(self.runtime, transport, vens, programs=options.programs)
                 clock = collector.build_clock(self.runtime.settings, start_index=await self._replay_start())
                 self.scheduler = events.scheduler = self._scheduler(events, clock)
+                self.scheduler.followers = list({id(source): source for source in collector.sources.values()
+                                                 if isinstance(source, FollowsEvents)}.values())
                 try:
                     if options.subscribe:
                         await self._start_webhook(transport, events, vens)

@@ -20,6 +20,10 @@ boundaries, in the clock's time.
   (or a replan); with the replay clock ``ven run`` calls :meth:`EventScheduler.reconcile` every tick with the
   tick's time (boundaries fall on the tick at or after them).
 
+Sources whose loads respond themselves (:class:`venclient.protocols.FollowsEvents`: the simulated fleet) are not
+written to: at every reconcile they are told, per targeted load, the winning ``SIMPLE`` and
+``IMPORT_CAPACITY_LIMIT`` values (:attr:`EventScheduler.followers`, set by ``ven run`` from the collector's sources).
+
 Opt-outs (``ven events opt-out``; re-read at every reconcile) keep a resource's loads, or every load, of one event
 from being written to: a load that was acted on gets its release value when it opts out.  An instantaneous slot
 (a one-shot command without duration) is acted on only when a reconcile falls on its very start.
@@ -40,12 +44,14 @@ from venclient.engine.timeline import Slot, Timeline, event_timeline, winning_sl
 from venclient.engine.writer_mapping import chosen_payload, release_value, written_value
 from venclient.model import OPT_OUT_ALL, WRITER, Connection, Load
 from venclient.openadr import Event
-from venclient.protocols import EventStateRecords, ListsConnections, ResourceStore
+from venclient.protocols import EventStateRecords, FollowsEvents, ListsConnections, ResourceStore
 
 log = logging.getLogger(__name__)
 
 UTC = timezone.utc
 START, END = "start", "end"
+#: the payload types the simulated fleet follows (:class:`venclient.protocols.FollowsEvents`)
+FOLLOWED_TYPES: frozenset[str] = frozenset({"SIMPLE", "IMPORT_CAPACITY_LIMIT"})
 MAX_WALL_SLEEP = 60.0  # seconds: the wall-clock task looks again at least this often (clock jumps, suspend)
 
 
@@ -81,6 +87,7 @@ class _Group:
     timeline: Timeline
     loads: LoadSelection
     writable: list[tuple[Load, Connection]] = field(default_factory=list)
+    simulated: list[tuple[str, str]] = field(default_factory=list)  # (load id, resource id) for followers
 
 
 @dataclass
@@ -104,6 +111,8 @@ class EventScheduler:
         self.directory = directory
         self.now = now
         self.hook = hook
+        self.followers: list[FollowsEvents] = []  # sources whose loads respond themselves (the simulated fleet)
+        self._instructed: dict[str, dict[str, float]] | None = None  # None: tell the followers at the next reconcile
         self.plans: dict[str, _EventPlan] = {}
         self.written: dict[tuple[int, str], tuple[float, Load, Connection]] = {}  # (connection id, load id)
         self.active: dict[tuple[str, int, int, int], tuple[_EventPlan, _Group]] = {}  # (event, group, interval, loop)
@@ -127,6 +136,7 @@ class EventScheduler:
             plans = await asyncio.to_thread(self._plan_all, list(events), dict(programs or {}), moment, list(gone))
             async with self._lock:
                 self.plans = plans
+                self._instructed = None  # a source re-opened with new loads forgot what it was told
                 self._moments = sorted({m for plan in plans.values() for group in plan.groups
                                         for s in group.timeline.slots for m in (s.start, s.end) if m is not None})
             self._wake.set()
@@ -165,7 +175,9 @@ class EventScheduler:
                 directory = self.directory if len(shared) == 1 else LoadDirectory(self.store, group_vens)
                 loads = directory.targeted(event, program)
                 writable = self._writable(loads, connections) if has_writers and timeline.slots else []
-                groups.append(_Group(tuple(group_vens), timeline, loads, writable))
+                simulated = ([(row.load_id, row.resource_id) for row in loads.rows()]
+                             if self.followers and _follows(timeline) else [])
+                groups.append(_Group(tuple(group_vens), timeline, loads, writable, simulated))
             plans[event.id] = _EventPlan(event, groups)  # type: ignore[index]
         return plans
 
@@ -232,6 +244,7 @@ class EventScheduler:
             self._last = moment
             self.opted_out = await asyncio.to_thread(self._read_opt_outs)
             self._tell_intervals(moment)
+            self._instruct(moment)
             return await self._write(self._desired(moment))
 
     def _read_opt_outs(self) -> dict[str, OptOuts]:
@@ -296,6 +309,39 @@ class EventScheduler:
             desired[key] = (value, load, connection)
         return desired
 
+    def _instruct(self, moment: datetime) -> None:
+        """Tell the followers what applies to each targeted load now (only when it changed)."""
+        if not self.followers:
+            return
+        active: list[tuple[_Group, OptOuts, list[Slot]]] = []
+        for event_id, plan in self.plans.items():
+            for group in plan.groups:
+                slots = [s for s in group.timeline.active(moment) if s.payload_type in FOLLOWED_TYPES]
+                if group.simulated and slots:
+                    active.append((group, self.opted_out.get(event_id, OptOuts()), slots))
+        instructions: dict[str, dict[str, float]] = {}
+        if len(active) == 1:  # one event applies (the usual case): every load it targets gets the same values
+            group, opted, slots = active[0]
+            values = _winning_values([(group.timeline, slot) for slot in slots])
+            if values:
+                instructions = {load_id: values for load_id, resource_id in group.simulated
+                                if resource_id not in opted}
+        elif active:
+            pairs: dict[str, list[tuple[Timeline, Slot]]] = {}
+            for group, opted, slots in active:
+                mine = [(group.timeline, slot) for slot in slots]
+                for load_id, resource_id in group.simulated:
+                    if resource_id not in opted:
+                        pairs.setdefault(load_id, []).extend(mine)
+            for load_id, candidates in pairs.items():
+                values = _winning_values(candidates)
+                if values:
+                    instructions[load_id] = values
+        if instructions != self._instructed:
+            self._instructed = instructions
+            for follower in self.followers:
+                follower.follow(instructions)
+
     async def _write(self, desired: dict[tuple[int, str], tuple[float, Load, Connection]]) -> int:
         """Write what changed; release what nothing applies to any more."""
         todo: list[tuple[tuple[int, str], float, Load, Connection, bool]] = []
@@ -352,3 +398,22 @@ def _randomized(event: Event) -> bool:
     """Whether any of the event's periods carries ``randomizeStart`` (only then do VENs' seeds matter)."""
     periods = [event.interval_period] + [i.interval_period for i in event.intervals or ()]
     return any(p is not None and p.randomize_start for p in periods)
+
+
+def _follows(timeline: Timeline) -> bool:
+    """Whether the timeline holds a payload type the simulated fleet follows."""
+    return any(slot.payload_type in FOLLOWED_TYPES for slot in timeline.slots)
+
+
+def _winning_values(candidates: list[tuple[Timeline, Slot]]) -> dict[str, float]:
+    """``{payload type: value}`` of the winning slot per type (numeric values only)."""
+    by_type: dict[str, list[tuple[Timeline, Slot]]] = {}
+    for pair in candidates:
+        by_type.setdefault(pair[1].payload_type, []).append(pair)
+    values = {}
+    for kind, pairs in by_type.items():
+        won = winning_slot(pairs)
+        value = won[1].value if won is not None else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values[kind] = float(value)
+    return values
