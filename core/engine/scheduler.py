@@ -87,7 +87,8 @@ class _Group:
     timeline: Timeline
     loads: LoadSelection
     writable: list[tuple[Load, Connection]] = field(default_factory=list)
-    simulated: list[tuple[str, str]] = field(default_factory=list)  # (load id, resource id) for followers
+    simulated_ids: list[str] = field(default_factory=list)  # the loads' ids and resource ids, for followers
+    simulated_resources: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -175,9 +176,9 @@ class EventScheduler:
                 directory = self.directory if len(shared) == 1 else LoadDirectory(self.store, group_vens)
                 loads = directory.targeted(event, program)
                 writable = self._writable(loads, connections) if has_writers and timeline.slots else []
-                simulated = ([(row.load_id, row.resource_id) for row in loads.rows()]
-                             if self.followers and _follows(timeline) else [])
-                groups.append(_Group(tuple(group_vens), timeline, loads, writable, simulated))
+                rows = list(loads.rows()) if self.followers and _follows(timeline) else []
+                groups.append(_Group(tuple(group_vens), timeline, loads, writable, [r.load_id for r in rows],
+                                     [r.resource_id for r in rows]))
             plans[event.id] = _EventPlan(event, groups)  # type: ignore[index]
         return plans
 
@@ -317,20 +318,23 @@ class EventScheduler:
         for event_id, plan in self.plans.items():
             for group in plan.groups:
                 slots = [s for s in group.timeline.active(moment) if s.payload_type in FOLLOWED_TYPES]
-                if group.simulated and slots:
+                if group.simulated_ids and slots:
                     active.append((group, self.opted_out.get(event_id, OptOuts()), slots))
         instructions: dict[str, dict[str, float]] = {}
         if len(active) == 1:  # one event applies (the usual case): every load it targets gets the same values
             group, opted, slots = active[0]
             values = _winning_values([(group.timeline, slot) for slot in slots])
-            if values:
-                instructions = {load_id: values for load_id, resource_id in group.simulated
-                                if resource_id not in opted}
+            if values and not opted:  # one shared mapping for every load (followers may rely on that for speed)
+                instructions = dict.fromkeys(group.simulated_ids, values)
+            elif values and not opted.everything:
+                instructions = {load_id: values for load_id, resource_id
+                                in zip(group.simulated_ids, group.simulated_resources)
+                                if resource_id not in opted.resources}
         elif active:
             pairs: dict[str, list[tuple[Timeline, Slot]]] = {}
             for group, opted, slots in active:
                 mine = [(group.timeline, slot) for slot in slots]
-                for load_id, resource_id in group.simulated:
+                for load_id, resource_id in zip(group.simulated_ids, group.simulated_resources):
                     if resource_id not in opted:
                         pairs.setdefault(load_id, []).extend(mine)
             for load_id, candidates in pairs.items():

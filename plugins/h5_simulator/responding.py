@@ -123,16 +123,28 @@ class RespondingSource:
         levels = np.full(len(self._positions), np.nan)
         limits = np.full(self._resources, np.nan)
         positions = self._positions
-        for load_id, payloads in instructions.items():
-            n = positions.get(load_id)
-            if n is None:
-                continue
-            if SIMPLE in payloads:
-                levels[n] = float(payloads[SIMPLE])
-            if IMPORT_CAPACITY_LIMIT in payloads:
-                resource = self._resource_index[n]
-                limit = float(payloads[IMPORT_CAPACITY_LIMIT])
-                limits[resource] = limit if np.isnan(limits[resource]) else min(limits[resource], limit)
+        looked_up = list(map(positions.get, instructions))  # C-speed look-ups: 116k ids in a few ms
+        if None in looked_up:
+            looked_up = [-1 if n is None else n for n in looked_up]
+        found = np.array(looked_up, dtype=np.intp)
+        mine = found >= 0
+        payloads = list(instructions.values())
+        if payloads and len(set(map(id, payloads))) == 1:  # one mapping for every load (one event): at once
+            values = payloads[0]
+            if SIMPLE in values:
+                levels[found[mine]] = float(values[SIMPLE])
+            if IMPORT_CAPACITY_LIMIT in values:
+                limits[self._resource_index[found[mine]]] = float(values[IMPORT_CAPACITY_LIMIT])
+        else:
+            for n, values in zip(found.tolist(), payloads):
+                if n < 0:
+                    continue
+                if SIMPLE in values:
+                    levels[n] = float(values[SIMPLE])
+                if IMPORT_CAPACITY_LIMIT in values:
+                    resource = self._resource_index[n]
+                    limit = float(values[IMPORT_CAPACITY_LIMIT])
+                    limits[resource] = limit if np.isnan(limits[resource]) else min(limits[resource], limit)
         self._levels, self._limits = levels, limits
 
     def _seconds(self, moment: datetime) -> float:
