@@ -1,6 +1,7 @@
 """The simulated fleet follows events: the h5sim source returns responded watts for the loads it is told about
 (exactly baseline minus the configured shares per component), leaves the others as the H5 file holds them, pays the
-shed energy back times the efficiency, and the scheduler tells it what applies per targeted load."""
+shed energy back times the efficiency, and the scheduler tells it what applies per targeted load; `ven run` reports
+the responded USAGE of the targeted VEN and the unchanged usage of the other."""
 
 from __future__ import annotations
 
@@ -106,3 +107,40 @@ async def test_the_scheduler_tells_followers_what_applies_per_targeted_load(flee
     assert len(follower.told) == told  # nothing changed: not told again
     await scheduler.reconcile(start + timedelta(hours=1))
     assert follower.told[-1] == {}
+
+
+async def test_ven_run_reports_the_responded_usage_of_the_targeted_ven_only(tmp_path, local_vtn, contract,
+                                                                             bl_transport):
+    from fixtures.run import (amake_run_env, h5_row_of, h5_watts, report_start, run_options, values_by_name,
+                              vtn_reports)
+    from venclient.engine.run import VenRunner
+    from venclient.plugins.local_vtn import DEMO_PROGRAM
+
+    interval = 15.0
+    env = await amake_run_env(tmp_path, local_vtn, contract)
+    try:
+        program = await bl_transport.find_program(DEMO_PROGRAM)
+        metering = await bl_transport.create_event(Event.model_validate({
+            "programID": program.id, "eventName": "usage", "intervals": [],
+            "reportDescriptors": [{"payloadType": "USAGE", "units": "WH", "readingType": "DIRECT_READ"}]}))
+        shed, kept = env.vens
+        await bl_transport.create_event(Event.model_validate({
+            "programID": program.id, "eventName": "shed-2", "targets": [{"type": "VEN_NAME", "values": [shed]}],
+            "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [2]}]}]}))  # from now, open-ended
+        await VenRunner(env.runtime, run_options(env.runtime, interval_seconds=interval, speed=300.0,
+                                                 max_ticks=2)).run()
+        for ven in env.vens:
+            reports = vtn_reports(local_vtn.state, ven=ven, event_id=metering.id)
+            assert len(reports) == 2
+            for report in reports:
+                row = h5_row_of(env.h5_path, datetime.fromisoformat(report_start(report).replace("Z", "+00:00")))
+                usage = values_by_name(report, "USAGE")
+                for load in env.store.list_loads(ven=ven):
+                    name = load.resource_name_on_vtn
+                    watts = h5_watts(env.h5_path, load.h5_meter_id, load.load_component, row)
+                    if ven == shed:
+                        watts -= watts * SHARES[int(load.load_component[-1])] * DEFAULT_LEVELS[2]
+                    assert usage[name] == pytest.approx(watts * interval / 3600, rel=1e-6), (ven, name)
+        assert kept != shed
+    finally:
+        env.runtime.close()
