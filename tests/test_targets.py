@@ -71,6 +71,9 @@ def test_no_targets_is_every_load_of_our_vens(any_store):
     _fleet(any_store)
     assert len(LoadDirectory(any_store, ["V1", "V2"]).targeted(_event())) == 6
     assert len(LoadDirectory(any_store, ["V1"]).targeted(_event())) == 2
+    directory = LoadDirectory(any_store, ["V1", "V2"])  # narrowed to some of our VENs (the scheduler's groups)
+    assert _ids(directory.targeted(_event(("GROUP", ["north"])), vens=["V2"])) == ["r2-load_0", "r2-load_1"]
+    assert len(directory.targeted(_event(), vens=["V1", "V9"])) == 2
 
 
 def test_an_event_with_only_unresolvable_targets_targets_nothing_and_warns_once(any_store, caplog):

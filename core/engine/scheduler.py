@@ -173,8 +173,7 @@ class EventScheduler:
                     shared.append((state_vens, timeline))
             groups = []
             for group_vens, timeline in shared:
-                directory = self.directory if len(shared) == 1 else LoadDirectory(self.store, group_vens)
-                loads = directory.targeted(event, program)
+                loads = self.directory.targeted(event, program, None if len(shared) == 1 else group_vens)
                 writable = self._writable(loads, connections) if has_writers and timeline.slots else []
                 rows = list(loads.rows()) if self.followers and _follows(timeline) else []
                 groups.append(_Group(tuple(group_vens), timeline, loads, writable, [r.load_id for r in rows],

@@ -196,20 +196,21 @@ class LoadDirectory:
             return RESOLVED_TYPES
         return tuple(kind for kind in RESOLVED_TYPES if kind != "GROUP")
 
-    def targeted(self, event: Event, program: Any = None) -> LoadSelection:
+    def targeted(self, event: Event, program: Any = None, vens: Sequence[str] | None = None) -> LoadSelection:
         """The loads ``event`` targets, narrowed by ``program``'s own targets when given (see the module
-        docstring), without duplicates, in a stable order: whole VENs first (in the order we run them), then
-        single loads in the order their targets name them.  Blocking: reads counts and resolves names in the
-        store."""
+        docstring) and to the loads of ``vens`` (some of ours) when given, without duplicates, in a stable order:
+        whole VENs first (in the order we run them), then single loads in the order their targets name them.
+        Blocking: reads counts and resolves names in the store."""
         scope = self._scope(event.targets, f"event {_label(event, 'event_name')}")
         if program is not None and getattr(program, "targets", None):
             scope = scope.narrowed(self._scope(program.targets, f"program {_label(program, 'program_name')}"))
         counts = self.counts()
-        whole = list(self.vens) if scope.everything else [ven for ven in self.vens if ven in scope.vens]
+        ours = self.vens if vens is None else [ven for ven in self.vens if ven in set(vens)]
+        whole = list(ours) if scope.everything else [ven for ven in ours if ven in scope.vens]
         parts = [_Part(size=counts.get(ven, (0, 0))[0], resources=counts.get(ven, (0, 0))[1], ven=ven)
                  for ven in whole]
-        covered = set(whole)
-        single = [row for row, ven in scope.loads.values() if ven not in covered and ven in self.vens]
+        covered, allowed = set(whole), set(ours)
+        single = [row for row, ven in scope.loads.values() if ven not in covered and ven in allowed]
         if single:
             parts.append(_Part(size=len(single), resources=len({row.resource_id for row in single}),
                                rows=tuple(single)))
