@@ -79,7 +79,7 @@ class OptOuts:
 
 
 @dataclass
-class _Group:
+class TimelineGroup:
     """VENs sharing one timeline of an event (all of them, unless ``randomizeStart`` draws differ), their
     targeted loads, and the writer-connected ones among them."""
 
@@ -92,9 +92,11 @@ class _Group:
 
 
 @dataclass
-class _EventPlan:
+class EventPlan:
+    """One event as planned: its :class:`TimelineGroup` s (one per distinct timeline among our VENs)."""
+
     event: Event
-    groups: list[_Group]
+    groups: list[TimelineGroup]
 
 
 class EventScheduler:
@@ -114,9 +116,9 @@ class EventScheduler:
         self.hook = hook
         self.followers: list[FollowsEvents] = []  # sources whose loads respond themselves (the simulated fleet)
         self._instructed: dict[str, dict[str, float]] | None = None  # None: tell the followers at the next reconcile
-        self.plans: dict[str, _EventPlan] = {}
+        self.plans: dict[str, EventPlan] = {}
         self.written: dict[tuple[int, str], tuple[float, Load, Connection]] = {}  # (connection id, load id)
-        self.active: dict[tuple[str, int, int, int], tuple[_EventPlan, _Group]] = {}  # (event, group, interval, loop)
+        self.active: dict[tuple[str, int, int, int], tuple[EventPlan, TimelineGroup]] = {}  # (event, group, interval, loop)
         self.opted_out: dict[str, OptOuts] = {}
         self.writes = 0
         self._moments: list[datetime] = []
@@ -143,8 +145,13 @@ class EventScheduler:
             self._wake.set()
             await self.reconcile(moment)
 
+    def plan(self, events: Sequence[Event], programs: Mapping[str, Any] | None = None) -> dict[str, EventPlan]:
+        """The plans of ``events`` at ``now()`` without acting on them (``ven events timeline``).  Blocking; an
+        event seen for the first time has its received moment and seed stored, as when ``ven run`` reads it."""
+        return self._plan_all(list(events), dict(programs or {}), self.now(), [])
+
     def _plan_all(self, events: list[Event], programs: dict[str, Any], moment: datetime,
-                  gone: list[str]) -> dict[str, _EventPlan]:
+                  gone: list[str]) -> dict[str, EventPlan]:
         if gone:
             if isinstance(self.store, EventStateRecords):
                 self.store.event_states_forget(gone)
@@ -176,9 +183,9 @@ class EventScheduler:
                 loads = self.directory.targeted(event, program, None if len(shared) == 1 else group_vens)
                 writable = self._writable(loads, connections) if has_writers and timeline.slots else []
                 rows = list(loads.rows()) if self.followers and _follows(timeline) else []
-                groups.append(_Group(tuple(group_vens), timeline, loads, writable, [r.load_id for r in rows],
+                groups.append(TimelineGroup(tuple(group_vens), timeline, loads, writable, [r.load_id for r in rows],
                                      [r.resource_id for r in rows]))
-            plans[event.id] = _EventPlan(event, groups)  # type: ignore[index]
+            plans[event.id] = EventPlan(event, groups)  # type: ignore[index]
         return plans
 
     def _states(self, vens: list[str], event_ids: list[str], moment: datetime) -> dict[tuple[str, str],
@@ -254,7 +261,7 @@ class EventScheduler:
 
     def _tell_intervals(self, moment: datetime) -> None:
         """Call the hook for every interval that ended (first) or started since the last reconcile."""
-        now_active: dict[tuple[str, int, int, int], tuple[_EventPlan, _Group]] = {}
+        now_active: dict[tuple[str, int, int, int], tuple[EventPlan, TimelineGroup]] = {}
         for event_id, plan in self.plans.items():
             for n, group in enumerate(plan.groups):
                 for slot in group.timeline.active(moment):
@@ -313,7 +320,7 @@ class EventScheduler:
         """Tell the followers what applies to each targeted load now (only when it changed)."""
         if not self.followers:
             return
-        active: list[tuple[_Group, OptOuts, list[Slot]]] = []
+        active: list[tuple[TimelineGroup, OptOuts, list[Slot]]] = []
         for event_id, plan in self.plans.items():
             for group in plan.groups:
                 slots = [s for s in group.timeline.active(moment) if s.payload_type in FOLLOWED_TYPES]

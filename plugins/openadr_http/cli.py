@@ -1,5 +1,6 @@
 """``ven vtn ping``, ``ven programs`` and ``ven events``: look at the configured VTN; ``ven events opt-out`` /
-``opt-in``: keep loads from being acted on for one event (kept in the store, read by ``ven run``'s scheduler)."""
+``opt-in``: keep loads from being acted on for one event (kept in the store, read by ``ven run``'s scheduler);
+``ven events timeline``: the upcoming and active intervals as ``ven run`` plans them."""
 
 from __future__ import annotations
 
@@ -178,6 +179,48 @@ def _print_opt_outs(store: Any, event_id: str, as_json: bool, what: str) -> None
     console().print(f"{what}; opted out now: {now}.")
 
 
+async def _programs_and_events(transport: Any) -> tuple[dict[str, Program], list[Event]]:
+    async with transport:
+        found = await transport.list_programs()
+        return {p.id: p for p in found if p.id}, await transport.list_events()
+
+
+def timeline(ctx: typer.Context,
+             ven: Optional[list[str]] = typer.Option(None, "--ven", help="Only this VEN; repeat for more. Default: "
+                                                                         "setting `vens`, else all."),
+             as_json: bool = JSON_OPTION) -> None:
+    """Upcoming and active intervals of the VTN's events as ``ven run`` plans them: start, end, values, whether
+    each wins on priority, targeted loads and opt-outs."""
+    from datetime import datetime, timezone
+
+    from venclient.engine.register import select_vens
+    from venclient.engine.scheduler import EventScheduler, OptOuts
+    from venclient.engine.targets import LoadDirectory
+    from venclient.engine.timeline_view import timeline_rows
+
+    runtime = ctx.obj
+    store = runtime.store()
+    vens = select_vens(store, ven or runtime.settings.get("vens") or None)
+    programs, found = asyncio.run(_programs_and_events(runtime.transport()))
+    now = datetime.now(timezone.utc)
+    scheduler = EventScheduler(store, {}, LoadDirectory(store, vens), lambda: now)
+    plans = scheduler.plan(found, programs)
+    opted = ({i: OptOuts.of(ids) for i, ids in store.opt_outs(list(plans)).items()}
+             if isinstance(store, EventStateRecords) else {})
+    rows = timeline_rows(plans, opted, now)
+    if as_json:
+        print_json(rows)
+        return
+    console().print(table(
+        f"{plural(len(rows), 'upcoming or active interval')} of {plural(len(plans), 'event')}",
+        ["event", "VENs", "interval", "payload", "values", "start", "end", "priority", "wins", "loads", "opted out"],
+        [(row["event"], ", ".join(row["vens"]) if len(row["vens"]) <= 2 else f"{len(row['vens'])} VENs",
+          f"{row['interval']}" + (f".{row['sub']}" if row["sub"] else "") + (" (now)" if row["active"] else ""),
+          row["payload"], ", ".join(str(v) for v in row["values"]), row["start"] or "", row["end"] or "open",
+          "" if row["priority"] is None else row["priority"], "yes" if row["wins"] else "no", row["loads"],
+          row["opted_out"]) for row in rows]))
+
+
 def add_commands(app: typer.Typer) -> None:
     """Register ``ven vtn ping``, ``ven programs`` and ``ven events`` (with ``opt-out`` / ``opt-in``) on the
     root app."""
@@ -187,4 +230,5 @@ def add_commands(app: typer.Typer) -> None:
     events_app.callback()(events)
     events_app.command("opt-out")(opt_out)
     events_app.command("opt-in")(opt_in)
+    events_app.command("timeline")(timeline)
     app.add_typer(events_app, name="events")
