@@ -508,7 +508,11 @@ class Writer(Protocol):
     kinds: tuple[str, ...]
 
     async def write(self, connection: "Connection", load: "Load", value: float) -> None:
-        """Apply ``value`` (e.g. a power limit in W, or 0/1 to switch) to ``load``; raise VenError on failure."""
+        """Apply ``value`` (e.g. a power limit in W, or 0/1 to switch) to ``load``; raise VenError on failure.
+
+        The event scheduler maps payload values through the connection's ``levels``, ``scale`` and ``offset``
+        (:mod:`venclient.engine.writer_mapping`); a writer whose own options use ``scale``/``offset`` (a register's
+        scale) says so with a true class attribute ``scales_values`` and is then given the unscaled value."""
 
 
 # --------------------------------------------------------------------------------------------------

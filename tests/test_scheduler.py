@@ -135,3 +135,21 @@ def test_the_event_log_describes_interval_starts_and_ends():
     assert line == "interval 0 of event 'peak' (e1) started: SIMPLE=2; 3 loads (1 resources opted out)"
     ended = describe_interval("end", ev, ev.intervals[0], [], OptOuts())
     assert ended == "interval 0 of event 'peak' (e1) ended; 0 loads"
+
+
+async def test_scale_maps_the_value_unless_the_writer_scales_values_itself(fleet):
+    from venclient.plugins.modbus_meter.writer import ModbusWriter
+
+    class RegisterWriter(RecordingWriter):
+        scales_values = True  # like the Modbus writer: params.scale is the register's own
+
+    assert ModbusWriter.scales_values is True
+    fleet.connect_resources(["r2"], Connection(id=None, type="register", actortype="writer",
+                                               params={"scale": 10, "loads": ["load_0"]}))
+    fleet.connect_resources(["r1"], Connection(id=None, type="testrelay", actortype="writer",
+                                               params={"scale": 10, "offset": 1, "loads": ["load_0"]}))
+    relay, register = RecordingWriter(), RegisterWriter(kinds=("register",))
+    sched = EventScheduler(fleet, {"testrelay": relay, "register": register}, LoadDirectory(fleet, ["V1", "V2"]),
+                           Clock(T + MIN))
+    await sched.replan([event(levels=(2,))])
+    assert values(relay) == [("r1-load_0", 21.0)] and values(register) == [("r2-load_0", 2.0)]

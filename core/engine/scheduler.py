@@ -308,7 +308,10 @@ class EventScheduler:
             chosen = chosen_payload(connection.params, values)
             if chosen is None:
                 continue
-            value = written_value(connection.params, chosen[1])
+            params = connection.params
+            if getattr(self.writers.get(connection.type), "scales_values", False):
+                params = {k: v for k, v in params.items() if k not in ("scale", "offset")}  # the writer's own
+            value = written_value(params, chosen[1])
             if value is None:
                 self._warn_once(f"levels:{connection.id}:{chosen[1]}", "The writer connection %s has no `levels` "
                                 "entry for %s %g: nothing is written.", connection.id, chosen[0], chosen[1])
