@@ -60,6 +60,10 @@ _EXPORTS: dict[str, str] = {
     "LoadBatch": "venclient.protocols",
     "SourceReading": "venclient.protocols",
     "parsed_connections": "venclient.protocols",
+    # connection options a plugin adds to `ven resources connect`
+    "ConnectionOption": "venclient.connection_options",
+    "ConnectionOptions": "venclient.connection_options",
+    "ConnectionDraft": "venclient.connection_options",
     # domain
     "Connection": "venclient.model",
     "Resource": "venclient.model",
@@ -110,15 +114,17 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", "hookimpl", "hookspec", "PROJECT_NAME", "ResourceStore", "StoreLifecycle",
            "ResourceRecords", "LoadRecords", "ConnectionRecords", "RegistrationRecords", "ReportOutbox",
            "RuntimeState", "BacklogRecords", "LeaseRecords", "CountsLoads", "ListsConnections", "MeterSource",
-           "EventStateRecords", "ResourceGroups", "HasTimeline", "WaitsReady", "ValidatesConnections", "ReadsOnDemand", "Writer", "VtnTransport",
+           "EventStateRecords", "ResourceGroups", "HasTimeline", "WaitsReady", "ValidatesConnections",
+           "ReadsOnDemand", "Writer", "VtnTransport",
            "PostsReportText", "FindsReports", "ListsReports", "SettlesUnknownOutcomes", "CreatesResourceIds",
-           "RawRequests", "ListsSubscriptions", "LoadBatch", "SourceReading", "parsed_connections", "Connection",
-           "Resource", "Load", "Readings", "LOAD_COMPONENTS", "COMPONENT_INDEX", "KNOWN_KINDS", "READER",
-           "WRITER", "PENDING", "APPROVED", "SUSPENDED", "STATUSES", "QUALITY_OK", "QUALITY_MISSING",
-           "QUALITY_STALE", "QUALITY_NAMES", "external_resource_name", "LoadRow", "CollectionRow",
-           "RegistrationRow", "OutboxItem", "OutboxRow", "BacklogTick", "BacklogRow", "LeaseHolder", "LeaseRow",
-           "H5SIM_KIND", "Tick", "Clock", "VenError", "InputError", "SettingsError", "PluginError",
-           "StoreUnavailable", "LeaseHeld", "Settings", "Event", "Program", "Report"]
+           "RawRequests", "ListsSubscriptions", "LoadBatch", "SourceReading", "parsed_connections",
+           "ConnectionOption", "ConnectionOptions", "ConnectionDraft", "Connection", "Resource", "Load",
+           "Readings", "LOAD_COMPONENTS", "COMPONENT_INDEX", "KNOWN_KINDS", "READER", "WRITER", "PENDING",
+           "APPROVED", "SUSPENDED", "STATUSES", "QUALITY_OK", "QUALITY_MISSING", "QUALITY_STALE", "QUALITY_NAMES",
+           "external_resource_name", "LoadRow", "CollectionRow", "RegistrationRow", "OutboxItem", "OutboxRow",
+           "BacklogTick", "BacklogRow", "LeaseHolder", "LeaseRow", "H5SIM_KIND", "Tick", "Clock", "VenError",
+           "InputError", "SettingsError", "PluginError", "StoreUnavailable", "LeaseHeld", "Settings", "Event",
+           "Program", "Report"]
 
 
 def __getattr__(name: str) -> Any:
@@ -137,6 +143,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from venclient.clock import Clock, Tick
+    from venclient.connection_options import ConnectionDraft, ConnectionOption, ConnectionOptions
     from venclient.errors import InputError, LeaseHeld, PluginError, SettingsError, StoreUnavailable, VenError
     from venclient.hookspecs import PROJECT_NAME, hookimpl, hookspec
     from venclient.model import (APPROVED, BacklogRow, BacklogTick, COMPONENT_INDEX, CollectionRow, Connection,
@@ -146,10 +153,10 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
                                  WRITER, external_resource_name)
     from venclient.openadr import Event, Program, Report
     from venclient.protocols import (BacklogRecords, ConnectionRecords, CountsLoads, CreatesResourceIds,
-                                     EventStateRecords, FindsReports, ResourceGroups, HasTimeline, LeaseRecords, ListsConnections, ListsReports,
-                                     ListsSubscriptions, LoadBatch, LoadRecords, MeterSource, PostsReportText,
-                                     RawRequests, ReadsOnDemand, RegistrationRecords, ReportOutbox,
-                                     ResourceRecords, ResourceStore, RuntimeState, SettlesUnknownOutcomes,
-                                     SourceReading, StoreLifecycle, ValidatesConnections, VtnTransport,
-                                     WaitsReady, Writer, parsed_connections)
+                                     EventStateRecords, FindsReports, HasTimeline, LeaseRecords, ListsConnections,
+                                     ListsReports, ListsSubscriptions, LoadBatch, LoadRecords, MeterSource,
+                                     PostsReportText, RawRequests, ReadsOnDemand, RegistrationRecords, ReportOutbox,
+                                     ResourceGroups, ResourceRecords, ResourceStore, RuntimeState,
+                                     SettlesUnknownOutcomes, SourceReading, StoreLifecycle, ValidatesConnections,
+                                     VtnTransport, WaitsReady, Writer, parsed_connections)
     from venclient.settings import Settings

@@ -27,7 +27,19 @@ Rules of the house:
 * Collecting hooks return one value (or a list, where stated) per implementation; ``None`` is skipped.
 * A hook must not block the event loop: blocking I/O belongs in a thread (``asyncio.to_thread``).
 * The objects returned implement the :mod:`venclient.protocols` contracts (``ResourceStore``,
-  ``MeterSource``, ``VtnTransport``, ``Writer``); those files state what each method must do.
+  ``MeterSource``, ``VtnTransport``, ``Writer``); those files state what each method must do, and which
+  optional capabilities (small runtime-checkable protocols such as ``ValidatesConnections``) the framework
+  uses when an object has them.
+* Observer hooks (``ven_readings``, ``ven_event``, ``ven_event_interval``) are called through one helper in the
+  same order (later-registered first) and with the same isolation: an implementation that raises is logged once
+  with its plugin's name, the other plugins still see the call, and its later failures are counted.
+* Import what you need from ``venclient`` itself (``from venclient import hookimpl, MeterSource, LoadBatch,
+  SourceReading, InputError, QUALITY_OK …``); other module paths may change between releases.
+* Keep the module that holds your hook implementations cheap to import: ``ven --help`` imports every
+  plugin's, so import hardware and data libraries (numpy, pymodbus, h5py …) inside the hook functions.
+* ``tests/plugins/venclient_example`` is a complete plugin (a meter source, a writer, connect options and a
+  command), and the ``venclient.testing`` pytest plugin gives your tests a runtime, a local VTN and
+  ``collect_once`` (see the README's plugin guide).
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     import typer
 
+    from venclient.connection_options import ConnectionOptions
     from venclient.protocols import MeterSource, ResourceStore, VtnTransport, Writer
     from venclient.settings import Settings
 
@@ -130,7 +143,8 @@ def ven_readings(tick: Any, readings: Any) -> None:
     ``tick`` is a :class:`venclient.clock.Tick` (index and UTC time); ``readings`` is a
     :class:`venclient.model.Readings` batch (numpy arrays: load ids, values in watts, quality codes).
     Called after each collection, before reporting.  Must be quick: an exporter that does I/O should
-    queue the batch and write it from its own thread.  Exceptions are logged and do not stop the tick.
+    queue the batch and write it from its own thread.
+    Exceptions are logged (once per plugin, then counted) and do not stop the tick or the other plugins.
     """
 
 
@@ -145,8 +159,8 @@ def ven_event(change: str, event: Any, loads: Sequence[Any]) -> None:
     naming a load targets it, narrowed by the program's own targets; every load of the VENs this process runs
     when the event has no targets; none when all its targets are of types we cannot resolve (see
     :mod:`venclient.engine.targets`).  It reads the loads from the store as you iterate (one VEN at a time) and
-    makes each Load when read, so a fleet-wide event costs nothing until you iterate; ``len(loads)`` is cheap, and iterating a
-    large selection is blocking I/O (do it in a thread).
+    makes each Load when read, so a fleet-wide event costs nothing until you iterate; ``len(loads)`` is cheap,
+    and iterating a large selection is blocking I/O (do it in a thread).
     Act on them (switch a relay, set a set-point) or just log.  Called on the event loop: do blocking I/O in
     a thread.  Exceptions are logged per plugin and do not stop other plugins from seeing the event.
     Connections with ``actortype = "writer"`` are acted on by the framework itself (see ``ven_writers``; in
@@ -174,4 +188,24 @@ def ven_event_interval(phase: str, event: Any, interval: Any, loads: Sequence[An
     (the values the connection's ``payload``/``levels``/``scale`` choose, its ``release_value`` when nothing
     applies any more); use this hook to act on schedules without polling.  Called on the event loop: do blocking
     I/O in a thread.  Exceptions are logged per plugin.
+    """
+
+
+@hookspec
+def ven_connection_options() -> "ConnectionOptions | list[ConnectionOptions] | None":
+    """Return the :class:`venclient.connection_options.ConnectionOptions` of the connection kinds you serve.
+
+    They add options to ``ven resources connect`` (shown by its ``--help``) and keys to the ``[[resource]]``
+    tables of ``--from FILE.toml``: each :class:`~venclient.connection_options.ConnectionOption` is a flag
+    (``--unit``) and the TOML key of the same name (``unit``).  For a connection of one of your kinds the
+    core calls ``apply(draft, values)`` with the options given; move them into the
+    :class:`~venclient.connection_options.ConnectionDraft` (usually ``draft.params``) and raise
+    ``draft.fail("one sentence")`` for a bad value.  An option of another plugin's kind is refused by the core.
+
+    The options every connection has stay the core's and must not be redefined: ``--type``, ``--host``,
+    ``--port`` (a TCP port unless your ``apply`` takes it, as ``modbusrtu`` does for its serial device),
+    ``--file``, ``--topic``, ``--username``, ``--password-env``, ``--writer``, ``--param KEY=VALUE`` (→
+    ``params``) and ``--channel LOAD=CHANNEL`` (→ ``params.channels``, keyed by load component).  Checking the
+    whole connection is ``validate_connection``'s job; ``apply`` only translates options.  Called when the
+    CLI is built: keep the module light (no hardware libraries imported).
     """

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NamedTuple, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
-import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - numpy only types the arrays here
+    import numpy as np
 
 PENDING = "PENDING"
 APPROVED = "APPROVED"

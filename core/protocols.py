@@ -445,6 +445,13 @@ class MeterSource(Protocol):
     Optional capabilities, checked with ``isinstance``: :class:`HasTimeline`, :class:`WaitsReady`,
     :class:`ValidatesConnections` and :class:`ReadsOnDemand` (below).  :func:`parsed_connections` helps a source
     read its batch's connections.
+
+    Calling rules: ``read`` may return the same arrays every tick, overwritten in place (the collector copies
+    what it keeps), but their length must be the batch's.  ``validate_connection`` gets a connection that is
+    not stored yet (``id`` is ``None``): check its options, never look it up.  Connection conventions every
+    kind shares: ``params["channels"]`` maps load components (``load_0`` …) to the kind's channels
+    (``--channel LOAD=CHANNEL``); ``params["loads"]`` and ``params["release_value"]`` are the event engine's
+    (which components a writer connection acts on, and the value written when an event ends) — accept them.
     """
 
     kinds: tuple[str, ...]
@@ -503,7 +510,12 @@ class ReadsOnDemand(Protocol):
 
 @runtime_checkable
 class Writer(Protocol):
-    """Acts on a load through a writer connection (a Modbus register, an MQTT command topic)."""
+    """Acts on a load through a writer connection (a Modbus register, an MQTT command topic).
+
+    ``write`` is awaited on the event loop: blocking I/O goes to a thread.  A writer may have
+    ``validate_connection(connection)`` (else its kind's source's is used); the connection conventions of
+    :class:`MeterSource` hold (``release_value``, ``loads``, ``channels`` in ``params``).
+    """
 
     kinds: tuple[str, ...]
 

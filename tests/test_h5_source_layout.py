@@ -18,7 +18,8 @@ from venclient.errors import InputError
 from venclient.model import QUALITY_MISSING, QUALITY_OK, Connection, Resource
 from venclient.protocols import LoadBatch, MeterSource
 from fixtures.collect import METER_IDS, ROWS, START_S, expected_watts, write_meter_file
-from venclient.plugins.h5_simulator.source import WINDOW_ROWS, H5MeterSource, normalize_meter_id
+from venclient.plugins.h5_simulator.layout import normalize_meter_id
+from venclient.plugins.h5_simulator.source import WINDOW_ROWS, H5MeterSource
 
 
 def batch_for(meter_ids: list[str], components: list[int]) -> LoadBatch:

@@ -14,7 +14,10 @@ from typer.testing import CliRunner
 from venclient.cli.app import build_app
 from venclient.errors import InputError
 from venclient.hookspecs import hookimpl
-from venclient.cli.resources import build_connection, parse_broker
+from venclient.cli.connections import build_connection
+from venclient.connection_options import options_by_kind
+from venclient.plugins.modbus_meter.connect_options import CONNECTION_OPTIONS as MODBUS_OPTIONS
+from venclient.plugins.mqtt_meter.connect_options import CONNECTION_OPTIONS as MQTT_OPTIONS, parse_broker
 from fixtures.collect import METER_IDS, add_fleet, expected_watts
 
 
@@ -187,15 +190,17 @@ def test_write_goes_through_the_resource_s_writer(cli):
 
 
 def test_build_connection_maps_options():
+    by_kind = options_by_kind([MODBUS_OPTIONS, MQTT_OPTIONS])
     rtu = build_connection("modbusrtu", port="/dev/serial/by-id/usb-FTDI", unit=3, map_name="sdm630",
-                           channels=["load_0=total_power", "Lighting=phase_1_power"], params=["baudrate=19200"])
+                           channels=["load_0=total_power", "Lighting=phase_1_power"], params=["baudrate=19200"],
+                           by_kind=by_kind)
     assert rtu.port is None and rtu.params == {"serial_port": "/dev/serial/by-id/usb-FTDI", "unit": 3,
                                                "map": "sdm630", "baudrate": 19200,
                                                "channels": {"load_0": "total_power", "load_4": "phase_1_power"}}
-    tcp = build_connection("modbustcp", host="127.0.0.1", port="5020", unit=1)
+    tcp = build_connection("modbustcp", host="127.0.0.1", port="5020", unit=1, by_kind=by_kind)
     assert (tcp.host, tcp.port, tcp.params) == ("127.0.0.1", 5020, {"unit": 1})
     mqtt = build_connection("mqtt", broker="mqtts://ven@broker.local", topic="tele/plug/SENSOR", preset="tasmota",
-                            password_env="MQTT_PASSWORD")
+                            password_env="MQTT_PASSWORD", by_kind=by_kind)
     assert (mqtt.host, mqtt.port, mqtt.username, mqtt.password) == ("broker.local", 8883, "ven", "env:MQTT_PASSWORD")
     assert mqtt.params == {"tls": True, "preset": "tasmota"} and mqtt.topic == "tele/plug/SENSOR"
     assert build_connection("relay", writer=True).actortype == "writer"
@@ -205,7 +210,7 @@ def test_build_connection_maps_options():
                           ({"broker": "mqtt://u:secret@x"}, "password"), ({"params": ["novalue"]}, "KEY=VALUE"),
                           ({"channels": ["load_7=x"]}, "not a load component")):
         with pytest.raises(InputError, match=fragment):
-            build_connection("modbustcp" if "broker" not in bad else "mqtt", **bad)
+            build_connection("modbustcp" if "broker" not in bad else "mqtt", by_kind=by_kind, **bad)
 
 
 def test_modbusrtu_port_is_the_serial_device_when_the_modbus_plugin_is_enabled(cli):

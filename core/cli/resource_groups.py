@@ -9,7 +9,6 @@ import typer
 from venclient.cli.groups import command_group
 from venclient.cli.output import console, plural, print_json
 from venclient.errors import InputError
-from venclient.protocols import ResourceGroups
 
 
 def set_group_command(
@@ -28,6 +27,8 @@ def set_group_command(
         raise InputError("Give one or more resource ids and then the group (or --clear to take them out).")
     else:
         ids, group = list(resource_ids[:-1]), resource_ids[-1]
+    from venclient.protocols import ResourceGroups  # numpy and the store load when the command runs
+
     store = ctx.obj.store()
     if not isinstance(store, ResourceGroups):
         raise InputError("The configured store keeps no resource groups.")

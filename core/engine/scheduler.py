@@ -118,7 +118,8 @@ class EventScheduler:
         self._instructed: dict[str, dict[str, float]] | None = None  # None: tell the followers at the next reconcile
         self.plans: dict[str, EventPlan] = {}
         self.written: dict[tuple[int, str], tuple[float, Load, Connection]] = {}  # (connection id, load id)
-        self.active: dict[tuple[str, int, int, int], tuple[EventPlan, TimelineGroup]] = {}  # (event, group, interval, loop)
+        # (event id, group, interval id, loop) → what is active, as of the last reconcile
+        self.active: dict[tuple[str, int, int, int], tuple[EventPlan, TimelineGroup]] = {}
         self.opted_out: dict[str, OptOuts] = {}
         self.writes = 0
         self._moments: list[datetime] = []

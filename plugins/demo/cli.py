@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from venclient.plugins.demo.demo import DemoOptions, print_received, run_demo
 
 
 def demo_command(
@@ -18,6 +17,8 @@ def demo_command(
 
     Uses what is already in config/ and generates what is missing; leaves config/ ready for `ven run`.
     """
+    from venclient.plugins.demo.demo import DemoOptions, print_received, run_demo  # the engines: when it runs
+
     rows = run_demo(ctx.obj, DemoOptions(resources=resources, ticks=ticks, speed=speed, seed=seed))
     print_received(rows)
     if not rows or sum(r[1] for r in rows) == 0:

@@ -10,7 +10,7 @@
 6. a table of what the VTN received per VEN during this run, read back from the VTN over HTTP.
 
 This plugin composes other default plugins (samples, h5_simulator, local_vtn) on purpose: it is the
-integration of the defaults.  It needs nothing but the machine it runs on.
+integration of the defaults, and uses each only through what its package exports (``__all__``).  It needs nothing but the machine it runs on.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class DemoOptions:
 
 def ensure_meter_data(runtime: Runtime, options: DemoOptions) -> str:
     """Generate the H5 file unless it exists; returns what was done."""
-    from venclient.plugins.h5_simulator.generator import write_meterdata
+    from venclient.plugins.h5_simulator import write_meterdata
 
     path = Path(runtime.settings.h5_simulator.h5_path)
     if path.is_file():
@@ -64,9 +64,7 @@ def ensure_meter_data(runtime: Runtime, options: DemoOptions) -> str:
 
 def ensure_fleet(runtime: Runtime, options: DemoOptions) -> list[str]:
     """Generate the small fleet and its loads where missing; returns what was done."""
-    from venclient.plugins.samples.fleet import generate_fleet
-    from venclient.plugins.samples.loadgen import generate_loads
-    from venclient.plugins.samples.towns import load_towns
+    from venclient.plugins.samples import generate_fleet, generate_loads, load_towns
 
     store = runtime.store()
     done = []
@@ -125,10 +123,8 @@ async def received_by_vtn(runtime: Runtime, vens: list[str], event_id: str | Non
 
 def run_demo(runtime: Runtime, options: DemoOptions) -> list[tuple]:
     """Every step of the demo; returns the per-VEN table rows of what the VTN received."""
-    from venclient.plugins.local_vtn.seed import seed_demo
-    from venclient.plugins.local_vtn.server import LocalVtnServer
-    from venclient.plugins.local_vtn.state import VtnState, load_state
-    from venclient.plugins.samples.cli import open_store_to_fill
+    from venclient.plugins.local_vtn import LocalVtnServer, VtnState, load_state, seed_demo
+    from venclient.plugins.samples import open_store_to_fill
 
     out = console()
     open_store_to_fill(runtime)  # the demo makes config/resources.db (and config/) when missing

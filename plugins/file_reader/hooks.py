@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from venclient.hookspecs import hookimpl
-from venclient.plugins.file_reader.settings import settings_validators
+from venclient.plugins.file_reader.settings import DEFAULT_STALE_AFTER_SECONDS, settings_validators
 
 if TYPE_CHECKING:  # pragma: no cover
     from dynaconf import Validator
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @hookimpl
 def ven_meter_sources(settings: Any) -> list[FileReaderSource]:
     """A new ``filereader`` source per call (each collector owns its file positions)."""
-    from venclient.plugins.file_reader.source import DEFAULT_STALE_AFTER_SECONDS, FileReaderSource
+    from venclient.plugins.file_reader.source import FileReaderSource
 
     stale = settings.get("filereader.stale_after_seconds", DEFAULT_STALE_AFTER_SECONDS)
     return [FileReaderSource(stale_after_seconds=float(stale))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dynaconf import Validator
 
-from venclient.plugins.file_reader.source import DEFAULT_STALE_AFTER_SECONDS
+DEFAULT_STALE_AFTER_SECONDS = 300.0  # a reading older than this (relative to the tick) is stale
 
 
 def settings_validators() -> list[Validator]:

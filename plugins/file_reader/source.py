@@ -25,13 +25,13 @@ from venclient.errors import InputError
 from venclient.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Connection
 from venclient.protocols import LoadBatch, SourceReading
 from venclient.plugins.file_reader.rows import FORMATS, Row, RowError, RowParser
+from venclient.plugins.file_reader.settings import DEFAULT_STALE_AFTER_SECONDS
 from venclient.plugins.file_reader.tail import FileTail
 
 log = logging.getLogger(__name__)
 
 KIND = "filereader"
 COMPONENTS = len(LOAD_COMPONENTS)
-DEFAULT_STALE_AFTER_SECONDS = 300.0
 DEFAULT_MAX_ROWS_PER_LOAD = 10_000
 ALLOWED_PARAMS = frozenset({"format"})
 

@@ -9,8 +9,12 @@ from typing import TYPE_CHECKING
 from venclient.lazy import lazy_attributes
 
 if TYPE_CHECKING:  # pragma: no cover
+    from venclient.plugins.h5_simulator.generator import MeterDataSummary, write_meterdata
+    from venclient.plugins.h5_simulator.layout import H5MeterFile
     from venclient.plugins.h5_simulator.source import H5MeterSource
 
-__getattr__ = lazy_attributes(__name__, {"H5MeterSource": "source"})  # the heavy module loads on first use
+# the heavy modules (h5py) load on first use
+__getattr__ = lazy_attributes(__name__, {"H5MeterSource": "source", "H5MeterFile": "layout",
+                                         "MeterDataSummary": "generator", "write_meterdata": "generator"})
 
-__all__ = ["H5MeterSource"]
+__all__ = ["H5MeterFile", "H5MeterSource", "MeterDataSummary", "write_meterdata"]

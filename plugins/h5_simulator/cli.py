@@ -9,7 +9,6 @@ from typing import Optional
 import typer
 
 from venclient.cli.output import console, print_json, progress, table
-from venclient.plugins.h5_simulator.generator import write_meterdata
 
 
 def build_meterdata_app() -> typer.Typer:
@@ -29,6 +28,8 @@ def build_meterdata_app() -> typer.Typer:
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         """Generate meter data for --meters meters × six load profiles, written atomically."""
+        from venclient.plugins.h5_simulator.generator import write_meterdata  # numpy, h5py: when it runs
+
         target = Path(out) if out is not None else Path(ctx.obj.settings.h5_simulator.h5_path)
         existed = target.is_file()
         with progress(transient=as_json) as bar:

@@ -1,11 +1,7 @@
 """A synthetic ``load_data.h5`` in the seeds' layout, with six load profiles that look like their names.
 
-Layout (the seeds')::
-
-    meters/meter_<18-digit id>/            attrs: meter_id (str), num_load_components (6)
-        load_0 … load_5/power              float64, shape (hours, 2): [unix seconds, watts]
-
-Hourly from 2025-01-15 13:00 UTC.  Profiles, per meter scaled by a random site size:
+The file format is :mod:`venclient.plugins.h5_simulator.layout`: 18-digit meter ids, hourly values from
+2025-01-15 13:00 UTC.  Profiles, per meter scaled by a random site size:
 
 * ``load_0`` Base Load — steady, a little noise.
 * ``load_1`` Water Heater — idle standby with heating spikes, most likely mornings and evenings.
@@ -31,7 +27,6 @@ from typing import Callable
 import numpy as np
 
 from venclient.errors import InputError
-from venclient.model import LOAD_COMPONENTS
 
 START = datetime(2025, 1, 15, 13, 0, tzinfo=timezone.utc)
 INTERVAL_SECONDS = 3600
@@ -179,6 +174,8 @@ def write_meterdata(path: str | Path, *, meters: int = 153, hours: int = 8741, s
     """
     import h5py
 
+    from venclient.plugins.h5_simulator.layout import write_file_attrs, write_meter
+
     if meters < 1 or hours < 1:
         raise InputError(f"Meter data needs at least one meter and one hour (got {meters} meters, {hours} hours).")
     if meters > 10**9:
@@ -189,28 +186,14 @@ def write_meterdata(path: str | Path, *, meters: int = 153, hours: int = 8741, s
     rng = np.random.default_rng(seed)
     meter_ids = _generate_meter_ids(rng, meters)
     axis = time_axis(hours, start, rng)
-    columns = np.empty((hours, 2), dtype=np.float64)
-    columns[:, 0] = axis.unix_seconds
     temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with h5py.File(temporary, "w-") as h5:
-            h5.attrs["start_unix_seconds"] = int(start.timestamp())
-            h5.attrs["interval_seconds"] = INTERVAL_SECONDS
-            h5.attrs["hours"] = hours
-            h5.attrs["seed"] = seed
-            h5.attrs["generator"] = "venclient h5_simulator"
-            group = h5.create_group("meters")
+            meters_group = write_file_attrs(h5, {"start_unix_seconds": int(start.timestamp()),
+                                                 "interval_seconds": INTERVAL_SECONDS, "hours": hours,
+                                                 "seed": seed, "generator": "venclient h5_simulator"})
             for meter_id in meter_ids:
-                meter = group.create_group(f"meter_{meter_id}")
-                meter.attrs["meter_id"] = meter_id
-                meter.attrs["num_load_components"] = len(LOAD_COMPONENTS)
-                profiles = meter_profiles(rng, axis)
-                for index, (component, name) in enumerate(LOAD_COMPONENTS.items()):
-                    load = meter.create_group(component)
-                    load.attrs["name"] = name
-                    columns[:, 1] = profiles[index]
-                    dataset = load.create_dataset("power", data=columns)
-                    dataset.attrs["columns"] = ["unix_seconds", "watts"]
+                write_meter(meters_group, meter_id, axis.unix_seconds, meter_profiles(rng, axis))
                 if progress is not None:
                     progress(1)
         os.replace(temporary, target)

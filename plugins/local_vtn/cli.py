@@ -11,8 +11,6 @@ import typer
 from venclient.cli.groups import command_group
 from venclient.cli.output import console, plural
 from venclient.plugins.local_vtn.quirks import QUIRK_HELP, Quirks
-from venclient.plugins.local_vtn.seed import seed_demo
-from venclient.plugins.local_vtn.state import VtnState, clients_from_settings, development_clients, load_state
 
 VTN_GROUP_HELP = "Talk to an OpenADR 3.0.1 VTN, or run the local development VTN."
 QUIRKS_OPTION_HELP = ("Misbehave like VTNs in the field, comma-separated (default: local_vtn.quirks): "
@@ -34,7 +32,9 @@ def serve(
 
     With --quirks it deliberately deviates from the spec the way real VTNs do, to test a VEN against them.
     """
+    from venclient.plugins.local_vtn.seed import seed_demo  # the OpenADR models: only when serving
     from venclient.plugins.local_vtn.server import serve_forever  # Starlette + uvicorn: only when serving
+    from venclient.plugins.local_vtn.state import VtnState, clients_from_settings, development_clients, load_state
 
     settings = ctx.obj.settings
     chosen = (Quirks.parse(quirks, "--quirks") if quirks is not None

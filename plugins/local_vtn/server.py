@@ -13,7 +13,8 @@ from typing import Any
 import uvicorn
 
 from venclient.background_server import BackgroundServer, bind_socket
-from venclient.plugins.local_vtn.app import BASE_PATH, create_app
+from venclient.plugins.local_vtn.api import BASE_PATH
+from venclient.plugins.local_vtn.app import create_app
 from venclient.plugins.local_vtn.quirks import Quirks
 from venclient.plugins.local_vtn.seed import DEMO_PROGRAM, seed_demo
 from venclient.plugins.local_vtn.state import VtnState
@@ -39,7 +40,7 @@ def serve_forever(state: VtnState, host: str = "127.0.0.1", port: int = 8080, *,
     """Serve in the foreground until SIGINT/SIGTERM; the state is saved on the way out when ``state_file``.
 
     The process is the VTN's own, so stored objects are frozen out of the cyclic GC's scans (see
-    :func:`venclient.plugins.local_vtn.app.freeze_stored_objects`).  ``quirks``: see :mod:`venclient.plugins.local_vtn.quirks`.
+    :func:`venclient.plugins.local_vtn.gc_tuning.freeze_stored_objects`).  ``quirks``: see :mod:`venclient.plugins.local_vtn.quirks`.
     """
     sock = bind_socket(host, port, "The local VTN")
     sock.listen(BACKLOG)  # connections made as soon as "ready" is announced wait in the backlog for uvicorn

@@ -8,6 +8,7 @@ from venclient.hookspecs import hookimpl
 from venclient.plugins.modbus_meter.options import ModbusOptions, settings_validators
 
 if TYPE_CHECKING:  # pragma: no cover
+    from venclient.connection_options import ConnectionOptions
     from venclient.plugins.modbus_meter.source import ModbusMeterSource
     from venclient.plugins.modbus_meter.writer import ModbusWriter
 
@@ -34,3 +35,11 @@ def ven_writers(settings: Any) -> list[ModbusWriter]:
     from venclient.plugins.modbus_meter.writer import ModbusWriter
 
     return [ModbusWriter(ModbusOptions.from_settings(settings))]
+
+
+@hookimpl
+def ven_connection_options() -> ConnectionOptions:
+    """The ``ven resources connect`` options of ``modbustcp`` and ``modbusrtu`` connections."""
+    from venclient.plugins.modbus_meter.connect_options import CONNECTION_OPTIONS
+
+    return CONNECTION_OPTIONS

@@ -25,7 +25,7 @@ WRITE_KINDS: tuple[str, ...] = ("holding", "coil")
 
 SERIAL_KEYS = ("serial_port", "baudrate", "parity", "stopbits", "bytesize", "timeout")
 READER_KEYS = frozenset({"unit", "map", "channels", "loads", "word_order", *SERIAL_KEYS})
-EVENT_KEYS = ("release_value", "loads")  # read by venclient.engine.events.EventActuator: value written when an event ends,
+EVENT_KEYS = ("release_value", "loads")  # read by venclient.engine.actuator.EventActuator: value written when an event ends,
                                          # and the loads an event may act on
 WRITER_KEYS = frozenset({"unit", "register", "kind", "scale", "type", "word_order", "channels", *SERIAL_KEYS,
                          *EVENT_KEYS})

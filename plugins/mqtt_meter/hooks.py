@@ -8,6 +8,7 @@ from venclient.hookspecs import hookimpl
 from venclient.plugins.mqtt_meter.options import MqttOptions, settings_validators
 
 if TYPE_CHECKING:  # pragma: no cover
+    from venclient.connection_options import ConnectionOptions
     from venclient.plugins.mqtt_meter.source import MqttMeterSource
     from venclient.plugins.mqtt_meter.writer import MqttWriter
 
@@ -34,3 +35,11 @@ def ven_writers(settings: Any) -> list[MqttWriter]:
     from venclient.plugins.mqtt_meter.writer import MqttWriter
 
     return [MqttWriter(MqttOptions.from_settings(settings), settings)]
+
+
+@hookimpl
+def ven_connection_options() -> ConnectionOptions:
+    """The ``ven resources connect`` options of ``mqtt`` connections."""
+    from venclient.plugins.mqtt_meter.connect_options import CONNECTION_OPTIONS
+
+    return CONNECTION_OPTIONS

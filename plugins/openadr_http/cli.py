@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from venclient.cli.groups import command_group
 from venclient.errors import InputError
 from venclient.model import OPT_OUT_ALL
-from venclient.protocols import EventStateRecords
-from venclient.openadr import Event, Program
 from venclient.cli.output import console, plural, print_json, table
 from venclient.vtn_errors import VtnError
+
+if TYPE_CHECKING:  # pragma: no cover - the OpenADR models load when a command reads the VTN
+    from venclient.openadr import Event, Program
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 VTN_GROUP_HELP = "Talk to an OpenADR 3.0.1 VTN, or run the local development VTN."
@@ -125,6 +126,8 @@ async def _event_id(transport: Any, name: str) -> str:
 
 
 def _opt_store(ctx: typer.Context) -> Any:
+    from venclient.protocols import EventStateRecords
+
     store = ctx.obj.store()
     if not isinstance(store, EventStateRecords):
         raise InputError("The configured store keeps no opt-outs.")
@@ -195,6 +198,7 @@ def timeline(ctx: typer.Context,
 
     from venclient.engine.register import select_vens
     from venclient.engine.scheduler import EventScheduler, OptOuts
+    from venclient.protocols import EventStateRecords
     from venclient.engine.targets import LoadDirectory
     from venclient.engine.timeline_view import timeline_rows
 

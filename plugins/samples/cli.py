@@ -16,27 +16,14 @@ import typer
 
 from venclient.errors import InputError
 from venclient.cli.output import console, print_json, progress, table
-from venclient.plugins.samples.build import build_resources
-from venclient.plugins.samples.csv_import import read_asset_files
-from venclient.plugins.samples.fleet import generate_fleet
-from venclient.plugins.samples.ids import make_rng, new_seed
-from venclient.plugins.samples.loadgen import generate_loads
+from venclient.plugins.samples.store_fill import open_store_to_fill
+
+# The builders (numpy, h5py) load when a command runs, not when `ven --help` lists it.
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of tables.")
 SEED_HELP = "Seed for reproducible ids and choices; a random one is used (and printed) when omitted."
 DEFAULT_RESOURCES = 150
 SKIPPED_SHOWN_PER_FILE = 20
-
-
-def open_store_to_fill(runtime: Any) -> Any:
-    """The runtime's store for a command that fills a store on purpose: a database (and folder) that does not
-    exist yet is made, and what was made is said on stderr."""
-    store = runtime.store(create=True)
-    created = list(getattr(store, "created", None) or [])
-    if created:
-        console(stderr=True).print(f"Created {' and '.join(created)} for a new store.", highlight=False,
-                                   soft_wrap=True)
-    return store
 
 
 def _refuse_if_populated(store: Any, append: bool) -> None:
@@ -76,6 +63,10 @@ def build_samples_app() -> typer.Typer:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Import businesses from asset CSVs: VEN = town of the address, bad rows reported and skipped."""
+        from venclient.plugins.samples.build import build_resources
+        from venclient.plugins.samples.csv_import import read_asset_files
+        from venclient.plugins.samples.ids import make_rng, new_seed
+
         assets = read_asset_files(files)
         store = open_store_to_fill(ctx.obj)
         _refuse_if_populated(store, append)
@@ -114,6 +105,9 @@ def build_samples_app() -> typer.Typer:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Generate a synthetic fleet across real Danish towns (one VEN per town); same seed, same fleet."""
+        from venclient.plugins.samples.fleet import generate_fleet
+        from venclient.plugins.samples.ids import new_seed
+
         store = open_store_to_fill(ctx.obj)
         _refuse_if_populated(store, append)
         seed = new_seed() if seed is None else seed
@@ -150,6 +144,8 @@ def build_loads_app() -> typer.Typer:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Give every resource a random H5 meter and create its six loads (load_0 Base Load … load_5)."""
+        from venclient.plugins.samples.loadgen import generate_loads
+
         runtime = ctx.obj
         store = runtime.store()
         with progress(transient=True) as bar:

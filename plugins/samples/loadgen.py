@@ -1,7 +1,7 @@
 """Load generation: give every resource an H5 meter and create its six load components.
 
-The meter ids come from the HDF5 file (``meters/meter_<id>`` groups; the ``meter_id`` attribute wins
-over the group name).  Assignment is random but balanced: with at least as many resources as meters
+The meter ids come from the HDF5 file (:mod:`venclient.plugins.h5_simulator.layout`: ``meters/meter_<id>``
+groups; the ``meter_id`` attribute wins over the group name).  Assignment is random but balanced: with at least as many resources as meters
 every meter is used, and no meter serves more than one resource above any other.  Everything is
 written in one store transaction (``assign_meters_and_insert_loads``).
 """
@@ -19,12 +19,12 @@ from venclient.errors import InputError
 from venclient.model import LOAD_COMPONENTS
 from venclient.plugins.samples.ids import make_rng, uuid4_strings
 
-METER_GROUP_PREFIX = "meter_"
-
 
 def read_meter_ids(h5_path: str | Path) -> list[str]:
     """The sorted, distinct meter ids of an H5 meter-data file; :class:`InputError` naming the path if unusable."""
     import h5py
+
+    from venclient.plugins.h5_simulator.layout import METERS_GROUP, meter_id_of
 
     path = Path(h5_path)
     if not path.exists():
@@ -33,19 +33,11 @@ def read_meter_ids(h5_path: str | Path) -> list[str]:
         raise InputError(f"The meter data file {path} is a directory, not an HDF5 file.")
     try:
         with h5py.File(path, "r") as h5:
-            meters = h5.get("meters")
+            meters = h5.get(METERS_GROUP)
             if not isinstance(meters, h5py.Group):
-                raise InputError(f"The meter data file {path} has no 'meters' group.")
-            ids = set()
-            for name, group in meters.items():
-                if not isinstance(group, h5py.Group):
-                    continue
-                attr = group.attrs.get("meter_id")
-                if isinstance(attr, bytes):
-                    attr = attr.decode()
-                meter_id = str(attr) if attr is not None else name.removeprefix(METER_GROUP_PREFIX)
-                if meter_id:
-                    ids.add(meter_id)
+                raise InputError(f"The meter data file {path} has no '{METERS_GROUP}' group.")
+            ids = {meter_id_of(name, group) for name, group in meters.items() if isinstance(group, h5py.Group)}
+            ids.discard("")
     except OSError as err:
         raise InputError(f"The meter data file {path} is not a readable HDF5 file ({err}).") from None
     if not ids:

@@ -1,1 +1,4 @@
-"""A third-party venclient plugin package (test fixture)."""
+"""An example third-party venclient plugin: a sine-wave meter source and a recording writer (kind ``sine``).
+
+``plugin`` holds the hook implementations (the entry point), ``sine`` the source, ``recorder`` the writer.
+"""
