@@ -32,14 +32,20 @@ class EventStateMethods(SqlBase):
         ids = sorted(proposed)
         if not ids:
             return {}
-        with self.engine.begin() as conn:
-            kept = self._states(conn, ven, ids)
-            new = [{"ven": ven, "event_id": i, "received_at": float(proposed[i][0]), "seed": int(proposed[i][1])}
-                   for i in ids if i not in kept]
-            if new:
-                conn.execute(t.insert(), new)
-                kept.update({row["event_id"]: (row["received_at"], row["seed"]) for row in new})
-        return kept
+        for attempt in range(2):  # another process (`ven events timeline`) may store some first: theirs win
+            try:
+                with self.engine.begin() as conn:
+                    kept = self._states(conn, ven, ids)
+                    new = [{"ven": ven, "event_id": i, "received_at": float(proposed[i][0]),
+                            "seed": int(proposed[i][1])} for i in ids if i not in kept]
+                    if new:
+                        conn.execute(t.insert(), new)
+                        kept.update({row["event_id"]: (row["received_at"], row["seed"]) for row in new})
+                return kept
+            except sa.exc.IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _states(conn: SaConnection, ven: str, ids: Sequence[str]) -> dict[str, tuple[float, int]]:
