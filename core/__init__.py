@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "LeaseRecords": "venclient.protocols",
     "CountsLoads": "venclient.protocols",
     "ListsConnections": "venclient.protocols",
+    "EventStateRecords": "venclient.protocols",
+    "ResourceGroups": "venclient.protocols",
     "MeterSource": "venclient.protocols",
     "HasTimeline": "venclient.protocols",
     "WaitsReady": "venclient.protocols",
@@ -112,7 +114,8 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", "hookimpl", "hookspec", "PROJECT_NAME", "ResourceStore", "StoreLifecycle",
            "ResourceRecords", "LoadRecords", "ConnectionRecords", "RegistrationRecords", "ReportOutbox",
            "RuntimeState", "BacklogRecords", "LeaseRecords", "CountsLoads", "ListsConnections", "MeterSource",
-           "HasTimeline", "WaitsReady", "ValidatesConnections", "ReadsOnDemand", "Writer", "VtnTransport",
+           "EventStateRecords", "ResourceGroups", "HasTimeline", "WaitsReady", "ValidatesConnections",
+           "ReadsOnDemand", "Writer", "VtnTransport",
            "PostsReportText", "FindsReports", "ListsReports", "SettlesUnknownOutcomes", "CreatesResourceIds",
            "RawRequests", "ListsSubscriptions", "LoadBatch", "SourceReading", "parsed_connections",
            "ConnectionOption", "ConnectionOptions", "ConnectionDraft", "Connection", "Resource", "Load",
@@ -150,10 +153,10 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
                                  WRITER, external_resource_name)
     from venclient.openadr import Event, Program, Report
     from venclient.protocols import (BacklogRecords, ConnectionRecords, CountsLoads, CreatesResourceIds,
-                                     FindsReports, HasTimeline, LeaseRecords, ListsConnections, ListsReports,
-                                     ListsSubscriptions, LoadBatch, LoadRecords, MeterSource, PostsReportText,
-                                     RawRequests, ReadsOnDemand, RegistrationRecords, ReportOutbox,
-                                     ResourceRecords, ResourceStore, RuntimeState, SettlesUnknownOutcomes,
-                                     SourceReading, StoreLifecycle, ValidatesConnections, VtnTransport,
-                                     WaitsReady, Writer, parsed_connections)
+                                     EventStateRecords, FindsReports, HasTimeline, LeaseRecords, ListsConnections,
+                                     ListsReports, ListsSubscriptions, LoadBatch, LoadRecords, MeterSource,
+                                     PostsReportText, RawRequests, ReadsOnDemand, RegistrationRecords, ReportOutbox,
+                                     ResourceGroups, ResourceRecords, ResourceStore, RuntimeState,
+                                     SettlesUnknownOutcomes, SourceReading, StoreLifecycle, ValidatesConnections,
+                                     VtnTransport, WaitsReady, Writer, parsed_connections)
     from venclient.settings import Settings

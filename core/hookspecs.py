@@ -30,9 +30,9 @@ Rules of the house:
   ``MeterSource``, ``VtnTransport``, ``Writer``); those files state what each method must do, and which
   optional capabilities (small runtime-checkable protocols such as ``ValidatesConnections``) the framework
   uses when an object has them.
-* Observer hooks (``ven_readings``, ``ven_event``) are called through one helper in the same order
-  (later-registered first) and with the same isolation: an implementation that raises is logged once with
-  its plugin's name, the other plugins still see the call, and its later failures are counted.
+* Observer hooks (``ven_readings``, ``ven_event``, ``ven_event_interval``) are called through one helper in the
+  same order (later-registered first) and with the same isolation: an implementation that raises is logged once
+  with its plugin's name, the other plugins still see the call, and its later failures are counted.
 * Import what you need from ``venclient`` itself (``from venclient import hookimpl, MeterSource, LoadBatch,
   SourceReading, InputError, QUALITY_OK …``); other module paths may change between releases.
 * Keep the module that holds your hook implementations cheap to import: ``ven --help`` imports every
@@ -154,15 +154,40 @@ def ven_event(change: str, event: Any, loads: Sequence[Any]) -> None:
 
     ``change`` is ``"created"``, ``"changed"`` or ``"removed"``; ``event`` is a
     :class:`venclient.openadr.Event`; ``loads`` is a read-only sequence of the :class:`venclient.model.Load` objects
-    the event targets — by ``RESOURCE_NAME`` target (a load's VTN resourceName or a resource id), by
-    ``VEN_NAME`` target, or every load of the VENs this process runs when the event has neither (the whole
-    program).  It reads the loads from the store as you iterate (one VEN at a time) and makes each Load when
-    read, so a fleet-wide event costs nothing until you iterate; ``len(loads)`` is cheap, and iterating a
-    large selection is blocking I/O (do it in a thread).
+    the event targets — by ``RESOURCE_NAME`` (a load's VTN resourceName or a resource id), ``VEN_NAME``,
+    ``GROUP`` (``ven resources set-group``) or ``POWER_SERVICE_LOCATION`` (the meter point) targets, any of them
+    naming a load targets it, narrowed by the program's own targets; every load of the VENs this process runs
+    when the event has no targets; none when all its targets are of types we cannot resolve (see
+    :mod:`venclient.engine.targets`).  It reads the loads from the store as you iterate (one VEN at a time) and
+    makes each Load when read, so a fleet-wide event costs nothing until you iterate; ``len(loads)`` is cheap,
+    and iterating a large selection is blocking I/O (do it in a thread).
     Act on them (switch a relay, set a set-point) or just log.  Called on the event loop: do blocking I/O in
     a thread.  Exceptions are logged per plugin and do not stop other plugins from seeing the event.
-    Connections with ``actortype = "writer"`` are acted on by the framework itself (see ``ven_writers``).
+    Connections with ``actortype = "writer"`` are acted on by the framework itself (see ``ven_writers``; in
+    ``ven run`` at the intervals' boundaries, see ``ven_event_interval``).
     After a restart every active event is reported as ``created`` again.
+    """
+
+
+@hookspec
+def ven_event_interval(phase: str, event: Any, interval: Any, loads: Sequence[Any], opted_out: Any) -> None:
+    """An interval of a demand-response event started or ended, in the clock's time (``ven run`` only).
+
+    ``phase`` is ``"start"`` or ``"end"``; ``event`` the :class:`venclient.openadr.Event`; ``interval`` its
+    :class:`venclient.openadr.Interval` (``None`` if the event no longer holds it); ``loads`` the targeted loads,
+    as for ``ven_event`` (a lazy read-only sequence).  ``opted_out`` tells which of them are opted out of this
+    event (``ven events opt-out``): ``load in opted_out`` (or a resource id), ``opted_out.everything`` (the
+    whole event), ``opted_out.resources`` (the resource ids), falsy when nothing is opted out
+    (:class:`venclient.engine.scheduler.OptOuts`).
+
+    Called at every boundary of the event's timeline (:mod:`venclient.engine.timeline`: ``randomizeStart``
+    applied, sub-intervals of a multi-valued payload counted as their interval): with the wall clock when the
+    moment comes, with the replay clock on the first tick at or after it.  An event removed or cancelled while an
+    interval is active ends it.  After a restart the intervals active then start again (past ones are not
+    replayed).  Ends come before starts at the same moment.  Writer connections are acted on by the framework
+    (the values the connection's ``payload``/``levels``/``scale`` choose, its ``release_value`` when nothing
+    applies any more); use this hook to act on schedules without polling.  Called on the event loop: do blocking
+    I/O in a thread.  Exceptions are logged per plugin.
     """
 
 

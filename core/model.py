@@ -35,6 +35,8 @@ H5SIM_KIND = "h5sim"
 KNOWN_KINDS: tuple[str, ...] = (H5SIM_KIND, "filereader", "modbustcp", "modbusrtu", "mqtt")
 READER = "reader"
 WRITER = "writer"
+OPT_OUT_ALL = "*"
+"""The resource id of an opt-out that covers every resource of an event (``ven events opt-out EVENT``)."""
 
 # Quality of one value in a Readings batch.
 QUALITY_OK = 0

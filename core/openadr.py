@@ -187,9 +187,13 @@ class ValuesMap(OpenADRModel):
 
 
 class IntervalPeriod(OpenADRModel):
-    """Start (UTC), duration and optional start randomisation of an interval or a set of intervals."""
+    """Start (UTC), duration and optional start randomisation of an interval or a set of intervals.
 
-    start: UtcDatetime
+    ``start`` is required by the 3.0.1 schema, and we always send one; an interval's own period read from a VTN
+    may carry only a ``duration`` (User Guide Example 7.4-1), and then its start follows the previous interval
+    (see :mod:`venclient.engine.timeline`)."""
+
+    start: UtcDatetime | None = None
     duration: Duration | None = None
     randomize_start: Duration | None = None
 
@@ -281,7 +285,7 @@ class Event(VtnObject):
     report_descriptors: list[ReportDescriptor] | None = None
     payload_descriptors: list[EventPayloadDescriptor] | None = None
     interval_period: IntervalPeriod | None = None
-    intervals: Annotated[list[Interval], NullAsEmpty]
+    intervals: Annotated[list[Interval], NullAsEmpty]  # required in 3.0.1: a 'report-only' event sends [] (or null)
 
 
 class ReportResource(OpenADRModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -257,7 +257,8 @@ class ResourceStore(StoreLifecycle, ResourceRecords, LoadRecords, ConnectionReco
     transactional store: everything core and the default plugins call on every store.
 
     The capabilities below (:class:`BacklogRecords`, :class:`LeaseRecords`, :class:`CountsLoads`,
-    :class:`ListsConnections`) are optional; the framework checks for them with ``isinstance``.
+    :class:`ListsConnections`, :class:`EventStateRecords`, :class:`ResourceGroups`) are optional; the framework
+    checks for them with ``isinstance``.
     """
 
 
@@ -330,6 +331,51 @@ class ListsConnections(Protocol):
 
     def list_connections(self) -> list["Connection"]:
         """Every connection, by id."""
+
+
+@runtime_checkable
+class EventStateRecords(Protocol):
+    """What ``ven run``'s event scheduler keeps across restarts (:mod:`venclient.engine.scheduler`).
+
+    Per VEN and event: ``received_at`` (Unix seconds: when the VEN first obtained the event, the origin of
+    'do it now' starts) and ``seed`` (an integer drawn once; the event's ``randomizeStart`` draws come from it).
+    Per event: opt-outs, by resource id or for every resource (:data:`venclient.model.OPT_OUT_ALL`).  Without
+    it the scheduler keeps both in memory (a restart draws again and starts 'do it now' events anew).
+    """
+
+    def event_states(self, ven: str, proposed: Mapping[str, tuple[float, int]]) -> dict[str, tuple[float, int]]:
+        """``{event id: (received_at, seed)}`` kept for ``ven`` for every id of ``proposed``: a stored pair as it
+        is, a new one stored from ``proposed`` first (one transaction; the first writer wins)."""
+
+    def event_states_forget(self, event_ids: Sequence[str]) -> int:
+        """Delete the states (of every VEN) and the opt-outs of ``event_ids`` (events that are gone); returns
+        how many rows went."""
+
+    def opt_out(self, event_id: str, resource_ids: Sequence[str] | None = None) -> int:
+        """Opt the resources ``resource_ids`` (``None``: every resource) out of ``event_id``; returns how many
+        opt-outs are new.  An unknown resource id raises InputError, nothing changed."""
+
+    def opt_in(self, event_id: str, resource_ids: Sequence[str] | None = None) -> int:
+        """Remove those opt-outs (``None``: every opt-out of ``event_id``); returns how many went."""
+
+    def opt_outs(self, event_ids: Sequence[str] | None = None) -> dict[str, set[str]]:
+        """``{event id: resource ids opted out}`` (``OPT_OUT_ALL`` among them: every resource), of ``event_ids``
+        or all; events without opt-outs are absent."""
+
+
+@runtime_checkable
+class ResourceGroups(Protocol):
+    """A group per resource: what an event's ``GROUP`` target names; registered as the ``GROUP`` attribute."""
+
+    def set_resource_group(self, resource_ids: Sequence[str], group: str | None) -> int:
+        """Put ``resource_ids`` in ``group`` (``None``: in no group), all or nothing; an unknown resource id
+        raises InputError.  Returns how many resources were set."""
+
+    def resource_groups(self, resource_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """``{resource id: group}`` of ``resource_ids`` (or every resource in a group)."""
+
+    def resources_in_groups(self, groups: Sequence[str]) -> list[str]:
+        """The ids of the resources in any of ``groups``, sorted."""
 
 
 
@@ -445,6 +491,16 @@ class ValidatesConnections(Protocol):
 
 
 @runtime_checkable
+class FollowsEvents(Protocol):
+    """A source whose loads respond to events themselves (the simulated fleet): ``ven run``'s scheduler tells it,
+    at every interval boundary, what applies to each load from then on (:mod:`venclient.engine.scheduler`)."""
+
+    def follow(self, instructions: Mapping[str, Mapping[str, float]]) -> None:
+        """``{load id: {payload type: value}}`` now in force, replacing the previous instructions (a load not
+        named: nothing applies to it).  Ids of loads the source does not read are ignored.  Quick: no I/O."""
+
+
+@runtime_checkable
 class ReadsOnDemand(Protocol):
     """Reads one connection once (``ven resources test``)."""
 
@@ -464,7 +520,11 @@ class Writer(Protocol):
     kinds: tuple[str, ...]
 
     async def write(self, connection: "Connection", load: "Load", value: float) -> None:
-        """Apply ``value`` (e.g. a power limit in W, or 0/1 to switch) to ``load``; raise VenError on failure."""
+        """Apply ``value`` (e.g. a power limit in W, or 0/1 to switch) to ``load``; raise VenError on failure.
+
+        The event scheduler maps payload values through the connection's ``levels``, ``scale`` and ``offset``
+        (:mod:`venclient.engine.writer_mapping`); a writer whose own options use ``scale``/``offset`` (a register's
+        scale) says so with a true class attribute ``scales_values`` and is then given the unscaled value."""
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ def test_the_sqlite_store_is_a_resource_store_with_every_optional_capability(tmp
     store = SqlResourceStore(f"sqlite:///{tmp_path / 'resources.db'}")
     try:
         for capability in (protocols.ResourceStore, protocols.BacklogRecords, protocols.LeaseRecords,
-                           protocols.CountsLoads, protocols.ListsConnections):
+                           protocols.CountsLoads, protocols.ListsConnections, protocols.EventStateRecords,
+                           protocols.ResourceGroups):
             assert isinstance(store, capability), capability.__name__
     finally:
         store.close()

@@ -15,16 +15,17 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from venclient import __version__
-from venclient.cli import collect, register, resources, run
+from venclient.cli import collect, register, resource_groups, resources, run
 from venclient.cli.output import console, print_json, table
 from venclient.errors import SettingsError, VenError
 from venclient.plugin_manager import list_plugins
 from venclient.runtime import Runtime
+from venclient.safe_text import LOG_LIMIT, PrintableLogFilter, printable
 from venclient.settings import effective_settings, load_settings
 from venclient.settings_files import SettingsSearch, settings_files_read
 
 #: the core's command modules; each attaches its commands with ``add_commands(app)``, as plugins do in ``ven_cli``
-COMMAND_MODULES = (register, run, resources, collect)
+COMMAND_MODULES = (register, run, resources, resource_groups, collect)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 
@@ -49,9 +50,9 @@ def _log_level_source(ctx: typer.Context) -> str:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(message)s", datefmt="%H:%M:%S",
-                        handlers=[RichHandler(console=console(stderr=True), show_path=False,
-                                              rich_tracebacks=False)], force=True)
+    handler = RichHandler(console=console(stderr=True), show_path=False, rich_tracebacks=False)
+    handler.addFilter(PrintableLogFilter())  # messages may quote a VTN or a device: no terminal control
+    logging.basicConfig(level=level, format="%(message)s", datefmt="%H:%M:%S", handlers=[handler], force=True)
     for noisy in ("httpx", "httpcore", "pymodbus", "uvicorn.access", "amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
@@ -128,7 +129,8 @@ def build_app(runtime: Runtime) -> typer.Typer:
 
 
 def _fail(message: str, code: int) -> None:
-    console(stderr=True).print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+    console(stderr=True).print(f"[bold red]Error:[/] {escape(printable(message, LOG_LIMIT))}", markup=True,
+                               highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

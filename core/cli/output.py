@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from venclient.safe_text import printable
+
 
 def console(stderr: bool = False) -> Console:
     """A rich console; progress and logs go to stderr so stdout stays parseable."""
@@ -40,8 +42,8 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     for i, col in enumerate(columns):
         numeric = bool(rows) and all(isinstance(r[i], (int, float)) for r in rows)
         t.add_column(col, justify="right" if numeric else "left")
-    for row in rows:
-        t.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row))
+    for row in rows:  # cells may hold what a VTN or a device sent: printable() strips terminal control
+        t.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else printable(v) for v in row))
     return t
 
 

@@ -2,14 +2,11 @@
 
 Every poll reads the events of the followed programs (paged by the transport) and compares them with the
 last poll: an unseen id is ``created``, a different ``modificationDateTime`` (or body) is ``changed``, an id
-that disappeared is ``removed``.  For each change the engine resolves the loads the event targets —
-
-* ``RESOURCE_NAME`` targets: loads whose VTN resourceName (or resource id) is listed;
-* ``VEN_NAME`` targets: every load of the listed VENs we run;
-* no such targets: every load of every VEN we run (the whole program) —
-
-then calls ``ven_event(change, event, loads)`` on every plugin and hands the loads that have a writer
-connection to their writer.  The parts: :mod:`venclient.engine.tracker` (what changed),
+that disappeared is ``removed``.  For each change the engine resolves the loads the event targets
+(:mod:`venclient.engine.targets`: ``RESOURCE_NAME``, ``VEN_NAME``, ``GROUP``, ``POWER_SERVICE_LOCATION``, a union
+within the event, narrowed by the program's own targets; no targets: every load of the VENs we run; only types
+we cannot resolve: no load), then calls ``ven_event(change, event, loads)`` on every plugin and hands the loads
+that have a writer connection to their writer.  The parts: :mod:`venclient.engine.tracker` (what changed),
 :mod:`venclient.engine.targets` (which loads), :mod:`venclient.engine.actuator` (the writers); this module polls,
 takes webhook hints and dispatches.
 
@@ -30,6 +27,7 @@ from venclient.plugin_manager import IsolatedHook
 from venclient.vtn_errors import VtnNotFound
 from venclient.engine.webhook import object_id, read_notification
 from venclient.engine.actuator import EventActuator
+from venclient.engine.scheduler import EventScheduler
 from venclient.engine.targets import LoadDirectory
 from venclient.engine.tracker import CHANGED, CREATED, REMOVED, EventChange, EventTracker
 from venclient.protocols import VtnTransport
@@ -60,6 +58,8 @@ class EventEngine:
         self._lock = asyncio.Lock()
         self.actuator = EventActuator(runtime.store(), runtime.writers())
         self.event_hook = IsolatedHook(runtime.pm.hook.ven_event)
+        # Set by ``ven run``: carries the events out over time (then the actuator's one-off writes are not made).
+        self.scheduler: EventScheduler | None = None
         # Called with the followed program ids whenever a notification made the engine re-read the programs
         # (``ven run`` subscribes to new ones there, before their events are read).
         self.program_listener: Callable[[list[str]], Awaitable[Any]] | None = None
@@ -199,13 +199,23 @@ class EventEngine:
 
     async def dispatch(self, changes: Sequence[EventChange]) -> None:
         """Call ``ven_event`` for each change with its targeted loads (every plugin, a failing one logged and
-        skipped: :class:`venclient.plugin_manager.IsolatedHook`), then the writers."""
+        skipped: :class:`venclient.plugin_manager.IsolatedHook`), then the writers: through the scheduler when
+        one is set (``ven run``: at the intervals' boundaries), else at once with the current value."""
         if not changes:
             return
         for item in changes:
-            loads = await asyncio.to_thread(self.directory.targeted, item.event)
+            loads = await asyncio.to_thread(self.directory.targeted, item.event,
+                                            self.programs.get(item.event.program_id))
             self.event_hook(change=item.change, event=item.event, loads=loads)
-            await self.actuator.act(item.change, item.event, loads)
+            if self.scheduler is None:
+                await self.actuator.act(item.change, item.event, loads)
+        await self.replan([item.event.id for item in changes if item.change == REMOVED and item.event.id])
+
+    async def replan(self, gone: Sequence[str] = ()) -> None:
+        """Let the scheduler (when set) plan the current events again (after changes, or when loads changed);
+        ``gone``: ids of removed events whose kept state it may forget."""
+        if self.scheduler is not None:
+            await self.scheduler.replan(list(self.tracker.events.values()), self.programs, gone)
 
     def report_requests(self) -> list[Event]:
         """The active events that ask for reports (have reportDescriptors), oldest first."""

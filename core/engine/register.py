@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable, Sequence
 
 from venclient.model import APPROVED, external_resource_name
-from venclient.protocols import CountsLoads, CreatesResourceIds, ResourceStore, VtnTransport
+from venclient.protocols import CountsLoads, CreatesResourceIds, ResourceGroups, ResourceStore, VtnTransport
 from venclient.vtn_errors import VtnConflict, VtnError
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ def resource_payload(row: dict[str, Any]) -> dict[str, Any]:
                          ("RESOURCE_ID", row.get("resource_id")),
                          ("H5_METER_ID", row.get("h5_meter_id")),
                          ("SERVICE_LOCATION", row.get("meter_point_id")),
+                         ("GROUP", row.get("group")),
                          ("ADDRESS", row.get("address"))):
         if value:
             attributes.append({"type": type_, "values": [str(value)]})
@@ -342,9 +343,19 @@ class Registrar:
             result.error = f"VEN {ven}: {err}"
             log.warning("Could not register VEN %s: %s", ven, err)
             return result, []
-        rows = await asyncio.to_thread(self.store.registration_rows, ven)
+        rows = await asyncio.to_thread(self._rows_to_register, ven)
         result.total_loads = len(rows)
         return result, rows
+
+    def _rows_to_register(self, ven: str) -> list[dict[str, Any]]:
+        """The VEN's loads still to register, each with its resource's ``group`` when the store keeps groups."""
+        rows: list[dict[str, Any]] = list(self.store.registration_rows(ven))  # type: ignore[arg-type]
+        if rows and isinstance(self.store, ResourceGroups):
+            groups = self.store.resource_groups(sorted({row["resource_id"] for row in rows}))
+            for row in rows:
+                if row["resource_id"] in groups:
+                    row["group"] = groups[row["resource_id"]]
+        return rows
 
     async def _end_ven(self, ven: str) -> None:
         """Store every result, then let the VEN's fully registered resources become APPROVED."""

@@ -4,6 +4,10 @@ One loop, one clock: every tick the collector reads all sources, the reporter an
 for reports, and the reports go into the outbox (the store).  Beside the loop, background tasks
 
 * flush the outbox to the VTN whenever a tick added reports (and right at start: what an earlier run left);
+* carry the events out over time (:mod:`venclient.engine.scheduler`): at every interval boundary in the
+  clock's time — a task sleeping until it with the wall clock, checked every tick with the replay clock — the
+  writers get the values the active intervals ask for (only what changed; their ``release_value`` when nothing
+  applies any more) and plugins ``ven_event_interval``; after a restart what is active now is written again;
 * poll the VTN's events every ``events.poll_seconds`` (with ``events.subscribe`` a callback server also
   takes the VTN's notifications at once; polling stays as the fallback); while the VTN does not answer, poll
   with backoff from one tick up to ``events.poll_seconds``, and at once when the outbox sees it answer again;
@@ -49,13 +53,15 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Sequence
 
 from venclient.engine.backlog import Backlog
-from venclient.clock import REPLAY
+from venclient.clock import REPLAY, WALLCLOCK, Clock
 from venclient.engine.collect import Collector
 from venclient.errors import StoreUnavailable, VenError
 from venclient.engine.events import EventEngine
+from venclient.engine.scheduler import EventScheduler
 from venclient.engine.lease import DEFAULT_LEASE_SECONDS, VenLeases, describe_holder
 from venclient.openadr import Event, ReportDescriptor
 from venclient.engine.outbox import Outbox
@@ -63,7 +69,8 @@ from venclient.engine.recovery import VtnRecovery
 from venclient.engine.register import Registrar, select_vens
 from venclient.engine.report import Reporter
 from venclient.engine.webhook import CallbackServer, Subscriptions
-from venclient.protocols import VtnTransport
+from venclient.plugin_manager import IsolatedHook
+from venclient.protocols import FollowsEvents, VtnTransport
 
 log = logging.getLogger("venclient.run")
 
@@ -213,6 +220,7 @@ class VenRunner:
         self._register_pending = False          # the registration at start could not reach the VTN
         self._held: tuple[Any, Any] | None = None  # (tick, readings) collected but not stored yet
         self._events: EventEngine | None = None
+        self.scheduler: EventScheduler | None = None
         self.recovery = VtnRecovery(self.store, [])
         self._check_vtn = False                 # a sign the VTN may have forgotten us: check after the next poll
         self._not_recovering = asyncio.Event()  # cleared while registration is rebuilt (the tick loop waits)
@@ -303,11 +311,15 @@ class VenRunner:
                 if options.register:
                     await self._register_at_start(transport, vens)
                 events = self._events = EventEngine(self.runtime, transport, vens, programs=options.programs)
+                clock = collector.build_clock(self.runtime.settings, start_index=await self._replay_start())
+                self.scheduler = events.scheduler = self._scheduler(events, clock)
+                self.scheduler.followers = list({id(source): source for source in collector.sources.values()
+                                                 if isinstance(source, FollowsEvents)}.values())
                 try:
                     if options.subscribe:
                         await self._start_webhook(transport, events, vens)
                     await self._poll_events(events)
-                    await self._run_loop(transport, events, vens, collector)
+                    await self._run_loop(transport, events, vens, collector, clock)
                 finally:
                     await self._stop_webhook()
         finally:
@@ -323,16 +335,30 @@ class VenRunner:
             raise VenError("Every VEN of this run was taken over by another process; stopped.")
         return self.stats
 
+    def _scheduler(self, events: EventEngine, clock: Clock) -> EventScheduler:
+        """The event scheduler in the clock's time: the wall clock, or the replay tick's time."""
+        if clock.mode == WALLCLOCK:
+            def now() -> datetime:
+                return datetime.now(timezone.utc)
+        else:
+            def now() -> datetime:
+                return clock.tick.time
+        return EventScheduler(self.store, events.actuator.writers, events.directory, now,
+                              IsolatedHook(self.runtime.pm.hook.ven_event_interval))
+
     async def _run_loop(self, transport: VtnTransport, events: EventEngine, vens: list[str],
-                        collector: Collector) -> None:
+                        collector: Collector, clock: Clock) -> None:
         flusher = asyncio.create_task(self._flusher(transport), name="outbox-flusher")
         background = [asyncio.create_task(self._poller(transport, events, vens), name="event-poller")]
+        if clock.mode == WALLCLOCK and self.scheduler is not None:
+            background.append(asyncio.create_task(self.scheduler.follow_wall_clock(self.stop_event),
+                                                  name="event-scheduler"))
         if self.options.register:
             background.append(asyncio.create_task(
                 self._every(self.options.register_every_seconds, lambda: self._resync(transport, vens)),
                 name="registration"))
         try:
-            await self._loop(events, collector)
+            await self._loop(events, collector, clock)
         finally:
             for task in background:
                 task.cancel()
@@ -584,10 +610,10 @@ class VenRunner:
             log.info("Flushed %d reports before exiting.", self.stats.reports_sent - before)
 
     # ------------------------------------------------------------------------------ ticks
-    async def _loop(self, events: EventEngine, collector: Collector) -> None:
+    async def _loop(self, events: EventEngine, collector: Collector, clock: Clock) -> None:
         """Tick until stopped, ``once`` or ``max_ticks``: collect, report, queue.  Loads changed by registration
-        (at start or later) or by a lost lease are re-read before the next tick."""
-        clock = collector.build_clock(self.runtime.settings, start_index=await self._replay_start())
+        (at start or later) or by a lost lease are re-read before the next tick (and the events planned again);
+        with the replay clock the event scheduler acts on the boundaries up to the tick's time first."""
         while True:
             started = time.monotonic()
             if self._loads_changed:
@@ -596,7 +622,10 @@ class VenRunner:
                 await collector.refresh()
                 self._held = None  # held readings belong to the old plan: collect the tick again
                 events.invalidate_loads()
+                await events.replan()
             await self._not_recovering.wait()  # registration being rebuilt after the VTN forgot us
+            if clock.mode != WALLCLOCK and self.scheduler is not None and self.scheduler.due(clock.tick.time):
+                await self.scheduler.reconcile(clock.tick.time)
             stored = await self._tick(collector, clock, events)
             if self._done():
                 break

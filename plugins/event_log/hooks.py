@@ -1,4 +1,5 @@
-"""Hook implementation of the event log plugin: every demand-response event change in one readable line."""
+"""Hook implementations of the event log plugin: every demand-response event change, and every interval start and
+end, in one readable line."""
 
 from __future__ import annotations
 
@@ -30,3 +31,22 @@ def describe(change: str, event: Any, loads: list[Any]) -> str:
 def ven_event(change: str, event: Any, loads: list[Any]) -> None:
     """Log the change."""
     log.info(describe(change, event, loads))
+
+
+def describe_interval(phase: str, event: Any, interval: Any, loads: Any, opted_out: Any) -> str:
+    """``interval 1 of event 'peak-shave' (e-12) started: SIMPLE=2; 36 loads (6 resources opted out)``."""
+    name = f"'{event.event_name}' " if event.event_name else ""
+    payloads = "; ".join(f"{p.type}={', '.join(str(v) for v in p.values)}" for p in interval.payloads) \
+        if interval is not None else ""
+    everything = getattr(opted_out, "everything", False)
+    resources = getattr(opted_out, "resources", ())
+    opted = " (all opted out)" if everything else (f" ({len(resources)} resources opted out)" if resources else "")
+    number = interval.id if interval is not None else "?"
+    return (f"interval {number} of event {name}({event.id}) {'started' if phase == 'start' else 'ended'}"
+            f"{': ' + payloads if payloads and phase == 'start' else ''}; {len(loads)} loads{opted}")
+
+
+@hookimpl
+def ven_event_interval(phase: str, event: Any, interval: Any, loads: Any, opted_out: Any) -> None:
+    """Log the interval's start or end."""
+    log.info(describe_interval(phase, event, interval, loads, opted_out))

@@ -11,8 +11,6 @@ from venclient.hookspecs import hookimpl
 if TYPE_CHECKING:  # pragma: no cover
     import typer
 
-    from venclient.plugins.h5_simulator.source import H5MeterSource
-
 # h5py and numpy load with the first source, not with `ven --help`.
 
 
@@ -25,11 +23,13 @@ def ven_settings_validators() -> list[Any]:
 
 
 @hookimpl
-def ven_meter_sources(settings: Any) -> list[H5MeterSource]:
-    """A new :class:`H5MeterSource` per call, so every collector owns its own gather state."""
+def ven_meter_sources(settings: Any) -> list[Any]:
+    """A new :class:`H5MeterSource` per call, so every collector owns its own gather state; it responds to events
+    (:class:`venclient.plugins.h5_simulator.responding.RespondingSource`, ``[h5_simulator.response]``)."""
+    from venclient.plugins.h5_simulator.responding import RespondingSource, response_settings
     from venclient.plugins.h5_simulator.source import H5MeterSource
 
-    return [H5MeterSource(settings.h5_simulator.h5_path)]
+    return [RespondingSource(H5MeterSource(settings.h5_simulator.h5_path), response_settings(settings))]
 
 
 @hookimpl

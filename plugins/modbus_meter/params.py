@@ -25,8 +25,10 @@ WRITE_KINDS: tuple[str, ...] = ("holding", "coil")
 
 SERIAL_KEYS = ("serial_port", "baudrate", "parity", "stopbits", "bytesize", "timeout")
 READER_KEYS = frozenset({"unit", "map", "channels", "loads", "word_order", *SERIAL_KEYS})
-EVENT_KEYS = ("release_value", "loads")  # read by venclient.engine.actuator.EventActuator: value written when an event ends,
-                                         # and the loads an event may act on
+# read by the event scheduler (venclient.engine.scheduler, venclient.engine.writer_mapping): the value written when
+# nothing applies any more, the loads an event may act on, the payload type followed and a levels table (``scale``
+# stays the register's own: the Modbus writer scales values itself)
+EVENT_KEYS = ("release_value", "loads", "payload", "levels")
 WRITER_KEYS = frozenset({"unit", "register", "kind", "scale", "type", "word_order", "channels", *SERIAL_KEYS,
                          *EVENT_KEYS})
 GENERIC_CHANNEL_KEYS = frozenset({"function", "address", "type", "word_order", "scale"})

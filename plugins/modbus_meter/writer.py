@@ -19,6 +19,7 @@ class ModbusWriter:
     """Writes a value for a load to its writer connection's register or coil."""
 
     kinds: tuple[str, ...] = KINDS
+    scales_values = True  # params.scale is the register's scale: the event scheduler leaves scaling to us
 
     def __init__(self, options: ModbusOptions | None = None):
         self.options = options or ModbusOptions()

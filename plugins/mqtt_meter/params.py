@@ -23,7 +23,8 @@ READER_KEYS = frozenset({"broker", "preset", "path", "scale", "channels", "loads
                          "stale_after_seconds"})
 CHANNEL_KEYS = frozenset({"topic", "preset", "path", "scale"})
 WRITER_KEYS = frozenset({"broker", "command_topic", "payload_template", "qos", "retain", "tls", "channels",
-                         "release_value", "loads"})  # the last two are read by venclient.engine.actuator.EventActuator
+                         "release_value", "loads", "payload", "levels", "scale", "offset"})
+# the last six are read by the event scheduler (venclient.engine.scheduler, venclient.engine.writer_mapping)
 WRITE_CHANNEL_KEYS = frozenset({"command_topic", "payload_template", "qos", "retain"})
 TEMPLATE_FIELDS = frozenset({"value", "on_off", "load", "load_id", "resource"})
 SECRET_SCHEMES = ("env:", "settings:")

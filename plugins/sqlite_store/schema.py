@@ -3,7 +3,8 @@
 Tables ``connections``, ``resources``, ``loads`` keep the seeds' columns and indexes; ``vens`` keeps each
 VEN's VTN id; ``outbox`` holds reports until the VTN accepts them; ``runtime_state`` keeps small facts a
 restart continues from (the replay clock's row); ``backlog`` keeps readings no report request covers yet;
-``leases`` says which process works on which VEN.  JSON columns are TEXT holding JSON
+``leases`` says which process works on which VEN; ``event_state``, ``event_opt_outs`` and ``resource_groups``
+keep what the event scheduler needs across restarts.  JSON columns are TEXT holding JSON
 (as in the seeds), booleans INTEGER 0/1.
 """
 
@@ -148,4 +149,31 @@ leases = sa.Table(
     sa.Column("acquired_at", sa.Float, nullable=False),
     sa.Column("heartbeat_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+# -------------------------------------------------------------------------------------------------- events
+# What a VEN keeps per event across restarts (`ven run`'s scheduler): when it first obtained the event (the
+# 'do it now' origin, Unix seconds) and the integer its randomizeStart draws come from.
+event_state = sa.Table(
+    "event_state", metadata,
+    sa.Column("ven", sa.Text, primary_key=True),
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+)
+
+# Opt-outs: the loads of ``resource_id`` (or of every resource: ``"*"``) are not acted on for ``event_id``.
+event_opt_outs = sa.Table(
+    "event_opt_outs", metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("resource_id", sa.Text, primary_key=True),
+    sa.Column("created_at", sa.DateTime, server_default=NOW),
+)
+
+# The group of a resource (targeted by an event's GROUP target, registered as its GROUP attribute).
+resource_groups = sa.Table(
+    "resource_groups", metadata,
+    sa.Column("resource_id", sa.Text, primary_key=True),
+    sa.Column("group_name", sa.Text, nullable=False),
+    sa.Index("idx_resource_groups_group", "group_name"),
 )
