@@ -8,4 +8,5 @@ pytest_plugins = [
     "fixtures.hardware",
     "fixtures.vtn_runtime",
     "fixtures.run",
+    "fixtures.fuzz",
 ]

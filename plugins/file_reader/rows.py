@@ -125,6 +125,8 @@ class RowParser:
             record = json.loads(text)
         except ValueError as err:
             raise RowError(f"invalid JSON ({err.msg})") from None
+        except RecursionError:
+            raise RowError("invalid JSON (nested too deeply)") from None
         if not isinstance(record, dict):
             raise RowError("a JSON line must be an object")
         record = {str(k).lower(): v for k, v in record.items()}

@@ -85,9 +85,16 @@ def _number(value: Any) -> float:
 def extract_watts(payload: bytes, path: tuple[str, ...], scale: float) -> float:
     """Watts from one message: a plain number, or the JSON value at ``path``, times ``scale``.
 
-    Raises ``ValueError`` for an unparsable payload and :class:`FieldAbsent` when valid JSON lacks the
-    field.
+    Raises ``ValueError`` for an unparsable payload (also one nested too deeply to read) and
+    :class:`FieldAbsent` when valid JSON lacks the field.
     """
+    try:
+        return _extract(payload, path, scale)
+    except RecursionError:
+        raise ValueError("the payload is nested too deeply") from None
+
+
+def _extract(payload: bytes, path: tuple[str, ...], scale: float) -> float:
     text = payload.decode("utf-8").strip()
     try:
         return _number(text) * scale
