@@ -16,10 +16,12 @@ marker, for every key.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Iterable, Mapping
 
 from dynaconf import Dynaconf, ValidationError, Validator
-from dynaconf.utils.parse_conf import boolean_fix, converters, parse_conf_data
+from dynaconf.utils.parse_conf import (DynaconfFormatError, DynaconfParseError, boolean_fix, converters,
+                                       parse_conf_data)
 
 from venclient.errors import SettingsError
 from venclient.masking import is_secret_key, mask_secrets
@@ -30,6 +32,9 @@ Settings = Dynaconf
 GLOBAL_ENV_PREFIX = "DYNACONF"  # dynaconf also reads DYNACONF_* variables, before the VEN_* ones
 ENVIRONMENT_ALIASES = {"VEN_H5_PATH": ("VEN_H5_SIMULATOR__H5_PATH", "h5_simulator.h5_path")}
 """Old environment variable -> (its new name, the dotted key it sets when the new name is not set)."""
+MARKER_ERRORS = (DynaconfParseError, DynaconfFormatError, ImportError, ValueError)
+"""What dynaconf raises for a value whose marker it cannot apply (``@int fifteen``, ``@format {this.nope}``,
+``@format }``, a ``@jinja`` value without jinja2 installed)."""
 
 
 def _is_str_list(value: Any) -> bool:
@@ -110,6 +115,26 @@ def load_settings(environment: str | None = None, *, search: SettingsSearch | No
     by tests and ``ven demo``.  ``h5_path`` is taken as ``h5_simulator.h5_path``.
     """
     search = search if search is not None else SettingsSearch.from_environment()
+    switched = os.environ.get("VEN_ENV")
+    if switched is not None and not (re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", switched) and isinstance(
+            parse_conf_data(boolean_fix(switched), tomlfy=True), str)):  # dynaconf reads it as TOML: not `false`
+        raise SettingsError(f"VEN_ENV must name an environment such as development or production, "
+                            f"got {switched!r}.")
+    try:
+        settings = _load(environment, search, overrides)
+    except MARKER_ERRORS as err:
+        raise SettingsError(f"Invalid setting: {_first_line(err)}.") from None
+    validate(settings, core_validators())
+    return settings
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(".")
+
+
+def _load(environment: str | None, search: SettingsSearch, overrides: Mapping[str, Any]) -> Settings:
+    """The settings from files, environment and ``overrides``, every marker value evaluated (dynaconf would
+    otherwise evaluate ``@format``/``@jinja``/``@get`` at first use, and fail there)."""
     settings = Dynaconf(
         envvar_prefix="VEN",
         settings_files=[str(path) for path in search.load_order()],
@@ -123,8 +148,22 @@ def load_settings(environment: str | None = None, *, search: SettingsSearch | No
     apply_environment_aliases(settings, os.environ)
     for key, value in overrides.items():
         settings.set("h5_simulator.h5_path" if key == "h5_path" else key, value)
-    validate(settings, core_validators())
+    for key in list(settings.keys()):
+        try:
+            _evaluated(settings.get(key))
+        except MARKER_ERRORS as err:
+            raise SettingsError(f"Invalid setting: {key.lower()}: {_first_line(err)}.") from None
     return settings
+
+
+def _evaluated(value: Any) -> None:
+    """Read every value inside ``value`` the way code reads it (``box.get``), so dynaconf evaluates its markers."""
+    if isinstance(value, Mapping):
+        for name in list(value.keys()):
+            _evaluated(value.get(name))
+    elif isinstance(value, (list, tuple)):
+        for position in range(len(value)):
+            _evaluated(value[position])
 
 
 def apply_environment_aliases(settings: Settings, environ: Mapping[str, str]) -> None:
