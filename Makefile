@@ -1,10 +1,13 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when missing.
+# `make fuzz` runs the fuzz harness (tests/test_fuzz_*.py) with a long budget: FUZZ_EXAMPLES inputs per property
+# (`make test` runs the short one); it ends with, per parser, the inputs tried and the unexpected exceptions.
 # `make wheel` builds dist/venclient-*.whl to install elsewhere (config/venclient.service shows where).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+FUZZ_EXAMPLES ?= 3000
 
-.PHONY: demo test bench install wheel clean
+.PHONY: demo test fuzz bench install wheel clean
 
 $(VENV)/.installed-app: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +26,10 @@ demo: $(VENV)/.installed-app
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+fuzz: $(VENV)/.installed-test
+	VEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/test_fuzz_payloads.py tests/test_fuzz_files.py tests/test_openadr_property.py
 
 wheel: $(VENV)/.installed-app
 	$(BIN)/python -m pip wheel --no-deps --quiet -w dist .
