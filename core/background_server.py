@@ -28,6 +28,10 @@ def bind_socket(host: str, port: int, what: str) -> socket.socket:
         sock.close()
         reason = err.strerror.lower() if err.strerror else str(err)
         raise VenError(f"{what} cannot listen on {host}:{port}: {reason}.", exit_code=2) from None
+    except OverflowError:
+        sock.close()
+        raise VenError(f"{what} cannot listen on {host}:{port}: the port must be from 0 to 65535.",
+                       exit_code=2) from None
     sock.set_inheritable(True)
     return sock
 

@@ -55,9 +55,19 @@ def print_wide(renderable: Any) -> None:
     out.print(renderable)
 
 
+class ErasedOnFailure(Progress):
+    """A :class:`rich.progress.Progress` that erases itself when its ``with`` block fails, so a failing
+    command's one ``Error:`` line stands alone."""
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.live.transient = True
+        super().__exit__(exc_type, exc, tb)
+
+
 def progress(transient: bool = False) -> Progress:
-    """A progress bar on stderr: description, bar, n/total, elapsed time."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    """A progress bar on stderr: description, bar, n/total, elapsed time (erased when its block fails)."""
+    return ErasedOnFailure(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console(stderr=True), transient=transient)
 
 
