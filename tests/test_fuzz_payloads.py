@@ -208,7 +208,7 @@ def _replay(parser: str, seed: bytes, tally) -> None:
                 check_modbus_block(tally, data_type, word_order, 1.0, json.loads(seed))
     elif parser == "file_reader_line":
         for fmt in FORMATS:
-            check_file_reader_lines(tally, fmt, seed.decode("utf-8").splitlines())
+            check_file_reader_lines(tally, fmt, seed.decode("utf-8").split("\n"))  # as FileTail splits
     elif parser == "notification":
         check_notification(tally, seed)
     else:

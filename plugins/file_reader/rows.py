@@ -135,7 +135,10 @@ class RowParser:
                    parse_watts(_pick(record, WATTS_KEYS, "watts")))
 
     def _csv(self, text: str) -> Row | None:
-        fields = [f.strip() for f in next(csv.reader([text]))]
+        try:
+            fields = [f.strip() for f in next(csv.reader([text]))]
+        except csv.Error as err:  # a carriage return inside the line
+            raise RowError(f"not a CSV row ({err})") from None
         if self.header is None:
             names = [f.lower() for f in fields]
             if any(n in TIMESTAMP_KEYS for n in names):
