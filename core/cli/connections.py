@@ -33,6 +33,7 @@ from venclient.model import COMPONENT_INDEX, LOAD_COMPONENTS, READER, WRITER, Co
 
 CORE_TOML_KEYS = frozenset({"id", "ids", "type", "file", "host", "port", "topic", "channel", "channels", "param",
                             "params", "writer", "username", "password_env"})
+TEXT_TOML_KEYS = ("type", "file", "host", "topic", "username", "password_env")  # a table's keys that take text
 KindOptions = Mapping[str, ConnectionOptions]
 
 
@@ -181,9 +182,16 @@ def _toml_entry(entry: Any, number: int, path: Path, by_kind: KindOptions) -> tu
     if unknown:
         raise InputError(f"{where} has unknown key {unknown[0]!r} (known: {', '.join(sorted(known))}).")
     ids = entry.get("ids", [entry["id"]] if "id" in entry else [])
-    if isinstance(ids, str) or not ids or not all(isinstance(i, str) and i for i in ids):
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
         raise InputError(f"{where} needs id = \"RESOURCE_ID\" or ids = [\"…\", …].")
     where = f"{where} (resource {ids[0]})"
+    for key in TEXT_TOML_KEYS:
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise InputError(f"{where}: {key} must be text, got {entry[key]!r}.")
+    if "port" in entry and (isinstance(entry["port"], bool) or not isinstance(entry["port"], (int, str))):
+        raise InputError(f"{where}: port must be a number or a serial device, got {entry['port']!r}.")
+    if "writer" in entry and not isinstance(entry["writer"], bool):
+        raise InputError(f"{where}: writer must be true or false, got {entry['writer']!r}.")
     plugin_values: dict[str, Any] = {}
     for key, option in options.items():
         value = entry.get(key)
