@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from fixtures.vtn import BL_CLIENT, VEN_CLIENT, ContractTransport
+from venclient.plugins.local_vtn import DEMO_EVENT
 
 START = "2025-01-15T13:00:00Z"
 
@@ -116,3 +117,12 @@ async def test_the_event_must_belong_to_the_reports_program(http):
     await assert_rejected(http, {**report(first), "programID": second["programID"]},
                           f"eventID {first['id']!r}", f"programID {second['programID']!r}")
     await assert_rejected(http, {**report(first), "eventID": "nope"}, "eventID 'nope'")
+
+
+async def test_the_seeded_metering_event_lets_the_ven_choose_its_intervals(http, vtn_state):
+    """The demo event asks for continuous metering in spec terms (OPEN_INTERVALS, frequency 1, repeat -1)."""
+    event = next(e for e in vtn_state.events if e["eventName"] == DEMO_EVENT)
+    descriptor = event["reportDescriptors"][0]
+    assert (descriptor["reportIntervals"], descriptor["frequency"], descriptor["repeat"]) == ("OPEN_INTERVALS", 1, -1)
+    for tick in (0, 1, 2):  # a VEN's reporting ticks, whatever the event's single interval
+        assert (await post(http, report(event, interval=tick))).status_code == 201
