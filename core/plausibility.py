@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: connection params import this module for a --help
+    import numpy as np
 
 DEFAULT_MARGIN = 1.5
 MIN_SPAN_W = 100.0
@@ -76,6 +77,8 @@ def implausible(power_w: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.nd
     """Mask of values that are present (not NaN) but infinite or outside ``[low, high]``.
 
     NaN stays 'missing', not 'invalid': a source marks what it could not read with NaN itself."""
+    import numpy as np
+
     with np.errstate(invalid="ignore"):
         present = ~np.isnan(power_w)
         return present & ((power_w < low) | (power_w > high) | ~np.isfinite(power_w))
