@@ -159,8 +159,8 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from venclient.protocols import (BacklogRecords, ConnectionRecords, CountsLoads, CreatesResourceIds,
                                      EventStateRecords, FindsReports, HasTimeline, LeaseRecords, ListsConnections,
                                      ListsReports, ListsSubscriptions, LoadBatch, LoadRecords, MeterSource,
-                                     PostsReportText, RawRequests, ReadsCapacities, ReadsOnDemand, RegistrationRecords, ReportOutbox,
-                                     ResourceGroups, ResourceRecords, ResourceStore, RuntimeState,
-                                     SettlesUnknownOutcomes, SourceReading, StoreLifecycle, ValidatesConnections,
+                                     PostsReportText, RawRequests, ReadsCapacities, ReadsOnDemand,
+                                     RegistrationRecords, ReportOutbox, ResourceGroups, ResourceRecords, ResourceStore,
+                                     RuntimeState, SettlesUnknownOutcomes, SourceReading, StoreLifecycle, ValidatesConnections,
                                      VtnTransport, WaitsReady, Writer, parsed_connections)
     from venclient.settings import Settings

@@ -58,8 +58,8 @@ class CollectionPlan:
     h5sim).  Rows of one VEN are contiguous (``ven_slices``), and so are the rows of one resource
     (``resource_starts`` holds the first position of each resource, ascending).  ``low_w`` / ``high_w``
     are each load's plausible watts (:func:`venclient.plausibility.load_bounds`), and ``common_bounds`` the
-    range inside every load's (``(max(low_w), min(high_w))``: a tick within it needs no per-load check).  Treat the arrays as read-only: every tick's
-    :class:`Readings` shares them.
+    range inside every load's (``(max(low_w), min(high_w))``: a tick within it needs no per-load check).
+    Treat the arrays as read-only: every tick's :class:`Readings` shares them.
     """
 
     load_ids: np.ndarray
@@ -182,11 +182,18 @@ def _bounds(resource_ids: np.ndarray, connection_ids: np.ndarray, resource_start
     """Per load ``(low, high)`` watts: the bounds of its resource read through that resource's reader connection."""
     lows = np.empty(len(resource_starts))
     highs = np.empty(len(resource_starts))
+    known: dict[tuple[str, str, int], tuple[float, float]] = {}  # most resources share their capacities
     for i, start in enumerate(resource_starts.tolist()):
-        connection = connections.get(int(connection_ids[start]))
-        params = connection.params if connection is not None and isinstance(connection.params, dict) else None
+        connection_id = int(connection_ids[start])
         capacities = capacities_for(resource_ids[start]) if capacities_for is not None else None
-        lows[i], highs[i] = load_bounds(capacities if isinstance(capacities, Mapping) else None, params)
+        capacities = capacities if isinstance(capacities, Mapping) else {}
+        key = (repr(capacities.get("MAX_POWER_CONSUMPTION")), repr(capacities.get("MAX_POWER_EXPORT")),
+               connection_id)
+        if key not in known:
+            connection = connections.get(connection_id)
+            params = connection.params if connection is not None and isinstance(connection.params, dict) else None
+            known[key] = load_bounds(capacities, params)
+        lows[i], highs[i] = known[key]
     counts = np.diff(np.append(resource_starts, len(resource_ids)))
     return np.repeat(lows, counts), np.repeat(highs, counts)
 
