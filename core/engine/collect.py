@@ -46,6 +46,7 @@ DEFAULT_SOURCE_TIMEOUT = 5.0
 DEFAULT_OPEN_TIMEOUT = 120.0
 NO_CONNECTION = -1
 VENS_PER_QUERY = 16  # the plan is read from the store a few VENs at a time to keep peak memory low
+POWER_CAPACITIES = ("MAX_POWER_CONSUMPTION", "MAX_POWER_EXPORT")  # the capacities the bounds are made of
 
 
 # ------------------------------------------------------------------------------------------ the plan
@@ -355,13 +356,17 @@ class Collector:
         return _build_plan(self._row_chunks(capacities), connections_for, self.sources, capacities.get)
 
     def _row_chunks(self, capacities: dict[str, Mapping[str, Any]]) -> Iterator[Sequence[CollectionRow]]:
-        """``collection_rows`` a few VENs at a time; the capacities of those VENs' resources go into
-        ``capacities`` (resource id -> capacities) on the way."""
+        """``collection_rows`` a few VENs at a time; the power capacities of those VENs' resources go into
+        ``capacities`` (resource id -> capacities, one shared mapping per distinct pair of values) on the way."""
         vens = self.vens if self.vens is not None else self.store.get_ven_list()
+        shared: dict[str, Mapping[str, Any]] = {}
         for i in range(0, len(vens), VENS_PER_QUERY):
             rows = self.store.collection_rows(vens[i:i + VENS_PER_QUERY], status=self.status)
             if rows:
-                capacities.update(self._capacities({row.ven for row in rows if row.ven is not None}))
+                for resource_id, given in self._capacities({row.ven for row in rows if row.ven is not None}).items():
+                    power = {key: given[key] for key in POWER_CAPACITIES if key in given}
+                    if power:
+                        capacities[resource_id] = shared.setdefault(repr(power), power)
             yield rows
 
     def _capacities(self, vens: set[str]) -> dict[str, Mapping[str, Any]]:
