@@ -195,3 +195,21 @@ def test_limits_are_accepted_by_every_reader_kind():
     parse_mqtt(Connection(id=4, type="mqtt", host="h", port=1883, topic="p",
                           params={"preset": "tasmota", "min_watts": -500, "max_watts": 9000.5}))
     connection_file(Connection(id=5, type="filereader", file="/tmp/r.csv", params={"max_watts": 100}))
+
+
+async def test_file_reader_rows_pass_the_same_check(collect_runtime, tmp_path, caplog):
+    readings_file = tmp_path / "site.csv"
+    readings_file.write_text("timestamp,load_component,power_w\n"
+                             "2000-01-01T00:00:00Z,load_0,1e12\n"
+                             "2000-01-01T00:00:00Z,load_1,50\n"
+                             "2000-01-01T00:00:00Z,load_2,-3000\n")
+    store = collect_runtime.store()
+    [site] = add_sites(store, [(METER_IDS[0], 2.0)])  # 2 kW, exports nothing: -100 … 3000 W
+    store.connect_resources([site], Connection(id=None, type="filereader", file=str(readings_file)))
+    caplog.set_level(logging.WARNING)
+    async with Collector.from_runtime(collect_runtime, vens=["Herning"]) as collector:
+        readings = await collector.collect(collector.build_clock(collect_runtime.settings).tick)
+    assert readings.quality[0] == QUALITY_INVALID and readings.quality[2] == QUALITY_INVALID
+    assert readings.power_w[1] == 50.0 and readings.quality[1] != QUALITY_INVALID
+    [warning] = implausible_warnings(caplog)
+    assert "filereader" in warning and "for 2 loads" in warning and "1e+12 W" in warning
