@@ -22,6 +22,5 @@ def demo_command(
     result = run_demo(ctx.obj, DemoOptions(resources=resources, ticks=ticks, speed=speed, seed=seed))
     print_usage(result)
     print_received(result.rows)
-    rows = result.rows
-    if not rows or sum(r[1] for r in rows) == 0:
+    if not result.rows or sum(r[1] for r in result.rows) == 0:
         raise typer.Exit(1)
