@@ -118,11 +118,16 @@ def load(obj: Any, env: str | None = None, silent: bool = True, key: str | None 
         path = Path(filename)
         if not path.is_file():
             continue
-        with path.open("rb") as stream:
-            try:
+        try:
+            with path.open("rb") as stream:
                 data = read_settings_file(stream)
-            except tomllib.TOMLDecodeError as err:
-                raise SettingsError(f"The settings file {path} is not valid TOML: {err}.") from None
+        except tomllib.TOMLDecodeError as err:
+            raise SettingsError(f"The settings file {path} is not valid TOML: {err}.") from None
+        except UnicodeDecodeError as err:
+            raise SettingsError(f"The settings file {path} is not UTF-8 text (byte {err.start + 1}: "
+                                f"{err.reason}).") from None
+        except OSError as err:
+            raise SettingsError(f"The settings file {path} cannot be read: {err.strerror or err}.") from None
         tables = {str(name).lower(): table for name, table in data.items()}
         for name in build_env_list(obj, env or obj.current_env):
             table = tables.get(name.lower())
