@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "LeaseRecords": "venclient.protocols",
     "CountsLoads": "venclient.protocols",
     "ListsConnections": "venclient.protocols",
+    "ReadsCapacities": "venclient.protocols",
     "EventStateRecords": "venclient.protocols",
     "ResourceGroups": "venclient.protocols",
     "MeterSource": "venclient.protocols",
@@ -81,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "QUALITY_OK": "venclient.model",
     "QUALITY_MISSING": "venclient.model",
     "QUALITY_STALE": "venclient.model",
+    "QUALITY_INVALID": "venclient.model",
     "QUALITY_NAMES": "venclient.model",
     "external_resource_name": "venclient.model",
     "LoadRow": "venclient.model",
@@ -113,14 +115,16 @@ _EXPORTS: dict[str, str] = {
 # a literal list, so linters and IDEs read it; a test keeps it equal to _EXPORTS
 __all__ = ["__version__", "hookimpl", "hookspec", "PROJECT_NAME", "ResourceStore", "StoreLifecycle",
            "ResourceRecords", "LoadRecords", "ConnectionRecords", "RegistrationRecords", "ReportOutbox",
-           "RuntimeState", "BacklogRecords", "LeaseRecords", "CountsLoads", "ListsConnections", "MeterSource",
+           "RuntimeState", "BacklogRecords", "LeaseRecords", "CountsLoads", "ListsConnections",
+           "ReadsCapacities", "MeterSource",
            "EventStateRecords", "ResourceGroups", "HasTimeline", "WaitsReady", "ValidatesConnections",
            "ReadsOnDemand", "Writer", "VtnTransport",
            "PostsReportText", "FindsReports", "ListsReports", "SettlesUnknownOutcomes", "CreatesResourceIds",
            "RawRequests", "ListsSubscriptions", "LoadBatch", "SourceReading", "parsed_connections",
            "ConnectionOption", "ConnectionOptions", "ConnectionDraft", "Connection", "Resource", "Load",
            "Readings", "LOAD_COMPONENTS", "COMPONENT_INDEX", "KNOWN_KINDS", "READER", "WRITER", "PENDING",
-           "APPROVED", "SUSPENDED", "STATUSES", "QUALITY_OK", "QUALITY_MISSING", "QUALITY_STALE", "QUALITY_NAMES",
+           "APPROVED", "SUSPENDED", "STATUSES", "QUALITY_OK", "QUALITY_MISSING", "QUALITY_STALE", "QUALITY_INVALID",
+           "QUALITY_NAMES",
            "external_resource_name", "LoadRow", "CollectionRow", "RegistrationRow", "OutboxItem", "OutboxRow",
            "BacklogTick", "BacklogRow", "LeaseHolder", "LeaseRow", "H5SIM_KIND", "Tick", "Clock", "VenError",
            "InputError", "SettingsError", "PluginError", "StoreUnavailable", "LeaseHeld", "Settings", "Event",
@@ -148,15 +152,15 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from venclient.hookspecs import PROJECT_NAME, hookimpl, hookspec
     from venclient.model import (APPROVED, BacklogRow, BacklogTick, COMPONENT_INDEX, CollectionRow, Connection,
                                  H5SIM_KIND, KNOWN_KINDS, LOAD_COMPONENTS, LeaseHolder, LeaseRow, Load, LoadRow,
-                                 OutboxItem, OutboxRow, PENDING, QUALITY_MISSING, QUALITY_NAMES, QUALITY_OK,
-                                 QUALITY_STALE, READER, Readings, RegistrationRow, Resource, STATUSES, SUSPENDED,
-                                 WRITER, external_resource_name)
+                                 OutboxItem, OutboxRow, PENDING, QUALITY_INVALID, QUALITY_MISSING, QUALITY_NAMES,
+                                 QUALITY_OK, QUALITY_STALE, READER, Readings, RegistrationRow, Resource, STATUSES,
+                                 SUSPENDED, WRITER, external_resource_name)
     from venclient.openadr import Event, Program, Report
     from venclient.protocols import (BacklogRecords, ConnectionRecords, CountsLoads, CreatesResourceIds,
                                      EventStateRecords, FindsReports, HasTimeline, LeaseRecords, ListsConnections,
                                      ListsReports, ListsSubscriptions, LoadBatch, LoadRecords, MeterSource,
-                                     PostsReportText, RawRequests, ReadsOnDemand, RegistrationRecords, ReportOutbox,
-                                     ResourceGroups, ResourceRecords, ResourceStore, RuntimeState,
-                                     SettlesUnknownOutcomes, SourceReading, StoreLifecycle, ValidatesConnections,
+                                     PostsReportText, RawRequests, ReadsCapacities, ReadsOnDemand,
+                                     RegistrationRecords, ReportOutbox, ResourceGroups, ResourceRecords, ResourceStore,
+                                     RuntimeState, SettlesUnknownOutcomes, SourceReading, StoreLifecycle, ValidatesConnections,
                                      VtnTransport, WaitsReady, Writer, parsed_connections)
     from venclient.settings import Settings

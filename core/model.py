@@ -42,7 +42,10 @@ OPT_OUT_ALL = "*"
 QUALITY_OK = 0
 QUALITY_MISSING = 1
 QUALITY_STALE = 2
-QUALITY_NAMES = {QUALITY_OK: "ok", QUALITY_MISSING: "missing", QUALITY_STALE: "stale"}
+QUALITY_INVALID = 3
+"""A value was read but is not plausible (not finite, or outside its load's bounds: :mod:`venclient.plausibility`);
+its ``power_w`` is NaN, and it is never reported as a value."""
+QUALITY_NAMES = {QUALITY_OK: "ok", QUALITY_MISSING: "missing", QUALITY_STALE: "stale", QUALITY_INVALID: "invalid"}
 
 
 def utcnow() -> datetime:

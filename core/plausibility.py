@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: connection params import this module for a --help
+    import numpy as np
 
 DEFAULT_MARGIN = 1.5
 MIN_SPAN_W = 100.0
@@ -53,10 +54,31 @@ def load_bounds(capacities: Mapping[str, Any] | None, params: Mapping[str, Any] 
     return low, high
 
 
+LIMIT_KEYS = ("min_watts", "max_watts")
+"""A reader connection's own bounds (params), accepted by every reader kind that reads watts."""
+
+
+def limits_problem(params: Mapping[str, Any] | None) -> str | None:
+    """What is wrong with the ``min_watts`` / ``max_watts`` of a connection's ``params`` (a clause such as
+    ``"params.max_watts must be a finite number, got 'x'"``), or ``None`` when they are usable or absent."""
+    params = params or {}
+    for key in LIMIT_KEYS:
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or _number(value) is None
+                                  or not isinstance(value, (int, float))):
+            return f"params.{key} must be a finite number of watts, got {value!r}"
+    low, high = _number(params.get("min_watts")), _number(params.get("max_watts"))
+    if low is not None and high is not None and low >= high:
+        return f"params.min_watts ({low:g}) must be below params.max_watts ({high:g})"
+    return None
+
+
 def implausible(power_w: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Mask of values that are present (not NaN) but infinite or outside ``[low, high]``.
 
     NaN stays 'missing', not 'invalid': a source marks what it could not read with NaN itself."""
+    import numpy as np
+
     with np.errstate(invalid="ignore"):
         present = ~np.isnan(power_w)
         return present & ((power_w < low) | (power_w > high) | ~np.isfinite(power_w))
@@ -75,3 +97,7 @@ class StreakWarnings:
         self._open -= seen_keys - bad_keys
         self._open |= bad_keys
         return new
+
+    def any_open(self) -> bool:
+        """Whether some key is in a streak now (callers skip :meth:`update` while none is and nothing is bad)."""
+        return bool(self._open)

@@ -257,7 +257,8 @@ class ResourceStore(StoreLifecycle, ResourceRecords, LoadRecords, ConnectionReco
     transactional store: everything core and the default plugins call on every store.
 
     The capabilities below (:class:`BacklogRecords`, :class:`LeaseRecords`, :class:`CountsLoads`,
-    :class:`ListsConnections`, :class:`EventStateRecords`, :class:`ResourceGroups`) are optional; the framework
+    :class:`ListsConnections`, :class:`ReadsCapacities`, :class:`EventStateRecords`, :class:`ResourceGroups`) are
+    optional; the framework
     checks for them with ``isinstance``.
     """
 
@@ -323,6 +324,15 @@ class CountsLoads(Protocol):
 
     def load_counts(self, vens: Sequence[str] | None = None) -> dict[str, tuple[int, int]]:
         """``{ven: (loads, resources with loads)}`` of ``vens`` (or every VEN); VENs without loads are absent."""
+
+
+@runtime_checkable
+class ReadsCapacities(Protocol):
+    """Resources' capacities without reading whole resources (the collector's plausibility bounds use it when
+    present, else :meth:`ResourceRecords.list_resources`)."""
+
+    def resource_capacities(self, vens: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``{resource_id: capacities}`` of the resources of ``vens`` that have capacities."""
 
 
 @runtime_checkable

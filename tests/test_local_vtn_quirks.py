@@ -194,8 +194,9 @@ def filtered_counts(server: Any, extra: dict[str, Any]) -> dict[str, int]:
         http.post("events", json={"programID": other, "eventName": "e", "intervals": [
             {"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}]}, headers=bl)
         vens = [http.post("vens", json={"venName": name}, headers=auth).json()["id"] for name in ("A", "B")]
-        for name in ("r1", "r2", "r3"):
+        for name in ("r1_load_0", "r2_load_0", "r3_load_0"):  # A and B report r1_load_0: the VTN checks it is theirs
             http.post(f"vens/{vens[0]}/resources", json={"resourceName": name}, headers=auth)
+        http.post(f"vens/{vens[1]}/resources", json={"resourceName": "r1_load_0"}, headers=auth)
         for client_name in ("A", "B"):
             assert http.post("reports", json=report_body(program_id, event_id, f"rep-{client_name}", client_name),
                              headers=auth).status_code == 201
@@ -209,7 +210,7 @@ def filtered_counts(server: Any, extra: dict[str, Any]) -> dict[str, int]:
             return len(answer.json())
 
         return {"venName": count("vens", venName="A"),
-                "resourceName": count(f"vens/{vens[0]}/resources", resourceName="r1"),
+                "resourceName": count(f"vens/{vens[0]}/resources", resourceName="r1_load_0"),
                 "events programID": count("events", programID=other),
                 "reports eventID+clientName": count("reports", eventID=event_id, clientName="A"),
                 "reports programID": count("reports", programID=other),

@@ -138,7 +138,7 @@ async def test_a_report_the_vtn_rejected_is_sent_again_after_retry(ven, store, f
     program_id = server.state.programs.id_for_name(DEMO_PROGRAM)
     event_id = next(e["id"] for e in server.state.events if e["eventName"] == DEMO_EVENT)
     [report] = build_reports(ven="Aalborg", program_id=program_id, event_id=event_id,
-                             specs=payload_specs([{"payloadType": "USAGE", "units": "WH"}], 15),
+                             specs=payload_specs([{"payloadType": "USAGE", "units": "KWH"}], 15),
                              start=datetime(2025, 1, 15, 13, tzinfo=timezone.utc), interval_seconds=15,
                              names=np.array(["r1_load_0"], dtype=object), power_w=np.array([100.0]))
     outbox = Outbox(store)

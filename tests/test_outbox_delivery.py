@@ -42,7 +42,7 @@ def ids(state) -> tuple[str, str]:
 def tick_reports(state, tick: int) -> list[dict[str, Any]]:
     """One small report per VEN for tick ``tick``."""
     program_id, event_id = ids(state)
-    specs = payload_specs([{"payloadType": "USAGE", "units": "WH"}], 15)
+    specs = payload_specs([{"payloadType": "USAGE", "units": "KWH"}], 15)
     out = []
     for ven in VENS:
         out += build_reports(ven=ven, program_id=program_id, event_id=event_id, specs=specs,

@@ -49,7 +49,7 @@ def ids(state) -> tuple[str, str]:
 def reports(state, ven: str, ticks) -> list[Any]:
     """One small report of ``ven`` per tick."""
     program_id, event_id = ids(state)
-    specs = payload_specs([{"payloadType": "USAGE", "units": "WH"}], 15)
+    specs = payload_specs([{"payloadType": "USAGE", "units": "KWH"}], 15)
     out = []
     for tick in ticks:
         out += build_reports(ven=ven, program_id=program_id, event_id=event_id, specs=specs,

@@ -28,9 +28,10 @@ async def listing(runtime):
         return programs, await vtn.list_events()
 
 
-def report(ven: str, program_id: str, event_id: str, name: str) -> dict:
+def report(ven: str, program_id: str, event_id: str, name: str, resource: str = "R1_load_0") -> dict:
+    """A report of ``ven``'s load ``resource`` (the local VTN checks it is registered under that VEN)."""
     return {"programID": program_id, "eventID": event_id, "clientName": ven, "reportName": name,
-            "resources": [{"resourceName": "R1_load_0", "intervalPeriod": {"start": "2026-12-02T13:00:00Z",
+            "resources": [{"resourceName": resource, "intervalPeriod": {"start": "2026-12-02T13:00:00Z",
                                                                            "duration": "PT15M"},
                            "intervals": [{"id": 0, "payloads": [{"type": "USAGE", "values": [1.0]}]}]}]}
 
@@ -45,8 +46,9 @@ def test_a_forgetful_vtn_is_noticed_and_registration_and_outbox_follow_it(vtn_ru
     old_program = next(pid for pid, p in programs.items() if p.program_name == DEMO_PROGRAM)
     old_event = next(e.id for e in events if e.event_name == DEMO_EVENT)
     outbox = Outbox(store)
-    asyncio.run(outbox.put([report(fleet.vens[0], old_program, old_event, "a"),
-                            report(fleet.vens[1], old_program, old_event, "b"),
+    own = {ven: store.list_loads(ven=ven)[0].resource_name_on_vtn for ven in fleet.vens}
+    asyncio.run(outbox.put([report(fleet.vens[0], old_program, old_event, "a", own[fleet.vens[0]]),
+                            report(fleet.vens[1], old_program, old_event, "b", own[fleet.vens[1]]),
                             report(fleet.vens[1], "p-gone", "e-gone", "c")]))
     assert VtnRecovery(store, fleet.vens).remember(programs, events) is False  # same names, read from the store
 

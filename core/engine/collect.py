@@ -5,9 +5,12 @@ status APPROVED, ordered by VEN, resource and component), builds a :class:`Colle
 numpy arrays, a slice per VEN), gives each meter source one :class:`venclient.protocols.LoadBatch` with the loads
 of the connection kinds it serves, and on every tick reads all sources concurrently, each under a deadline
 (setting ``collect.source_timeout_seconds``).  A source that is late, raises, or answers with the wrong
-length gives ``QUALITY_MISSING`` for its loads that tick — the others still deliver.  The result is one
-:class:`venclient.model.Readings` for the whole plan (arrays, never an object per load), and the
-``ven_readings`` hook observes it.
+length gives ``QUALITY_MISSING`` for its loads that tick — the others still deliver.  Every value is then
+checked against its load's bounds (:mod:`venclient.plausibility`, from the resource's capacities or the reader
+connection's ``min_watts``/``max_watts``): one that is not finite or outside them becomes NaN with
+``QUALITY_INVALID`` (as does a value a source marked invalid itself), warned about once per streak per
+connection.  The result is one :class:`venclient.model.Readings` for the whole plan (arrays, never an object
+per load), and the ``ven_readings`` hook observes it.
 
 Usage (async)::
 
@@ -31,8 +34,11 @@ import numpy as np
 from venclient.clock import Clock, Tick
 from venclient.errors import InputError, VenError
 from venclient.plugin_manager import IsolatedHook
-from venclient.model import APPROVED, COMPONENT_INDEX, QUALITY_MISSING, CollectionRow, Connection, Readings
-from venclient.protocols import HasTimeline, LoadBatch, MeterSource, ResourceStore, SourceReading, WaitsReady
+from venclient.model import (APPROVED, COMPONENT_INDEX, QUALITY_INVALID, QUALITY_MISSING, CollectionRow, Connection,
+                              Readings)
+from venclient.plausibility import StreakWarnings, load_bounds
+from venclient.protocols import (HasTimeline, LoadBatch, MeterSource, ReadsCapacities, ResourceStore, SourceReading,
+                                 WaitsReady)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,7 @@ DEFAULT_SOURCE_TIMEOUT = 5.0
 DEFAULT_OPEN_TIMEOUT = 120.0
 NO_CONNECTION = -1
 VENS_PER_QUERY = 16  # the plan is read from the store a few VENs at a time to keep peak memory low
+POWER_CAPACITIES = ("MAX_POWER_CONSUMPTION", "MAX_POWER_EXPORT")  # the capacities the bounds are made of
 
 
 # ------------------------------------------------------------------------------------------ the plan
@@ -50,8 +57,10 @@ class CollectionPlan:
     Object arrays hold ``str``; ``component_index`` is 0..5, ``registered`` is whether the load has a VTN
     resource id, and ``connection_ids`` is ``-1`` where a resource has no reader connection (the default
     h5sim).  Rows of one VEN are contiguous (``ven_slices``), and so are the rows of one resource
-    (``resource_starts`` holds the first position of each resource, ascending).  Treat the arrays as
-    read-only: every tick's :class:`Readings` shares them.
+    (``resource_starts`` holds the first position of each resource, ascending).  ``low_w`` / ``high_w``
+    are each load's plausible watts (:func:`venclient.plausibility.load_bounds`), and ``common_bounds`` the
+    range inside every load's (``(max(low_w), min(high_w))``: a tick within it needs no per-load check).
+    Treat the arrays as read-only: every tick's :class:`Readings` shares them.
     """
 
     load_ids: np.ndarray
@@ -68,6 +77,9 @@ class CollectionPlan:
     resource_starts: np.ndarray
     connections: dict[int, Connection] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    low_w: np.ndarray = field(default_factory=lambda: np.empty(0))
+    high_w: np.ndarray = field(default_factory=lambda: np.empty(0))
+    common_bounds: tuple[float, float] = (0.0, 0.0)
 
     def __len__(self) -> int:
         return len(self.load_ids)
@@ -91,11 +103,13 @@ class CollectionPlan:
 
 def _build_plan(chunks: Iterable[Sequence[CollectionRow]],
                 connections_for: Callable[[set[int]], dict[int, Connection]],
-                served: Mapping[str, Any]) -> CollectionPlan:
+                served: Mapping[str, Any],
+                capacities_for: Callable[[str], Mapping[str, Any] | None] | None = None) -> CollectionPlan:
     """Turn ``collection_rows`` chunks into a plan, keeping only loads of served kinds and known components.
 
     ``chunks`` is consumed one chunk at a time (each can be dropped once read), so peak memory stays near
-    the plan's own size; ``connections_for`` fetches the connections of the ids seen.
+    the plan's own size; ``connections_for`` fetches the connections of the ids seen; ``capacities_for``
+    gives a resource's capacities (called once all chunks are read) for its loads' bounds.
     """
     interned: dict[Any, Any] = {}
     share = interned.setdefault  # repeated values (resource id, VEN, component, meter …) share one str object
@@ -148,16 +162,41 @@ def _build_plan(chunks: Iterable[Sequence[CollectionRow]],
         resource_starts = np.concatenate(([0], changes)).astype(np.intp)
     else:
         resource_starts = np.empty(0, dtype=np.intp)
+    conn_array = np.fromiter((NO_CONNECTION if c is None else c for c in conn_ids), dtype=np.int64, count=n)
+    low, high = _bounds(resource_array, conn_array, resource_starts, connections, capacities_for)
     return CollectionPlan(
         load_ids=obj(load_ids), resource_ids=resource_array, components=obj(components),
         component_index=np.fromiter((COMPONENT_INDEX[c] for c in components), dtype=np.int8, count=n),
         h5_meter_ids=obj(meters),
-        connection_ids=np.fromiter((NO_CONNECTION if c is None else c for c in conn_ids), dtype=np.int64, count=n),
+        connection_ids=conn_array,
         meter_point_ids=obj(meter_points), vens=ven_array, registered=np.array(registered, dtype=bool),
         kinds=obj(kinds),
         ven_slices=ven_slices, resource_starts=resource_starts,
         connections={cid: connections[cid] for cid in set(conn_ids) if cid is not None and cid in connections},
-        skipped=skipped)
+        skipped=skipped, low_w=low, high_w=high,
+        common_bounds=(float(low.max()), float(high.min())) if n else (0.0, 0.0))
+
+
+def _bounds(resource_ids: np.ndarray, connection_ids: np.ndarray, resource_starts: np.ndarray,
+            connections: Mapping[int, Connection],
+            capacities_for: Callable[[str], Mapping[str, Any] | None] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per load ``(low, high)`` watts: the bounds of its resource read through that resource's reader connection."""
+    lows = np.empty(len(resource_starts))
+    highs = np.empty(len(resource_starts))
+    known: dict[tuple[str, str, int], tuple[float, float]] = {}  # most resources share their capacities
+    for i, start in enumerate(resource_starts.tolist()):
+        connection_id = int(connection_ids[start])
+        capacities = capacities_for(resource_ids[start]) if capacities_for is not None else None
+        capacities = capacities if isinstance(capacities, Mapping) else {}
+        key = (repr(capacities.get("MAX_POWER_CONSUMPTION")), repr(capacities.get("MAX_POWER_EXPORT")),
+               connection_id)
+        if key not in known:
+            connection = connections.get(connection_id)
+            params = connection.params if connection is not None and isinstance(connection.params, dict) else None
+            known[key] = load_bounds(capacities, params)
+        lows[i], highs[i] = known[key]
+    counts = np.diff(np.append(resource_starts, len(resource_ids)))
+    return np.repeat(lows, counts), np.repeat(highs, counts)
 
 
 # ------------------------------------------------------------------------------------------ sources
@@ -220,6 +259,7 @@ class Collector:
         self._plan: CollectionPlan | None = None
         self._runs: list[_SourceRun] = []
         self._warned: set[str] = set()
+        self._invalid_streaks = StreakWarnings()
 
     @classmethod
     def from_runtime(cls, runtime: Any, vens: Sequence[str] | None = None, **options: Any) -> "Collector":
@@ -312,13 +352,28 @@ class Collector:
         def connections_for(ids: set[int]) -> dict[int, Connection]:
             return self.store.connections_by_id(ids) if ids else {}
 
-        return _build_plan(self._row_chunks(), connections_for, self.sources)
+        capacities: dict[str, Mapping[str, Any]] = {}
+        return _build_plan(self._row_chunks(capacities), connections_for, self.sources, capacities.get)
 
-    def _row_chunks(self) -> Iterator[Sequence[CollectionRow]]:
-        """``collection_rows`` a few VENs at a time."""
+    def _row_chunks(self, capacities: dict[str, Mapping[str, Any]]) -> Iterator[Sequence[CollectionRow]]:
+        """``collection_rows`` a few VENs at a time; the power capacities of those VENs' resources go into
+        ``capacities`` (resource id -> capacities, one shared mapping per distinct pair of values) on the way."""
         vens = self.vens if self.vens is not None else self.store.get_ven_list()
+        shared: dict[str, Mapping[str, Any]] = {}
         for i in range(0, len(vens), VENS_PER_QUERY):
-            yield self.store.collection_rows(vens[i:i + VENS_PER_QUERY], status=self.status)
+            rows = self.store.collection_rows(vens[i:i + VENS_PER_QUERY], status=self.status)
+            if rows:
+                for resource_id, given in self._capacities({row.ven for row in rows if row.ven is not None}).items():
+                    power = {key: given[key] for key in POWER_CAPACITIES if key in given}
+                    if power:
+                        capacities[resource_id] = shared.setdefault(repr(power), power)
+            yield rows
+
+    def _capacities(self, vens: set[str]) -> dict[str, Mapping[str, Any]]:
+        if isinstance(self.store, ReadsCapacities):
+            return self.store.resource_capacities(sorted(vens))
+        return {r.resource_id: r.capacities for ven in sorted(vens) for r in self.store.list_resources(ven=ven)
+                if r.capacities}
 
     def _split(self, plan: CollectionPlan) -> list[_SourceRun]:
         """One run per distinct source object, with the positions of every kind it serves."""
@@ -396,10 +451,57 @@ class Collector:
                 if reading is not None:
                     power[run.positions] = reading.power_w
                     quality[run.positions] = reading.quality
+        self._drop_implausible(plan, power, quality)
         readings = Readings(timestamp_ms=tick.timestamp_ms, load_ids=plan.load_ids, resource_ids=plan.resource_ids,
                             components=plan.components, power_w=power, quality=quality)
         self._notify(tick, readings)
         return readings
+
+    def _drop_implausible(self, plan: CollectionPlan, power: np.ndarray, quality: np.ndarray) -> None:
+        """Values outside their load's bounds or not finite (NaN is missing, not that) become NaN with
+        ``QUALITY_INVALID``, in place, as do values a source marked invalid; a connection starting a streak of
+        them is warned about once."""
+        low, high = plan.common_bounds
+        within = len(power) == 0 or (np.fmin.reduce(power) >= low and np.fmax.reduce(power) <= high)  # NaN ignored
+        if within and (len(quality) == 0 or quality.max() < QUALITY_INVALID):
+            bad = None
+        else:
+            bad = (power < plan.low_w) | (power > plan.high_w)  # infinities too; NaN compares False
+            bad |= quality == QUALITY_INVALID
+        if bad is None or not bad.any():
+            if self._invalid_streaks.any_open():  # connections reading plausibly again end their streaks
+                self._invalid_streaks.update(set(), self._read_keys(plan, power))
+            return
+        positions = np.flatnonzero(bad)
+        keys = plan.connection_ids[positions]
+        wrong = power[positions]
+        power[positions] = np.nan
+        quality[positions] = QUALITY_INVALID
+        started = self._invalid_streaks.update(set(keys.tolist()), self._read_keys(plan, power))
+        for key in sorted(started):
+            mine = keys == key
+            position, value = int(positions[mine][0]), float(wrong[mine][0])
+            low, high = float(plan.low_w[position]), float(plan.high_w[position])
+            shown = "no number" if value != value else f"{value:g} W"
+            log.warning("%s read implausible values for %d loads (e.g. %s for %s of resource %s, plausible: "
+                        "%g … %g W); they are reported as invalid, not as values, until it reads plausibly again.",
+                        self._connection_name(plan, key), int(mine.sum()), shown, plan.components[position],
+                        plan.resource_ids[position], low, high)
+
+    @staticmethod
+    def _read_keys(plan: CollectionPlan, power: np.ndarray) -> set[int]:
+        """The connection ids (``NO_CONNECTION`` for none) that have a value this tick."""
+        return set(np.unique(plan.connection_ids[~np.isnan(power)]).tolist())
+
+    @staticmethod
+    def _connection_name(plan: CollectionPlan, connection_id: int) -> str:
+        connection = plan.connections.get(connection_id)
+        if connection is None:
+            return "The simulated meter data (h5sim)" if connection_id == NO_CONNECTION else \
+                f"Meter connection {connection_id}"
+        where = connection.topic or connection.file or (f"{connection.host}:{connection.port}" if connection.host
+                                                        else "")
+        return f"Meter connection {connection_id} ({connection.type}{' ' + where if where else ''})"
 
     async def _read_source(self, run: _SourceRun, tick: Tick) -> SourceReading | None:
         try:

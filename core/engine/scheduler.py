@@ -183,9 +183,9 @@ class EventScheduler:
             for group_vens, timeline in shared:
                 loads = self.directory.targeted(event, program, None if len(shared) == 1 else group_vens)
                 writable = self._writable(loads, connections) if has_writers and timeline.slots else []
-                rows = list(loads.rows()) if self.followers and _follows(timeline) else []
-                groups.append(TimelineGroup(tuple(group_vens), timeline, loads, writable, [r.load_id for r in rows],
-                                     [r.resource_id for r in rows]))
+                ids, resources = (_load_and_resource_ids(loads) if self.followers and _follows(timeline)
+                                  else ([], []))
+                groups.append(TimelineGroup(tuple(group_vens), timeline, loads, writable, ids, resources))
             plans[event.id] = EventPlan(event, groups)  # type: ignore[index]
         return plans
 
@@ -412,6 +412,18 @@ def _randomized(event: Event) -> bool:
     """Whether any of the event's periods carries ``randomizeStart`` (only then do VENs' seeds matter)."""
     periods = [event.interval_period] + [i.interval_period for i in event.intervals or ()]
     return any(p is not None and p.randomize_start for p in periods)
+
+
+def _load_and_resource_ids(loads: LoadSelection) -> tuple[list[str], list[str]]:
+    """The selection's load ids and, aligned, their resource ids: read one row at a time (a fleet's rows are never
+    all held at once), each resource id string kept once."""
+    ids: list[str] = []
+    resources: list[str] = []
+    seen: dict[str, str] = {}
+    for row in loads.rows():
+        ids.append(row.load_id)
+        resources.append(seen.setdefault(row.resource_id, row.resource_id))
+    return ids, resources
 
 
 def _follows(timeline: Timeline) -> bool:

@@ -17,9 +17,10 @@ def demo_command(
 
     Uses what is already in config/ and generates what is missing; leaves config/ ready for `ven run`.
     """
-    from venclient.plugins.demo.demo import DemoOptions, print_received, run_demo  # the engines: when it runs
+    from venclient.plugins.demo.demo import DemoOptions, print_received, print_usage, run_demo  # when it runs
 
-    rows = run_demo(ctx.obj, DemoOptions(resources=resources, ticks=ticks, speed=speed, seed=seed))
-    print_received(rows)
-    if not rows or sum(r[1] for r in rows) == 0:
+    result = run_demo(ctx.obj, DemoOptions(resources=resources, ticks=ticks, speed=speed, seed=seed))
+    print_usage(result)
+    print_received(result.rows)
+    if not result.rows or sum(r[1] for r in result.rows) == 0:
         raise typer.Exit(1)

@@ -6,8 +6,12 @@
 3. the local VTN in this process on a free loopback port, with the demo program and its metering event
    (USAGE in kWh), its state kept in ``config/local_vtn.json`` so ``ven vtn serve --state`` can carry on;
 4. registration of every VEN and load;
-5. a few dozen ticks of ``ven run`` at high speed;
-6. a table of what the VTN received per VEN during this run, read back from the VTN over HTTP.
+5. a demand-response event ``demo-shed`` for one VEN in the middle of the run's replay window (three intervals,
+   ``SIMPLE`` 1, 2, 0: :mod:`venclient.plugins.demo.dr_event`), which the scheduler and the simulated fleet follow;
+6. a few dozen ticks of ``ven run`` at high speed;
+7. what the VTN received per VEN during this run, read back from the VTN over HTTP: a chart of the fleet's usage
+   with the event window marked, the energy before / during / after the event per VEN
+   (:mod:`venclient.plugins.demo.usage`), and the table of reports, resources and kWh.
 
 This plugin composes other default plugins (samples, h5_simulator, local_vtn) on purpose: it is the
 integration of the defaults, and uses each only through what its package exports (``__all__``).  It needs nothing but the machine it runs on.
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,10 @@ from typing import Any
 from venclient.openadr import Report
 from venclient.cli.output import console, progress, table
 from venclient.engine.register import Registrar, select_vens
-from venclient.engine.run import RunOptions, VenRunner
+from venclient.clock import REPLAY
+from venclient.engine.run import REPLAY_ROW_KEY, RunOptions, VenRunner
+from venclient.plugins.demo.dr_event import ShedWindow, put_shed_event, replay_tick_times, shed_window
+from venclient.plugins.demo.usage import UsageSeries, energy_columns, energy_rows, show_usage, usage_series
 from venclient.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -98,31 +105,65 @@ async def _register(runtime: Runtime, vens: list[str]) -> dict[str, Any]:
     return summary.as_dict()
 
 
-async def received_by_vtn(runtime: Runtime, vens: list[str], event_id: str | None,
-                          since: datetime | None = None) -> list[tuple]:
-    """Per VEN: reports, distinct resources and kWh the VTN holds (created at or after ``since``, when given),
-    read back over HTTP."""
-    rows = []
+@dataclass
+class DemoResult:
+    """What the demo shows at its end: the per-VEN table rows of what the VTN received, the usage per tick, and
+    the demand-response event's window and VEN (``None`` when the run had none)."""
+
+    rows: list[tuple]
+    series: UsageSeries = field(default_factory=dict)
+    window: ShedWindow | None = None
+    targeted: str | None = None
+
+
+async def reports_from_vtn(runtime: Runtime, vens: list[str], event_id: str | None,
+                           since: datetime | None = None) -> dict[str, list[Report]]:
+    """Per VEN, the reports the VTN holds for ``event_id`` (created at or after ``since``, when given), read back
+    over HTTP."""
+    found = {}
     async with runtime.transport() as transport:
         for ven in vens:
             reports: list[Report] = await transport.list_reports(client_name=ven, event_id=event_id)
             if since is not None:
                 reports = [r for r in reports if r.created_date_time is None or r.created_date_time >= since]
-            resources: set[str] = set()
-            energy = 0.0
-            for report in reports:
-                for resource in report.resources:
-                    resources.add(resource.resource_name)
-                    for interval in resource.intervals:
-                        for payload in interval.payloads:
-                            if payload.type == "USAGE":
-                                energy += sum(v for v in payload.values if isinstance(v, (int, float)))
-            rows.append((ven, len(reports), len(resources), round(energy, 3)))
+            found[ven] = reports
+    return found
+
+
+def received_rows(reports_by_ven: dict[str, list[Report]]) -> list[tuple]:
+    """Per VEN: reports, distinct resources and USAGE kWh."""
+    rows = []
+    for ven, reports in reports_by_ven.items():
+        resources: set[str] = set()
+        energy = 0.0
+        for report in reports:
+            for resource in report.resources:
+                resources.add(resource.resource_name)
+                for interval in resource.intervals:
+                    for payload in interval.payloads:
+                        if payload.type == "USAGE":
+                            energy += sum(v for v in payload.values if isinstance(v, (int, float)))
+        rows.append((ven, len(reports), len(resources), round(energy, 3)))
     return rows
 
 
-def run_demo(runtime: Runtime, options: DemoOptions) -> list[tuple]:
-    """Every step of the demo; returns the per-VEN table rows of what the VTN received."""
+def plan_shed_event(runtime: Runtime, options: DemoOptions) -> ShedWindow | None:
+    """The window of the demand-response event in this run's replay ticks (``None`` with the wall clock, without
+    meter data, or when the replay wraps during the run)."""
+    from venclient.plugins.h5_simulator import H5MeterSource
+
+    if str(runtime.settings.get("clock.mode", REPLAY) or REPLAY).lower() != REPLAY:
+        return None
+    timeline = H5MeterSource(runtime.settings.h5_simulator.h5_path).timeline()
+    if timeline is None or not len(timeline):
+        return None
+    saved = runtime.store().get_state(REPLAY_ROW_KEY)
+    start_row = int(saved) + 1 if saved is not None and saved.isdigit() else 0
+    return shed_window(replay_tick_times(timeline, start_row, options.ticks))
+
+
+def run_demo(runtime: Runtime, options: DemoOptions) -> DemoResult:
+    """Every step of the demo; returns what it shows at its end."""
     from venclient.plugins.local_vtn import LocalVtnServer, VtnState, load_state, seed_demo
     from venclient.plugins.samples import open_store_to_fill
 
@@ -136,12 +177,22 @@ def run_demo(runtime: Runtime, options: DemoOptions) -> list[tuple]:
     state = VtnState()
     load_state(state_file, state)
     seeded = seed_demo(state)
+    vens = select_vens(runtime.store())
+    window = plan_shed_event(runtime, options)
+    targeted = vens[0] if vens and window is not None else None
+    if targeted is not None:
+        put_shed_event(state, seeded["program"]["id"], window, targeted)
     with LocalVtnServer(state, "127.0.0.1", 0, state_file=state_file) as server:
         runtime.settings.set("vtn.url", server.url)
         runtime.settings.set("vtn.token_url", "")
         out.print(f"local VTN: {server.url} (state in {state_file}); program {seeded['program']['programName']}, "
                   f"event {seeded['event']['eventName']} asks for USAGE in kWh")
-        vens = select_vens(runtime.store())
+        if targeted is not None:
+            hours = window.step.total_seconds() / 3600
+            out.print(f"demand response: event demo-shed asks {targeted} for SIMPLE 1, 2, 0 from "
+                      f"{window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC ({hours:g} h each, data time)")
+        else:
+            out.print("demand response: no event (the demo adds one only when it replays meter data without wrapping)")
         registration = asyncio.run(_register(runtime, vens))
         out.print(f"registration: {registration['loads_registered']} loads registered now "
                   f"({registration['loads_already_registered']} already), {registration['vens_registered']} new "
@@ -155,8 +206,18 @@ def run_demo(runtime: Runtime, options: DemoOptions) -> list[tuple]:
         stats = asyncio.run(VenRunner(runtime, run_options).run())
         out.print(f"ran {len(stats.ticks)} ticks at {options.speed:g}× speed: {stats.reports_built} reports built, "
                   f"{stats.reports_sent} sent")
-        rows = asyncio.run(received_by_vtn(runtime, vens, seeded["event"]["id"], since=started))
-    return rows
+        reports = asyncio.run(reports_from_vtn(runtime, vens, seeded["event"]["id"], since=started))
+    return DemoResult(received_rows(reports), usage_series(reports), window, targeted)
+
+
+def print_usage(result: DemoResult) -> None:
+    """The chart (or its plain line) and the energy table before / during / after the event."""
+    if result.window is None or result.targeted is None:
+        return
+    show_usage(result.series, result.window)
+    console().print(table(f"Energy per VEN around the event demo-shed for {result.targeted} (kWh; during = its "
+                          f"three intervals)", energy_columns(),
+                          energy_rows(result.series, result.window, result.targeted)))
 
 
 def print_received(rows: list[tuple]) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 from venclient.clock import Tick
 from venclient.errors import InputError
 from venclient.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, QUALITY_STALE, Connection
+from venclient.plausibility import LIMIT_KEYS, limits_problem
 from venclient.protocols import LoadBatch, SourceReading
 from venclient.plugins.file_reader.rows import FORMATS, Row, RowError, RowParser
 from venclient.plugins.file_reader.settings import DEFAULT_STALE_AFTER_SECONDS
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 KIND = "filereader"
 COMPONENTS = len(LOAD_COMPONENTS)
 DEFAULT_MAX_ROWS_PER_LOAD = 10_000
-ALLOWED_PARAMS = frozenset({"format"})
+ALLOWED_PARAMS = frozenset({"format", *LIMIT_KEYS})
 
 
 class ComponentSeries:
@@ -122,8 +123,12 @@ def connection_file(connection: Connection) -> tuple[Path, str]:
     extra = [name for name in ("host", "port", "topic") if getattr(connection, name)]
     extra += [f"--param {k}" for k in (connection.params or {}) if k not in ALLOWED_PARAMS]
     if extra:
-        raise InputError(f"A filereader connection takes only --file and --param format=auto|csv|jsonl; "
+        raise InputError(f"A filereader connection takes only --file and --param format=auto|csv|jsonl, "
+                         f"min_watts=W, max_watts=W; "
                          f"remove {', '.join(extra)}.")
+    problem = limits_problem(connection.params)
+    if problem:
+        raise InputError(f"A filereader connection's {problem}.")
     fmt = str((connection.params or {}).get("format", "auto")).lower()
     if fmt not in FORMATS:
         raise InputError(f"The filereader format must be one of {', '.join(FORMATS)}, got {fmt!r}.")

@@ -100,6 +100,7 @@ class ResponseModel:
     def __post_init__(self) -> None:
         self.debt_ws = np.zeros(self.size)
         self.payback_w = np.zeros(self.size)
+        self.owing = False  # some load still has energy to pay back (kept by apply, so callers skip a pass)
 
     def apply(self, baseline_w: np.ndarray, seconds: float, *, components: np.ndarray,
               simple_levels: np.ndarray | None = None, resource_index: np.ndarray | None = None,
@@ -142,4 +143,5 @@ class ResponseModel:
         done = self.debt_ws <= 1e-9
         self.debt_ws[done] = 0.0
         self.payback_w[done] = 0.0
+        self.owing = not done.all()
         return np.where(present, baseline_w - shed + extra, baseline_w)

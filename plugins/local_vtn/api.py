@@ -1,8 +1,9 @@
 """The local VTN's OpenADR 3.0.1 REST API: the request handlers over one :class:`VtnState` and their routes.
 
 Behaviour follows the spec: 201 with the full object on create, 409 for a duplicate ``programName``/``venName``/
-``resourceName`` within a VEN, 404 problem objects for unknown ids, 400 for ``limit`` above 50 or a body that is
-not a valid object, 403 for a missing, unknown or expired token or a missing scope (the spec lists no 401).
+``resourceName`` within a VEN, 404 problem objects for unknown ids, 400 for ``limit`` above 50, a body that is
+not a valid object or a report that does not answer its event (:mod:`.report_check`), 403 for a missing,
+unknown or expired token or a missing scope (the spec lists no 401).
 Bodies are validated with the :mod:`venclient.openadr` models.
 """
 
@@ -28,6 +29,7 @@ from venclient.plugins.local_vtn.notify import Notifier, spec_operations, to_htt
 from venclient.plugins.local_vtn.problems import Problem, json_response, validation_detail
 from venclient.plugins.local_vtn.quirks import Quirks
 from venclient.plugins.local_vtn.report_body import REPORT_BODY
+from venclient.plugins.local_vtn.report_check import check_report
 from venclient.plugins.local_vtn.stall import CreateStaller
 from venclient.plugins.local_vtn.state import Collection, VtnClient, VtnState
 
@@ -141,10 +143,10 @@ class VtnApi:
             raise Problem(400, "Bad Request", f"The {what} names programID {program_id!r}, which does not exist.")
 
     def _check_references(self, kind: Kind, obj: dict[str, Any]) -> None:
-        if kind.program_field:
+        if kind.object_type == "REPORT":
+            check_report(obj, self.state)  # its program and event, and whether it answers what the event asked
+        elif kind.program_field:
             self._require_program(obj["programID"], kind.label)
-        if kind.object_type == "REPORT" and self.state.events.get(obj["eventID"]) is None:
-            raise Problem(400, "Bad Request", f"The report names eventID {obj['eventID']!r}, which does not exist.")
 
     def _collection(self, kind: Kind) -> Collection:
         return getattr(self.state, kind.path)

@@ -31,9 +31,11 @@ def serve(
     """Run the local OpenADR 3.0.1 VTN until Ctrl-C (development and tests; not for production).
 
     With --quirks it deliberately deviates from the spec the way real VTNs do, to test a VEN against them.
+    It keeps the last local_vtn.max_reports reports (default 5000), so its state file stays bounded.
     """
     from venclient.plugins.local_vtn.seed import seed_demo  # the OpenADR models: only when serving
     from venclient.plugins.local_vtn.server import serve_forever  # Starlette + uvicorn: only when serving
+    from venclient.plugins.local_vtn.settings import DEFAULT_MAX_REPORTS
     from venclient.plugins.local_vtn.state import VtnState, clients_from_settings, development_clients, load_state
 
     settings = ctx.obj.settings
@@ -43,7 +45,8 @@ def serve(
     port = settings.get("local_vtn.port", 8080) if port is None else port
     state_path = state or (Path(settings.get("local_vtn.state_file")) if settings.get("local_vtn.state_file") else None)
     clients = clients_from_settings(settings.get("local_vtn.clients")) or development_clients()
-    vtn = VtnState(clients=clients, token_ttl_seconds=float(settings.get("local_vtn.token_ttl_seconds", 3600)))
+    vtn = VtnState(clients=clients, token_ttl_seconds=float(settings.get("local_vtn.token_ttl_seconds", 3600)),
+                   max_reports=int(settings.get("local_vtn.max_reports", DEFAULT_MAX_REPORTS)))
     # amnesia: a VTN that forgets on restart; its state file is written but never read back
     loaded = load_state(state_path, vtn) if state_path and not chosen.amnesia else False
     if (settings.get("local_vtn.seed_demo", True) if seed is None else seed):

@@ -1,9 +1,12 @@
 """The demo content of the local VTN: program ``demo-program`` and its metering event ``demo-metering``.
 
-The event asks every VEN of the program for ``USAGE`` reports (units ``KWH``, reading type ``DIRECT_READ``)
-of 15-minute intervals: its ``intervalPeriod`` starts at today's midnight UTC with duration ``PT15M``, and
-its report descriptor says one report per interval (``frequency`` 1), repeated indefinitely (``repeat`` -1).
-Its single interval carries ``SIMPLE`` level 0 (normal operation): it asks for data, not for load change.
+The event asks every VEN of the program for continuous metering: ``USAGE`` reports (units ``KWH``, reading
+type ``DIRECT_READ``), one per reporting interval (``frequency`` 1, ``numIntervals`` 1), forever (``repeat``
+-1), over intervals the VEN determines (``reportIntervals`` ``OPEN_INTERVALS``, 3.1's "arbitrary report
+intervals", User Guide §7.5) — a VEN's reporting tick, whatever the event's own interval.  Its ``intervalPeriod``
+starts at today's midnight UTC with duration ``PT15M``; its single interval carries ``SIMPLE`` level 0 (normal
+operation): it asks for data, not for load change.  The local VTN accepts any interval id in reports to it
+(:mod:`.report_check`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ def demo_metering_event(program_id: str, now: datetime | None = None) -> Event:
         "payloadDescriptors": [{"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "SIMPLE"}],
         "reportDescriptors": [{"payloadType": "USAGE", "readingType": "DIRECT_READ", "units": "KWH",
                                "aggregate": False, "startInterval": -1, "numIntervals": 1,
-                               "historical": True, "frequency": 1, "repeat": -1}],
+                               "historical": True, "frequency": 1, "repeat": -1,
+                               "reportIntervals": "OPEN_INTERVALS"}],
         "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [0]}]}],
     })
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dynaconf import Validator
 
+DEFAULT_MAX_REPORTS = 5000
+"""Reports ``ven vtn serve`` keeps: a few hundred fleet ticks, so the VEN's look-up of a recent report finds it."""
+
 
 def settings_validators() -> list[Validator]:
-    """Validators with defaults: host, port, state_file, seed_demo, token_ttl_seconds, save_interval_seconds, clients,
-    quirks (a list of names, or one comma-separated string as an environment variable gives it)."""
+    """Validators with defaults: host, port, state_file, seed_demo, token_ttl_seconds, save_interval_seconds,
+    max_reports (the report history kept, oldest dropped first), clients, quirks (a list of names, or one
+    comma-separated string as an environment variable gives it)."""
     return [
         Validator("local_vtn.host", default="127.0.0.1", is_type_of=str,
                   messages={"operations": "local_vtn.host must be a host name or address, got {value!r}."}),
@@ -22,6 +26,9 @@ def settings_validators() -> list[Validator]:
         Validator("local_vtn.save_interval_seconds", default=5.0, is_type_of=(int, float), gt=0,
                   messages={"operations": "local_vtn.save_interval_seconds must be a number above 0, "
                                           "got {value!r}."}),
+        Validator("local_vtn.max_reports", default=DEFAULT_MAX_REPORTS, is_type_of=int, gt=0,
+                  messages={"operations": "local_vtn.max_reports must be a whole number above 0 (the reports kept, "
+                                          "oldest dropped first), got {value!r}."}),
         Validator("local_vtn.clients", default=[], is_type_of=list,
                   messages={"operations": "local_vtn.clients must be a list of tables with client_id, "
                                           "client_secret and role, got {value!r}."}),

@@ -76,11 +76,15 @@ def new_id() -> str:
 
 
 class Collection:
-    """Objects of one type by id in creation order, optionally unique by a name field."""
+    """Objects of one type by id in creation order, optionally unique by a name field.
 
-    def __init__(self, object_type: str, name_field: str | None = None):
+    ``max_items``: keep at most that many; adding one more drops the oldest first (``None``: no bound).
+    """
+
+    def __init__(self, object_type: str, name_field: str | None = None, max_items: int | None = None):
         self.object_type = object_type
         self.name_field = name_field
+        self.max_items = max_items
         self.by_id: dict[str, dict[str, Any]] = {}
         self.by_name: dict[str, str] = {}
         self._order: list[str] = []
@@ -99,13 +103,27 @@ class Collection:
         """The id of the object with that unique name, or ``None``."""
         return self.by_name.get(name)
 
+    def emptied(self) -> "Collection":
+        """A new empty collection of the same type, name field and bound."""
+        return Collection(self.object_type, self.name_field, self.max_items)
+
     def add(self, obj: dict[str, Any]) -> None:
-        """Store a new object (the caller checked the unique name)."""
+        """Store a new object (the caller checked the unique name); beyond ``max_items`` the oldest is dropped."""
         object_id = obj["id"]
         self.by_id[object_id] = obj
         self._order.append(object_id)
         if self.name_field:
             self.by_name[obj[self.name_field]] = object_id
+        if self.max_items is not None and len(self._order) > self.max_items:
+            self._drop_oldest(len(self._order) - self.max_items)
+
+    def _drop_oldest(self, count: int) -> None:
+        dropped = self._order[:count]
+        del self._order[:count]
+        for object_id in dropped:
+            obj = self.by_id.pop(object_id)
+            if self.name_field and self.by_name.get(obj[self.name_field]) == object_id:
+                del self.by_name[obj[self.name_field]]
 
     def replace(self, obj: dict[str, Any]) -> None:
         """Store a new version of an existing object, keeping its place."""
@@ -141,6 +159,7 @@ class VtnState:
     ``server_time``: ``None`` stamps RFC 3339 texts (:func:`now_text`); otherwise it is called with the
     ``modificationDateTime`` being replaced (``None`` on create) and returns the value to stamp — the
     ``timestamps`` quirk's :class:`venclient.plugins.local_vtn.odd_timestamps.OddTimestamps`.
+    ``max_reports``: keep at most that many reports, dropping the oldest first (``None``: every report).
     """
 
     clients: list[VtnClient] = field(default_factory=development_clients)
@@ -155,8 +174,10 @@ class VtnState:
     version: int = 0
     resource_count: int = 0
     server_time: Callable[[Any], Any] | None = None
+    max_reports: int | None = None
 
     def __post_init__(self) -> None:
+        self.reports.max_items = self.max_reports
         self._clients = {c.client_id: c for c in self.clients}
         self._tokens: dict[str, tuple[VtnClient, float]] = {}
         for client in self.clients:
@@ -249,7 +270,7 @@ class VtnState:
         """Drop every object and every issued token (a VTN restarted without its storage); clients stay."""
         for name in ("programs", "events", "reports", "subscriptions", "vens"):
             collection: Collection = getattr(self, name)
-            setattr(self, name, Collection(collection.object_type, collection.name_field))
+            setattr(self, name, collection.emptied())
         self.resources = {}
         self.resource_count = 0
         self.revoke_tokens()
@@ -275,9 +296,11 @@ class VtnState:
             raise InputError(f"{source} is not a local VTN state file (no \"format\": \"{STATE_FORMAT}\").")
         for name in ("programs", "events", "reports", "subscriptions", "vens"):
             collection: Collection = getattr(self, name)
-            setattr(self, name, Collection(collection.object_type, collection.name_field))
-            for obj in data.get(name) or []:
-                getattr(self, name).add(obj)
+            kept = collection.emptied()
+            objects = data.get(name) or []
+            for obj in objects if kept.max_items is None else objects[max(0, len(objects) - kept.max_items):]:
+                kept.add(obj)
+            setattr(self, name, kept)
         self.resources = {}
         self.resource_count = 0
         for obj in data.get("resources") or []:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -68,11 +67,11 @@ def __getattr__(name: str) -> Any:
 
 
 def decode(registers: Sequence[int], register: Register) -> float:
-    """The value of ``register`` from its raw 16-bit words, scaled (NaN when not finite)."""
+    """The value of ``register`` from its raw 16-bit words, scaled; a float32 holding NaN's or infinity's bit
+    pattern (or a product that overflows) gives that non-finite value, which the source marks invalid."""
     value = _mixin().convert_from_registers(list(registers), _datatypes()[register.data_type],
                                             word_order=register.word_order)
-    result = float(value) * register.scale  # type: ignore[arg-type]
-    return result if math.isfinite(result) else math.nan
+    return float(value) * register.scale  # type: ignore[arg-type]
 
 
 def encode(value: float, register: WriteRegister) -> list[int]:

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from venclient.errors import InputError
 from venclient.model import LOAD_COMPONENTS, WRITER, Connection
+from venclient.plausibility import LIMIT_KEYS, limits_problem
 from venclient.plugins.modbus_meter.registermaps import (
     DATA_TYPES, FUNCTIONS, MAP_NAMES, REGISTER_MAPS, WORD_ORDERS, RegisterMap,
 )
@@ -24,7 +25,7 @@ PARITIES = {"N": "N", "E": "E", "O": "O", "NONE": "N", "EVEN": "E", "ODD": "O"}
 WRITE_KINDS: tuple[str, ...] = ("holding", "coil")
 
 SERIAL_KEYS = ("serial_port", "baudrate", "parity", "stopbits", "bytesize", "timeout")
-READER_KEYS = frozenset({"unit", "map", "channels", "loads", "word_order", *SERIAL_KEYS})
+READER_KEYS = frozenset({"unit", "map", "channels", "loads", "word_order", *SERIAL_KEYS, *LIMIT_KEYS})
 # read by the event scheduler (venclient.engine.scheduler, venclient.engine.writer_mapping): the value written when
 # nothing applies any more, the loads an event may act on, the payload type followed and a levels table (``scale``
 # stays the register's own: the Modbus writer scales values itself)
@@ -235,6 +236,9 @@ def parse_reader(connection: Connection) -> ModbusTarget:
     check = _Checker(connection)
     params = _params(connection, check)
     check.known_keys(params, READER_KEYS)
+    problem = limits_problem(params)
+    if problem:
+        raise check.fail(problem)
     bus, serial = _bus(connection, params, check)
     unit = check.integer(params, "unit", 1, 247, 1)
     map_name = check.choice(params, "map", MAP_NAMES, "sdm630")

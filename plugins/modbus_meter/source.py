@@ -3,12 +3,14 @@
 ``open(batch)`` resolves every load's channel to a register, groups the registers per bus and unit into
 block reads, and connects the buses.  ``read(tick)`` asks all buses concurrently (requests on one bus in
 sequence) and scatters the decoded watts into arrays aligned with the batch.  A load whose connection has
-no channel for its component reports NaN / ``QUALITY_MISSING`` — nothing, not zero.
+no channel for its component reports NaN / ``QUALITY_MISSING`` — nothing, not zero; a register holding a
+float32 NaN or infinity pattern reads NaN / ``QUALITY_INVALID``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from venclient.errors import InputError
-from venclient.model import LOAD_COMPONENTS, QUALITY_MISSING, QUALITY_OK, WRITER, Connection
+from venclient.model import LOAD_COMPONENTS, QUALITY_INVALID, QUALITY_MISSING, QUALITY_OK, WRITER, Connection
 from venclient.protocols import LoadBatch, SourceReading, parsed_connections
 from venclient.plugins.modbus_meter.bus import ModbusBus, decode
 from venclient.plugins.modbus_meter.options import ModbusOptions
@@ -93,7 +95,7 @@ class ModbusMeterSource:
             _, values = await self._read_plan(plan)
         finally:
             await bus.close()
-        return {name: (None if np.isnan(v) else float(v)) for name, v in zip(target.channels, values)}
+        return {name: (float(v) if math.isfinite(v) else None) for name, v in zip(target.channels, values)}
 
     # ------------------------------------------------------------------ MeterSource
     async def open(self, batch: LoadBatch) -> None:
@@ -136,8 +138,11 @@ class ModbusMeterSource:
                 log.error("Modbus bus %s failed unexpectedly: %r", plan.bus.address.describe(), result)
                 continue
             positions, values = result
-            power[positions] = values
-            quality[positions] = np.where(np.isnan(values), QUALITY_MISSING, QUALITY_OK)
+            finite = np.isfinite(values)
+            power[positions] = np.where(finite, values, np.nan)
+            # NaN from a failed read is missing; a non-finite decode (NaN/inf pattern) is invalid
+            quality[positions] = np.where(finite, QUALITY_OK, np.where(np.isinf(values), QUALITY_INVALID,
+                                                                       QUALITY_MISSING))
         return SourceReading(power_w=power, quality=quality)
 
     async def close(self) -> None:
@@ -152,13 +157,15 @@ class ModbusMeterSource:
 
     @staticmethod
     async def _read_plan(plan: _BusPlan) -> tuple[np.ndarray, np.ndarray]:
-        """Read one bus and decode its slots: ``(batch positions, watts with NaN for failures)``."""
+        """Read one bus and decode its slots: ``(batch positions, watts)``: NaN for a failed read, infinity for
+        a decode that is not finite (so the caller can tell them apart)."""
         raw = await plan.bus.read(plan.requests)
         values = np.full(len(plan.slots), np.nan)
         for i, slot in enumerate(plan.slots):
             words = raw[slot.request]
             if words is not None:
-                values[i] = decode(words[slot.offset:slot.offset + slot.register.count], slot.register)
+                value = decode(words[slot.offset:slot.offset + slot.register.count], slot.register)
+                values[i] = value if math.isfinite(value) else math.inf
         return plan.positions, values
 
     @staticmethod

@@ -14,13 +14,14 @@ from urllib.parse import urlsplit
 
 from venclient.errors import InputError
 from venclient.model import LOAD_COMPONENTS, WRITER, Connection
+from venclient.plausibility import LIMIT_KEYS, limits_problem
 from venclient.plugins.mqtt_meter.presets import PRESETS, expand_topic, split_path
 
 KIND = "mqtt"
 DEFAULT_PORT = 1883
 DEFAULT_TLS_PORT = 8883
 READER_KEYS = frozenset({"broker", "preset", "path", "scale", "channels", "loads", "qos", "tls",
-                         "stale_after_seconds"})
+                         "stale_after_seconds", *LIMIT_KEYS})
 CHANNEL_KEYS = frozenset({"topic", "preset", "path", "scale"})
 WRITER_KEYS = frozenset({"broker", "command_topic", "payload_template", "qos", "retain", "tls", "channels",
                          "release_value", "loads", "payload", "levels", "scale", "offset"})
@@ -180,6 +181,9 @@ def parse_reader(connection: Connection) -> MqttTarget:
     """Validate a reader connection and resolve every load's channel (InputError when bad)."""
     check = _Checker(connection)
     params = _params(connection, check, READER_KEYS)
+    problem = limits_problem(params)
+    if problem:
+        raise check.fail(problem)
     broker = _broker(connection, params, check)
     base = {**params, "topic": connection.topic}
     raw_channels = params.get("channels")

@@ -15,6 +15,7 @@ from venclient.errors import InputError
 from venclient.model import OPT_OUT_ALL
 from venclient.cli.output import console, plural, print_json, table
 from venclient.vtn_errors import VtnError
+from venclient.safe_text import LOG_LIMIT, printable
 
 if TYPE_CHECKING:  # pragma: no cover - the OpenADR models load when a command reads the VTN
     from venclient.openadr import Event, Program
@@ -141,7 +142,8 @@ def _resolve_event(ctx: typer.Context, event: str, lookup: bool) -> str:
     try:
         return asyncio.run(_event_id(ctx.obj.transport(), event))
     except (VtnError, OSError) as err:
-        console(stderr=True).print(f"The VTN could not be asked which event {event!r} is ({err}); taken as its id.")
+        console(stderr=True).print(printable(f"The VTN could not be asked which event {event!r} is ({err}); taken "
+                                             f"as its id.", LOG_LIMIT), markup=False)  # err may quote the VTN
         return event
 
 

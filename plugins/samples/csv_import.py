@@ -86,11 +86,21 @@ def _read_text(path: Path) -> str:
         raise InputError(f"The asset file {path} cannot be read: {err.strerror or err}.") from None
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"The asset file {path} is not a CSV file (it is not UTF-8 text).") from None
+    except UnicodeDecodeError as err:
+        line, column = _line_column(data, err.start)
+        raise InputError(f"The asset file {path} is not a CSV file (it is not UTF-8 text at line {line}, "
+                         f"column {column}).") from None
     if "\x00" in text:
-        raise InputError(f"The asset file {path} is not a CSV file (it contains binary data).")
+        line, column = _line_column(data, data.index(b"\x00"))
+        raise InputError(f"The asset file {path} is not a CSV file (it contains binary data at line {line}, "
+                         f"column {column}).")
     return text
+
+
+def _line_column(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in bytes) of ``offset`` in ``data``."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
 def _delimiter(header_line: str) -> str:

@@ -80,6 +80,18 @@ class ResourceMethods(SqlBase):
         with self.engine.connect() as conn:
             return [self._to_resource(row) for row in conn.execute(query)]
 
+    def resource_capacities(self, vens: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``{resource_id: capacities}`` of the resources of ``vens`` with capacities (one column, no objects)."""
+        t = schema.resources
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for resource_id, text in conn.execute(sa.select(t.c.resource_id, t.c.capacities)
+                                                  .where(t.c.ven.in_(list(vens)))):
+                capacities = json_value(text) if text else None
+                if isinstance(capacities, dict) and capacities:
+                    out[resource_id] = capacities
+        return out
+
     def resource_ids(self) -> list[str]:
         """Every resource id, sorted."""
         t = schema.resources

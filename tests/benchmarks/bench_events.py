@@ -14,7 +14,14 @@ every 4 intervals), parses them from wire JSON once, then times, best of ``--rep
   simulated fleet, :class:`venclient.plugins.h5_simulator.responding.RespondingSource`) plus one tick of its
   response (``apply_ms``; goal: ``boundary_ms`` ≤ 50); ``replan_ms`` is the planning done when the event arrives
   (timelines, targeting, reading the loads' ids; in a worker thread);
-* ``rss_mb`` — the process's peak resident memory with the fleet and the event (goal ≤ 200).
+* ``rss_mb`` — the peak resident memory of a real ``ven run`` over the whole sample fleet (19,402 resources,
+  116,412 loads; goal ≤ 200) while a fleet-wide ``SIMPLE`` 2 event (no targets, from now on, open-ended) is active:
+  the fleet is built in ``--dir`` (as ``bench_report.py`` does; reused when there), the local VTN runs in a child
+  process, every load is registered (``ven register``, nothing to post after the first time), the event is created
+  as the business-logic client, then ``ven run --ticks --run-ticks --speed 15 --no-register`` runs as a child
+  process whose own peak RSS is read when it exits (``os.wait4``); ``run_s`` is its wall time, ``run_told`` the
+  loads its log says the event's interval started for.  ``--no-run`` skips it (``rss_mb`` null);
+  ``bench_rss_mb`` is this process's own peak (the boundary figures above).
 
 Prints details, then LAST one JSON line with those figures and ``events``, ``slots``, ``fleet_loads``.
 """
@@ -24,7 +31,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -39,6 +50,8 @@ from venclient.model import LOAD_COMPONENTS, Load, Resource
 from venclient.protocols import SourceReading
 
 START = datetime(2025, 3, 14, tzinfo=timezone.utc)
+ROOT = Path(__file__).resolve().parents[2]
+FLEET_EVENT = "bench-fleet-shed"
 
 
 def wire_event(n: int) -> dict:
@@ -137,11 +150,71 @@ async def fleet_boundary(store, repeat: int) -> tuple[float, float, float, int]:
             told)
 
 
+async def put_fleet_event(url: str) -> str:
+    """Create the fleet-wide SIMPLE 2 event (no targets, from now on, open-ended) in the demo program as the
+    business-logic client, deleting an earlier run's first; returns its id."""
+    from venclient.plugins.local_vtn import DEMO_PROGRAM
+    from venclient.plugins.openadr_http.config import VtnConfig
+    from venclient.plugins.openadr_http.transport import HttpVtnTransport
+
+    async with HttpVtnTransport(VtnConfig(url=url, client_id="bl-dev", client_secret="bl-dev-secret")) as vtn:
+        program = await vtn.find_program(DEMO_PROGRAM)
+        for old in await vtn.list_events(program.id):
+            if old.event_name == FLEET_EVENT:
+                await vtn.delete_event(old.id)
+        event = await vtn.create_event(Event.model_validate({
+            "programID": program.id, "eventName": FLEET_EVENT, "priority": 1,
+            "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [2]}]}]}))
+    return event.id
+
+
+def fleet_run(folder: Path, ticks: int) -> dict:
+    """``rss_mb``, ``run_s`` and ``run_told`` of ``ven run`` over the whole fleet with the fleet-wide event active
+    (see the module docstring)."""
+    sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
+    from bench_collect import build_fleet
+    from bench_report import free_port, register, start_vtn, stop_vtn, vtn_env
+
+    folder.mkdir(parents=True, exist_ok=True)
+    build_fleet(folder)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/openadr3/3.0.1"
+    vtn = start_vtn(folder, port)
+    try:
+        register(folder, url)
+        asyncio.run(put_fleet_event(url))
+        env = {**vtn_env(folder, url), "VEN_LOG_LEVEL": "INFO"}
+        log_path = folder / "bench_events_run.log"
+        started = time.perf_counter()
+        with log_path.open("w") as log_file:
+            proc = subprocess.Popen([sys.executable, "-m", "venclient.cli", "run", "--ticks", str(ticks), "--speed",
+                                     "15", "--no-register"], cwd=ROOT, env=env, stdout=log_file,
+                                    stderr=subprocess.STDOUT)
+            _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the VTN's
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+    finally:
+        stop_vtn(vtn)
+    text = log_path.read_text()
+    if proc.returncode != 0:
+        raise SystemExit(f"ven run failed ({proc.returncode}); its log: {log_path}\n{text[-3000:]}")
+    told = re.findall(rf"interval 0 of event '{FLEET_EVENT}' \(\w+\) started: SIMPLE=2; (\d+) loads",
+                      " ".join(text.split()))
+    if not told:
+        raise SystemExit(f"ven run did not start the fleet-wide event's interval; its log: {log_path}")
+    return {"rss_mb": round(usage.ru_maxrss / 1024, 1), "run_s": round(seconds, 1), "run_ticks": ticks,
+            "run_told": int(told[-1])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--fleet-loads", type=int, default=116_412)
+    parser.add_argument("--dir", type=Path, default=None, help="Where the fleet for `ven run` lives (built when "
+                                                               "missing; default: a new temporary folder).")
+    parser.add_argument("--run-ticks", type=int, default=4, help="Ticks of the fleet `ven run`.")
+    parser.add_argument("--no-run", action="store_true", help="Skip the fleet `ven run` (rss_mb null).")
     args = parser.parse_args()
     events = [Event.model_validate(wire_event(n)) for n in range(args.events)]
     received = START - timedelta(hours=1)
@@ -161,13 +234,19 @@ def main() -> None:
             replan_ms, reconcile_ms, apply_ms, told = asyncio.run(fleet_boundary(store, args.repeat))
         finally:
             store.close()
-    rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    bench_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(f"fleet-wide event on {args.fleet_loads} loads ({told} told): planned in {replan_ms} ms (a worker thread, "
           f"when the event arrives); at its start {reconcile_ms} ms to plan the boundary and tell the fleet, "
-          f"{apply_ms} ms for a response tick; peak RSS {rss_mb} MB")
+          f"{apply_ms} ms for a response tick; peak RSS of this process {bench_rss_mb} MB")
+    run = {"rss_mb": None}
+    if not args.no_run:
+        run = fleet_run(args.dir or Path(tempfile.mkdtemp(prefix="bench_events_")), args.run_ticks)
+        print(f"ven run over the fleet, {run['run_ticks']} ticks with the fleet-wide SIMPLE 2 event active "
+              f"({run['run_told']} loads told): {run['run_s']} s, peak RSS {run['rss_mb']} MB (goal <= 200)")
     print(json.dumps({"events": args.events, "slots": slots, "timeline_ms": timeline_ms, "plan_ms": plan_ms,
                       "winner_ms": winner_ms, "fleet_loads": args.fleet_loads, "replan_ms": replan_ms,
-                      "boundary_ms": round(reconcile_ms + apply_ms, 2), "apply_ms": apply_ms, "rss_mb": rss_mb}))
+                      "boundary_ms": round(reconcile_ms + apply_ms, 2), "apply_ms": apply_ms,
+                      "bench_rss_mb": bench_rss_mb, **run}))
 
 
 if __name__ == "__main__":

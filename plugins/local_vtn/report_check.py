@@ -1,0 +1,128 @@
+"""Whether a report answers what its event asked for: the local VTN's check before it stores a report.
+
+:func:`check_report` takes a report body (a wire dict that passed :data:`REPORT_BODY`) and the state, and raises
+a 400 :class:`Problem` whose detail names the first field that does not match:
+
+* ``programID`` and ``eventID`` exist, and the event belongs to that program;
+* every interval ``id`` is one of the event's interval ids — unless the ids are the VEN's to choose: a
+  'report-only' event (no intervals), or a descriptor with ``reportIntervals`` ``OPEN_INTERVALS`` (3.1);
+* when the event has ``reportDescriptors``, every payload ``type`` (of the intervals and of
+  ``payloadDescriptors``) is among them, and a report payload descriptor's ``units`` are among those the event's
+  descriptors of that type name (a descriptor without units accepts any).  An event without descriptors asked
+  for nothing in particular: a VEN told to report against it (``reporting.event``) chooses its payloads;
+* when ``clientName`` names a registered VEN, every ``resourceName`` is registered under that VEN, is
+  ``AGGREGATED_REPORT`` (the spec's name for an aggregate), or names a group of them: the prefix before ``_`` of
+  registered names (a VEN reporting per resource names it by the id its loads' ``{resource}_{load}`` names
+  start with).  3.0.1's ``clientName`` need not be a VEN name, so a client the VTN does not know as a VEN has
+  no resources to check against.
+
+The loop over resources is plain set look-ups: a fleet tick posts ~116k report resources.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from venclient.plugins.local_vtn.problems import Problem
+from venclient.plugins.local_vtn.state import VtnState
+
+AGGREGATED_REPORT = "AGGREGATED_REPORT"
+OPEN_INTERVALS = "OPEN_INTERVALS"
+
+
+def _bad(detail: str) -> Problem:
+    return Problem(400, "Bad Request", detail)
+
+
+def check_report(report: dict[str, Any], state: VtnState) -> None:
+    """Raise a 400 :class:`Problem` naming the field when ``report`` does not answer its event; see the module."""
+    program_id, event_id = report["programID"], report["eventID"]
+    if state.programs.get(program_id) is None:
+        raise _bad(f"The report names programID {program_id!r}, which does not exist.")
+    event = state.events.get(event_id)
+    if event is None:
+        raise _bad(f"The report names eventID {event_id!r}, which does not exist.")
+    if event.get("programID") != program_id:
+        raise _bad(f"The report's eventID {event_id!r} belongs to programID {event.get('programID')!r}, "
+                   f"not to programID {program_id!r}.")
+    descriptors = [d for d in event.get("reportDescriptors") or () if isinstance(d, dict)]
+    units_by_type = _units_by_type(descriptors) if descriptors else None
+    if units_by_type is not None:
+        _check_payload_descriptors(report.get("payloadDescriptors") or (), units_by_type)
+    interval_ids = _allowed_interval_ids(event, descriptors)
+    resources = report.get("resources") or ()
+    names = _registered_names(state, report["clientName"]) if resources else None
+    groups: set[str] | None = None
+    for r, resource in enumerate(resources):
+        name = resource["resourceName"]
+        if names is not None and name not in names and name != AGGREGATED_REPORT:
+            if groups is None:
+                groups = _name_prefixes(names)
+            if name not in groups:
+                raise _bad(f"resources[{r}].resourceName {name!r} is not a resource of VEN "
+                           f"{report['clientName']!r}.")
+        for i, interval in enumerate(resource["intervals"]):
+            if interval_ids is not None and interval["id"] not in interval_ids:
+                raise _bad(f"resources[{r}].intervals[{i}].id {interval['id']!r} is not an interval of event "
+                           f"{event_id!r} (its ids: {sorted(interval_ids)}).")
+            for p, payload in enumerate(interval["payloads"] if units_by_type is not None else ()):
+                if payload["type"] not in units_by_type:
+                    raise _bad(f"resources[{r}].intervals[{i}].payloads[{p}].type {payload['type']!r} is not "
+                               f"among the reportDescriptors of event {event_id!r} "
+                               f"({', '.join(units_by_type) or 'none'}).")
+
+
+def _units_by_type(descriptors: list[dict[str, Any]]) -> dict[str, set[str] | None]:
+    """Payload type → the units the event's descriptors of that type name (``None``: one of them names none)."""
+    out: dict[str, set[str] | None] = {}
+    for descriptor in descriptors:
+        payload_type, units = descriptor.get("payloadType"), descriptor.get("units")
+        if payload_type is None:
+            continue
+        if units is None:
+            out[payload_type] = None
+        elif payload_type not in out:
+            out[payload_type] = {units}
+        elif out[payload_type] is not None:
+            out[payload_type].add(units)  # type: ignore[union-attr]
+    return out
+
+
+def _check_payload_descriptors(payload_descriptors: Iterable[dict[str, Any]],
+                               units_by_type: dict[str, set[str] | None]) -> None:
+    for d, descriptor in enumerate(payload_descriptors):
+        payload_type = descriptor["payloadType"]
+        if payload_type not in units_by_type:
+            raise _bad(f"payloadDescriptors[{d}].payloadType {payload_type!r} is not among the event's "
+                       f"reportDescriptors ({', '.join(units_by_type) or 'none'}).")
+        allowed, units = units_by_type[payload_type], descriptor.get("units")
+        if allowed is not None and units is not None and units not in allowed:
+            raise _bad(f"payloadDescriptors[{d}].units {units!r} are not the units the event asks for "
+                       f"{payload_type} in ({', '.join(sorted(allowed))}).")
+
+
+def _allowed_interval_ids(event: dict[str, Any], descriptors: list[dict[str, Any]]) -> set[int] | None:
+    """The event's interval ids, or ``None`` when the VEN chooses them (report-only event, OPEN_INTERVALS)."""
+    intervals = event.get("intervals") or ()
+    if not intervals or any(d.get("reportIntervals") == OPEN_INTERVALS for d in descriptors):
+        return None
+    return {interval.get("id") for interval in intervals}
+
+
+def _registered_names(state: VtnState, client_name: str) -> dict[str, str] | None:
+    """``resourceName`` → id of the VEN named ``client_name``, or ``None`` when no VEN has that name."""
+    ven_id = state.vens.id_for_name(client_name)
+    if ven_id is None:
+        return None
+    return state.ven_resources(ven_id).by_name
+
+
+def _name_prefixes(names: Iterable[str]) -> set[str]:
+    """Every prefix of a name that ends before one of its ``_`` (``r1_load_0`` → ``r1``, ``r1_load``)."""
+    out: set[str] = set()
+    for name in names:
+        cut = name.find("_")
+        while cut > 0:
+            out.add(name[:cut])
+            cut = name.find("_", cut + 1)
+    return out
