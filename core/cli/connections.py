@@ -199,6 +199,8 @@ def _toml_entry(entry: Any, number: int, path: Path, by_kind: KindOptions) -> tu
                 isinstance(value, bool) or not isinstance(value, int if option.type is int else (int, float))):
             kind_of = "an integer" if option.type is int else "a number"
             raise InputError(f"{where}: {key} must be {kind_of}, got {value!r}.")
+        if value is not None and option.type is str and not isinstance(value, str):
+            raise InputError(f"{where}: {key} must be text, got {value!r}.")
         plugin_values[option.name] = value
     channels = entry.get("channels", entry.get("channel"))
     params = entry.get("params", entry.get("param"))

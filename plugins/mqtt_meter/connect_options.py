@@ -15,8 +15,12 @@ MQTT_SCHEMES = {"mqtt": (1883, False), "tcp": (1883, False), "mqtts": (8883, Tru
 
 def parse_broker(url: str) -> tuple[str, int, bool, str | None]:
     """``mqtt://user@host:1883`` → (host, port, tls, username); a password in the URL is refused."""
-    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-    if parts.scheme not in MQTT_SCHEMES or not parts.hostname:
+    try:
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        hostname = parts.hostname
+    except ValueError:  # an unbalanced "[" (urllib: "Invalid IPv6 URL")
+        hostname = None
+    if not hostname or parts.scheme not in MQTT_SCHEMES:
         raise InputError(f"--broker must look like mqtt://host:1883 (or mqtts://host:8883), got {url!r}.")
     if parts.password:
         raise InputError("Do not put the MQTT password in --broker; give --password-env NAME and set that "

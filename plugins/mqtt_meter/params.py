@@ -134,8 +134,12 @@ def _broker(connection: Connection, params: Mapping[str, Any], check: _Checker) 
         raise check.fail(f"params.tls must be true or false, got {tls!r}")
     host, port = connection.host, connection.port
     if params.get("broker"):
-        url = urlsplit(str(params["broker"]))
-        if url.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not url.hostname:
+        try:
+            url = urlsplit(str(params["broker"]))
+            hostname = url.hostname
+        except ValueError:  # an unbalanced "[" (urllib: "Invalid IPv6 URL")
+            hostname = None
+        if not hostname or url.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise check.fail(f"params.broker must look like mqtt://host:1883 or mqtts://host:8883, "
                              f"got {params['broker']!r}")
         try:
