@@ -17,6 +17,7 @@ HEAVY = ("numpy", "pydantic", "sqlalchemy", "httpx", "h5py", "starlette", "uvico
 PROBE = """
 import json, sys
 from venclient.cli import main
+code = 0  # main returns when a command succeeds and exits with the status otherwise
 try:
     main(sys.argv[1:])
 except SystemExit as done:

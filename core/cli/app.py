@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 
 from venclient import __version__
+
+try:  # typer ≥ 0.2x carries its own copy of click; older ones use click itself
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_errors
+ClickException, UsageError = click_errors.ClickException, click_errors.UsageError
+NoArgsIsHelp = getattr(click_errors, "NoArgsIsHelpError", ())  # `ven` or a group without a command: show help
 from venclient.cli import collect, register, resource_groups, resources, run
 from venclient.cli.output import console, print_json, table
 from venclient.errors import SettingsError, VenError
@@ -152,14 +159,27 @@ def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point of ``ven``."""
     args = sys.argv[1:] if argv is None else argv
     runtime = None
+    code: Any = 0
     try:
         settings = load_settings(search=SettingsSearch.from_environment(settings_file_argument(args)))
         # only commands that fill a new store create one; settings are validated in the root callback
         runtime = Runtime.create(settings, may_create_store=False, validate_settings=False)
         app = build_app(runtime)
         command = typer.main.get_command(app)
-        # Standalone mode: click/typer print usage errors themselves and exit 2; VenError propagates to here.
-        command.main(args=args, prog_name="ven", obj=runtime, standalone_mode=True)
+        # Not standalone: a usage error (unknown option, a value that is not a number or out of range) comes
+        # here and is printed as one `Error:` line like every other error; `--help` and typer.Exit return a code.
+        code = command.main(args=args, prog_name="ven", obj=runtime, standalone_mode=False)
+    except NoArgsIsHelp as err:
+        err.show()
+        code = err.exit_code
+    except UsageError as err:
+        where = err.ctx.command_path if err.ctx is not None else "ven"
+        message = err.format_message().rstrip()
+        _fail(f"{message}{'' if message.endswith('.') else '.'} See `{where} --help`.", err.exit_code)
+    except ClickException as err:
+        _fail(err.format_message(), err.exit_code)
+    except typer.Abort:
+        _fail("Aborted.", 1)
     except VenError as err:
         _fail(str(err), err.exit_code)
     except KeyboardInterrupt:
@@ -167,3 +187,5 @@ def main(argv: Optional[list[str]] = None) -> None:
     finally:
         if runtime is not None:
             runtime.close()
+    if isinstance(code, int) and code:
+        sys.exit(code)
