@@ -8,21 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fixtures.vtn import BL_CLIENT, VEN_CLIENT, ContractTransport
-
-
-@pytest.fixture
-async def http(local_vtn, contract):
-    """A raw httpx client on the VTN base URL whose every exchange is spec-checked."""
-    async with httpx.AsyncClient(base_url=local_vtn.url + "/", transport=ContractTransport(contract)) as client:
-        yield client
-
-
-async def token(http: httpx.AsyncClient, client: tuple[str, str] = VEN_CLIENT) -> dict[str, str]:
-    answer = await http.post("auth/token", data={"grant_type": "client_credentials", "client_id": client[0],
-                                                  "client_secret": client[1]})
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+from fixtures.vtn import BL_CLIENT, token  # the `http` fixture comes from fixtures.vtn
 
 
 async def test_token_endpoint(http):

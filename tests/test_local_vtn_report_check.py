@@ -5,26 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
-from fixtures.vtn import BL_CLIENT, VEN_CLIENT, ContractTransport
+from fixtures.vtn import BL_CLIENT, token  # the `http` fixture comes from fixtures.vtn
 from venclient.plugins.local_vtn import DEMO_EVENT
 
 START = "2025-01-15T13:00:00Z"
-
-
-@pytest.fixture
-async def http(local_vtn, contract):
-    """A raw httpx client on the VTN base URL whose every exchange is spec-checked."""
-    async with httpx.AsyncClient(base_url=local_vtn.url + "/", transport=ContractTransport(contract)) as client:
-        yield client
-
-
-async def token(http: httpx.AsyncClient, client: tuple[str, str] = VEN_CLIENT) -> dict[str, str]:
-    answer = await http.post("auth/token", data={"grant_type": "client_credentials", "client_id": client[0],
-                                                  "client_secret": client[1]})
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 async def make_event(http: httpx.AsyncClient, name: str, intervals: list[int], **descriptor: Any) -> dict[str, Any]:
