@@ -172,16 +172,9 @@ def fleet_run(folder: Path, ticks: int) -> dict:
     """``rss_mb``, ``run_s`` and ``run_told`` of ``ven run`` over the whole fleet with the fleet-wide event active
     (see the module docstring)."""
     sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
-    from bench_collect import build_fleet
-    from bench_report import free_port, register, start_vtn, stop_vtn, vtn_env
+    from bench_report import registered_fleet, vtn_env
 
-    folder.mkdir(parents=True, exist_ok=True)
-    build_fleet(folder)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/openadr3/3.0.1"
-    vtn = start_vtn(folder, port)
-    try:
-        register(folder, url)
+    with registered_fleet(folder) as (url, _vtn):
         asyncio.run(put_fleet_event(url))
         env = {**vtn_env(folder, url), "VEN_LOG_LEVEL": "INFO"}
         log_path = folder / "bench_events_run.log"
@@ -193,8 +186,6 @@ def fleet_run(folder: Path, ticks: int) -> dict:
             _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the VTN's
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
-    finally:
-        stop_vtn(vtn)
     text = log_path.read_text()
     if proc.returncode != 0:
         raise SystemExit(f"ven run failed ({proc.returncode}); its log: {log_path}\n{text[-3000:]}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
@@ -41,6 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -105,6 +107,22 @@ def stop_vtn(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+@contextlib.contextmanager
+def registered_fleet(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The fleet built in ``folder`` (when missing), a local VTN process serving it and every load registered;
+    yields ``(VTN base URL, VTN process)`` and stops the VTN afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    build_fleet(folder)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/openadr3/3.0.1"
+    vtn = start_vtn(folder, port)
+    try:
+        register(folder, url)
+        yield url, vtn
+    finally:
+        stop_vtn(vtn)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -214,14 +232,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="Print a cProfile of the timed ticks to stderr.")
     args = parser.parse_args()
     folder = args.dir or Path(tempfile.mkdtemp(prefix="bench_report_"))
-    folder.mkdir(parents=True, exist_ok=True)
-    build_fleet(folder)
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/openadr3/3.0.1"
-    vtn = start_vtn(folder, port)
-    try:
-        register(folder, url)
+    with registered_fleet(folder) as (url, vtn):
         os.environ.update(vtn_env(folder, url))
         from venclient.memory import limit_malloc_arenas
         from venclient.runtime import Runtime
@@ -232,8 +243,6 @@ def main() -> None:
             figures = asyncio.run(measure(runtime, args.ticks, vtn.pid, args.profile))
         finally:
             runtime.close()
-    finally:
-        stop_vtn(vtn)
     figures["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(f"fleet: {figures['loads']:,} loads ({figures['registered_loads']:,} registered) in {figures['vens']} VENs, "
           f"{figures['events']} event(s) asking for reports; goals: fleet_tick_s <= 2, posts <= {figures['posts_bound']}, "
