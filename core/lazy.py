@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 
-def lazy_attributes(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+def lazy_attributes(package: str, exports: dict[str, str],
+                    submodules: Iterable[str] = ()) -> Callable[[str], Any]:
     """A module ``__getattr__`` for ``package`` resolving each name in ``exports`` from its submodule
-    (``{name: submodule}``, relative to ``package``); any other name raises ``AttributeError``."""
+    (``{name: submodule}``, relative to ``package``) and each name in ``submodules`` as that submodule itself;
+    any other name raises ``AttributeError``."""
+    modules = frozenset(submodules)
 
     def __getattr__(name: str) -> Any:
+        if name in modules:
+            return import_module(f"{package}.{name}")
         submodule = exports.get(name)
         if submodule is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")

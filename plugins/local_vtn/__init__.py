@@ -13,8 +13,9 @@ access through the module ``__getattr__``, so loading this plugin (every ``Runti
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from venclient.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from venclient.plugins.local_vtn.app import create_app
@@ -27,17 +28,7 @@ __all__ = ["DEMO_EVENT", "DEMO_PROGRAM", "LocalVtnServer", "VtnClient", "VtnStat
 
 # name -> the submodule defining it; imported (with Starlette / uvicorn, or the OpenADR models) on first access.
 # No ``__dir__`` listing them: pluggy < 1.6 calls getattr on every name in dir(plugin) when registering this module.
-_LAZY = {"create_app": "app", "LocalVtnServer": "server", "DEMO_EVENT": "seed", "DEMO_PROGRAM": "seed",
-         "seed_demo": "seed", "VtnClient": "state", "VtnState": "state", "development_clients": "state",
-         "load_state": "state"}
-_SUBMODULES = ("app", "server")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {
+    "create_app": "app", "LocalVtnServer": "server", "DEMO_EVENT": "seed", "DEMO_PROGRAM": "seed",
+    "seed_demo": "seed", "VtnClient": "state", "VtnState": "state", "development_clients": "state",
+    "load_state": "state"}, submodules=("app", "server"))
