@@ -23,7 +23,7 @@ import numpy as np
 
 from venclient.errors import SettingsError
 from venclient.model import COMPONENT_INDEX, LOAD_COMPONENTS
-from venclient.protocols import LoadBatch, SourceReading
+from venclient.protocols import HasTimeline, LoadBatch, SourceReading
 from venclient.plugins.h5_simulator.response import (DEFAULT_EFFICIENCY, DEFAULT_LEVELS, DEFAULT_REBOUND_SECONDS,
                                                      DEFAULT_SHED, ResponseModel, ResponseSettings)
 
@@ -171,7 +171,7 @@ class RespondingSource:
             seconds = (moment - previous).total_seconds()
             if 0.0 < seconds <= 86400.0:
                 return seconds
-        timeline = self.inner.timeline() if hasattr(self.inner, "timeline") else None
+        timeline = self.inner.timeline() if isinstance(self.inner, HasTimeline) else None
         if timeline is not None and len(timeline) > 1:
             return float(np.median(np.diff(np.asarray(timeline, dtype=np.float64))))
         return 0.0
