@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from venclient.engine.timeline import (DEFAULT_LOOP_HORIZON, IntervalSpan, ZERO, interval_spans,
+from venclient.engine.timeline import (DEFAULT_LOOP_HORIZON, IntervalSpan, ZERO, event_duration, interval_spans,
                                        is_beginning_of_time)
 from venclient.openadr import parse_duration
 
@@ -173,13 +173,11 @@ def report_plan(event: Any, descriptor: Any, *, received: datetime, seed: int | 
 
 
 def _loops_forever(event: Any) -> bool:
-    span = _extra(event, "duration")
-    if not span:
-        return False
     try:
-        return parse_duration(str(span)) >= timedelta(days=365 * 1000)
+        span = event_duration(event)
     except ValueError:
         return False
+    return span is not None and span >= timedelta(days=365 * 1000)
 
 
 def collapse_overdue(plan: ReportPlan, obtained: datetime) -> list[PlannedReport]:

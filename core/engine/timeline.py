@@ -253,6 +253,13 @@ class IntervalSpan:
     loop: int = 0
 
 
+def event_duration(event: Any) -> timedelta | None:
+    """The OpenADR 3.1 ``event.duration`` a VTN may send (an extra field on our 3.0.1 model), or ``None``;
+    ``ValueError`` when it is not an ISO 8601 duration."""
+    text = (getattr(event, "model_extra", None) or {}).get("duration")
+    return parse_duration(str(text)) if text else None
+
+
 def _looped_spans(event: Any, received: datetime, seed: int | None, now: datetime | None,
                   until: datetime | None) -> tuple[list[IntervalSpan], datetime | None, bool, list[timedelta]]:
     """The spans, repeated under ``event.duration`` but not cut; the cut-off moment (``None``: none); cancelled;
@@ -260,11 +267,11 @@ def _looped_spans(event: Any, received: datetime, seed: int | None, now: datetim
     rows, cancelled, shifts = _first_pass(event, received, seed)
     spans = [IntervalSpan(interval.id, index, start, end, length)
              for index, (interval, start, end, length) in enumerate(rows)]
-    span_text = (getattr(event, "model_extra", None) or {}).get("duration")
-    if not span_text or not spans or cancelled:
+    span = event_duration(event)
+    if span is None or not spans or cancelled:
         return spans, None, cancelled, shifts
     first = min(s.start for s in spans)
-    stop = _end(first, parse_duration(str(span_text)))  # None: indefinitely
+    stop = _end(first, span)  # None: indefinitely
     horizon = until or (now or received) + DEFAULT_LOOP_HORIZON
     ends = [s.end for s in spans]
     pattern_end = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
