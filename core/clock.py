@@ -44,13 +44,19 @@ class Clock:
       month/day/hour in the data's year, so simulated resources report plausible values now;
       :meth:`increase_time` re-reads the wall clock.
 
+    How long a tick *stands for* (:meth:`seconds_of`, :attr:`tick_seconds`: the energy and report interval it
+    accounts for) is, in replay mode, the spacing of the time axis at its row (to the next row; the last row
+    takes the previous spacing), so a replayed hourly row reports an hour; in wall-clock mode (and without a
+    timeline) it is ``wall_tick_seconds`` (``reporting.interval_seconds``).
+
     The current :attr:`tick` only changes in :meth:`increase_time` / :meth:`reset`, so every VEN asked
     between two calls sees the same tick.  Without a timeline (no simulated data) there is one row and the
     tick's time is the wall clock in both modes.
     """
 
     def __init__(self, timeline: Sequence[float] | np.ndarray | None = None, mode: str = REPLAY, *,
-                 now: Callable[[], datetime] | None = None, start_index: int = 0):
+                 now: Callable[[], datetime] | None = None, start_index: int = 0,
+                 wall_tick_seconds: float = 15.0):
         if mode not in CLOCK_MODES:
             raise ValueError(f"Unknown clock mode {mode!r}: use one of {', '.join(CLOCK_MODES)}.")
         axis = np.asarray(timeline if timeline is not None else [], dtype=np.float64).reshape(-1)
@@ -58,6 +64,7 @@ class Clock:
             raise ValueError("The clock's timeline must be strictly increasing Unix seconds.")
         axis.setflags(write=False)
         self.mode = mode
+        self.wall_tick_seconds = float(wall_tick_seconds)
         self._timeline = axis
         self._length = int(axis.size)  # cached once, as in the seeds
         self._now = now or (lambda: datetime.now(timezone.utc))
@@ -69,7 +76,8 @@ class Clock:
                       now: Callable[[], datetime] | None = None, start_index: int = 0) -> "Clock":
         """A clock in the mode of ``settings.clock.mode`` (default replay) over ``timeline``."""
         mode = str(settings.get("clock.mode", REPLAY) or REPLAY).lower()
-        return cls(timeline, mode, now=now, start_index=start_index)
+        return cls(timeline, mode, now=now, start_index=start_index,
+                   wall_tick_seconds=float(settings.get("reporting.interval_seconds", 15.0) or 15.0))
 
     # --------------------------------------------------------------------------- state
     @property
@@ -91,6 +99,21 @@ class Clock:
     def timeline(self) -> np.ndarray:
         """The read-only time axis in Unix seconds."""
         return self._timeline
+
+    @property
+    def tick_seconds(self) -> float:
+        """The seconds the current tick stands for (see the class docstring)."""
+        return self.seconds_of(self._tick)
+
+    def seconds_of(self, tick: Tick) -> float:
+        """The seconds ``tick`` stands for: its row's spacing on the time axis in replay mode, else
+        ``wall_tick_seconds``."""
+        if self.mode == WALLCLOCK or self._length < 2:
+            return self.wall_tick_seconds
+        index = tick.index % self._length
+        if index + 1 < self._length:
+            return float(self._timeline[index + 1] - self._timeline[index])
+        return float(self._timeline[index] - self._timeline[index - 1])
 
     def increase_time(self) -> int:
         """Move to the next tick and return its index (replay wraps to 0 after the last row)."""

@@ -148,7 +148,9 @@ class Readings:
     """A batch of readings at one tick, as arrays aligned by position (no object per load).
 
     ``load_ids``/``resource_ids``/``components`` are object arrays of str; ``power_w`` float64 watts
-    (NaN where no value); ``quality`` uint8 codes ``QUALITY_*``.
+    (NaN where no value); ``quality`` uint8 codes ``QUALITY_*``; ``baseline_w`` (``None`` when no source has
+    one) the watts the loads would draw without load control, NaN where unknown
+    (:class:`venclient.protocols.HasBaseline`).
     """
 
     timestamp_ms: int
@@ -157,6 +159,7 @@ class Readings:
     components: np.ndarray
     power_w: np.ndarray
     quality: np.ndarray
+    baseline_w: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.load_ids)

@@ -15,6 +15,8 @@ import numpy as np
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
     from venclient.clock import Tick
     from venclient.model import (BacklogRow, BacklogTick, CollectionRow, Connection, LeaseHolder, LeaseRow, Load, LoadRow,
                                  OutboxItem, OutboxRow, RegistrationRow, Resource)
@@ -292,6 +294,21 @@ class BacklogRecords(Protocol):
 
 
 @runtime_checkable
+class AccumulatorRecords(Protocol):
+    """Per event interval totals of ``ven run``'s event-aligned reports (:mod:`venclient.engine.accumulate`).
+
+    A row is one (VEN, event id, interval key): ``load_ids`` (newline-joined text) and the channels as bytes
+    (``energy``, ``baseline``, ``seconds`` float64, ``ticks`` int32, aligned with the load ids).  A store with
+    this capability also takes ``accumulators=`` (an :class:`venclient.engine.accumulate.AccumulatorWrite`) in
+    :meth:`ReportOutbox.outbox_add` and :meth:`BacklogRecords.backlog_to_outbox`, written in the same transaction
+    as the reports and state.  Without it the totals live in memory only (a restart loses the open intervals).
+    """
+
+    def accumulators_read(self, vens: Sequence[str]) -> list[dict[str, Any]]:
+        """Every row of ``vens``: dicts with ven, event_id, interval_key, load_ids and the channel bytes."""
+
+
+@runtime_checkable
 class LeaseRecords(Protocol):
     """Which process works on which VEN (:mod:`venclient.engine.lease`).
 
@@ -482,6 +499,24 @@ class HasTimeline(Protocol):
 
     def timeline(self) -> np.ndarray | None:
         """Unix seconds of the recorded rows, or ``None``; may raise :class:`venclient.errors.VenError`."""
+
+
+@runtime_checkable
+class HasBaseline(Protocol):
+    """A source that knows what its loads would draw without load control (the simulated fleet: the H5 values
+    before its response).  Read right after :meth:`MeterSource.read`: aligned with the batch, or ``None``."""
+
+    baseline_w: np.ndarray | None
+
+
+@runtime_checkable
+class ForecastsPower(Protocol):
+    """A source that can look ahead (the H5 simulator reads future rows): forecasts for ``historical`` false
+    report descriptors (:mod:`venclient.engine.report_schedule`)."""
+
+    def forecast_w(self, batch: LoadBatch, times: Sequence[datetime]) -> np.ndarray:
+        """Watts per load of ``batch`` (columns) at each of ``times`` (rows): shape ``(len(times), len(batch))``,
+        NaN where unknown."""
 
 
 @runtime_checkable

@@ -140,7 +140,7 @@ async def test_ven_run_reports_the_responded_usage_of_the_targeted_ven_only(tmp_
                     watts = h5_watts(env.h5_path, load.h5_meter_id, load.load_component, row)
                     if ven == shed:
                         watts -= watts * SHARES[int(load.load_component[-1])] * DEFAULT_LEVELS[2]
-                    assert usage[name] == pytest.approx(watts * interval / 3600, rel=1e-6), (ven, name)
+                    assert usage[name] == pytest.approx(watts * 3600 / 3600, rel=1e-6), (ven, name)  # an H5 hour
         assert kept != shed
     finally:
         env.runtime.close()

@@ -13,7 +13,7 @@ def test_the_sqlite_store_is_a_resource_store_with_every_optional_capability(tmp
     try:
         for capability in (protocols.ResourceStore, protocols.BacklogRecords, protocols.LeaseRecords,
                            protocols.CountsLoads, protocols.ListsConnections, protocols.EventStateRecords,
-                           protocols.ResourceGroups):
+                           protocols.ResourceGroups, protocols.AccumulatorRecords):
             assert isinstance(store, capability), capability.__name__
     finally:
         store.close()

@@ -26,7 +26,8 @@ from venclient.plugins.local_vtn import DEMO_PROGRAM
 
 pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 
-INTERVAL = 15.0
+INTERVAL = 15.0  # real seconds between ticks (--interval): in replay mode a tick stands for one H5 row
+ROW_SECONDS = 3600.0  # the test H5 file is hourly: each replayed tick reports an hour (issue 14, part 6)
 
 
 def metering_event(program_id: str, name: str, descriptors: list[tuple[str, str]], targets: Any = None) -> Event:
@@ -75,7 +76,7 @@ async def test_per_load_values_equal_readings_and_h5_in_every_unit(env, bl_trans
                 Report.model_validate(report)
                 assert report["clientName"] == ven and report["programID"] == program.id
                 start = datetime.fromisoformat(report_start(report).replace("Z", "+00:00"))
-                assert {r["intervalPeriod"]["duration"] for r in report["resources"]} == {"PT15S"}
+                assert {r["intervalPeriod"]["duration"] for r in report["resources"]} == {"PT1H"}
                 readings = recorder.at(start)
                 row = h5_row_of(env.h5_path, start)
                 usage, demand = values_by_name(report, "USAGE"), values_by_name(report, "DEMAND")
@@ -83,11 +84,11 @@ async def test_per_load_values_equal_readings_and_h5_in_every_unit(env, bl_trans
                 usage_factor, demand_factor = (1.0, 1.0) if event is wh_w else (1e-3, 1e-3)
                 for name, load in loads.items():
                     watts = readings[load.load_id]
-                    assert usage[name] == pytest.approx(watts * INTERVAL / 3600 * usage_factor, rel=1e-8)
+                    assert usage[name] == pytest.approx(watts * ROW_SECONDS / 3600 * usage_factor, rel=1e-8)
                     assert demand[name] == pytest.approx(watts * demand_factor, rel=1e-8)
                     stored = h5_watts(env.h5_path, load.h5_meter_id, load.load_component, row)
                     assert watts == pytest.approx(stored, rel=1e-6)  # the source reads float32
-                    assert usage[name] == pytest.approx(stored * INTERVAL / 3600 * usage_factor, rel=1e-6)
+                    assert usage[name] == pytest.approx(stored * ROW_SECONDS / 3600 * usage_factor, rel=1e-6)
     assert env.checker.checked > 0  # the contract fixture fails the test on any spec violation
 
 
@@ -111,7 +112,7 @@ async def test_resource_level_reports_the_sum_of_the_loads(tmp_path, local_vtn, 
                 assert set(usage) == resource_ids  # named by resource id, one entry per resource
                 for resource_id, value in usage.items():
                     watts = sum(readings[l.load_id] for l in loads if l.resource_id == resource_id)
-                    assert value == pytest.approx(watts * INTERVAL / 3600, rel=1e-8)
+                    assert value == pytest.approx(watts * ROW_SECONDS / 3600, rel=1e-8)
     finally:
         env.runtime.close()
 

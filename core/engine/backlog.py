@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from itertools import chain
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -207,9 +208,13 @@ class Backlog:
             self.ticks += 1
         return True
 
-    async def drain(self, plan: Any, build: Callable[[Tick, Readings], Iterable[Any]], limit: int) -> tuple[int, int]:
+    async def drain(self, plan: Any, build: Callable[[Tick, Readings], Iterable[Any]], limit: int, *,
+                    stage: Callable[[Tick, Readings], Any] | None = None,
+                    commit: Callable[[Any], None] | None = None) -> tuple[int, int]:
         """Report up to ``limit`` of the oldest ticks, oldest first; returns ``(ticks, reports)`` moved to the
-        outbox.  A tick's reports and the deletion of its rows are one transaction."""
+        outbox.  A tick's reports and the deletion of its rows are one transaction.  ``stage(tick, readings)``
+        (event-aligned reports: a :class:`venclient.engine.report_schedule.TickWrite` or ``None``) adds its reports,
+        state and interval totals to that transaction; ``commit(write)`` is called once the store took it."""
         if not self.ticks or not self.supported:
             return 0, 0
         rows = await asyncio.to_thread(self.store.backlog_oldest, list(self.vens), max(1, int(limit)))
@@ -218,8 +223,17 @@ class Backlog:
             return 0, 0
         ticks = reports = 0
         for kept in self.codec.ticks(rows, plan):
-            items = outbox_items(build(kept.tick, kept.readings), kept.tick.timestamp_ms)
-            reports += len(await asyncio.to_thread(self.store.backlog_to_outbox, kept.row_ids, items))
+            write = stage(kept.tick, kept.readings) if stage is not None else None
+            built = build(kept.tick, kept.readings)
+            if write is None:
+                items = outbox_items(built, kept.tick.timestamp_ms)
+                reports += len(await asyncio.to_thread(self.store.backlog_to_outbox, kept.row_ids, items))
+            else:
+                items = outbox_items(chain(built, write.reports), kept.tick.timestamp_ms)
+                reports += len(await asyncio.to_thread(lambda: self.store.backlog_to_outbox(  # type: ignore[call-arg]
+                    kept.row_ids, items, state=write.state or None, accumulators=write.write)))
+                if commit is not None:
+                    commit(write)
             ticks += 1
             self.ticks = max(0, self.ticks - 1)
         if self._full_streak and self.ticks < self.max_ticks:

@@ -37,7 +37,7 @@ from venclient.plugin_manager import IsolatedHook
 from venclient.model import (APPROVED, COMPONENT_INDEX, QUALITY_INVALID, QUALITY_MISSING, CollectionRow, Connection,
                               Readings)
 from venclient.plausibility import StreakWarnings, load_bounds
-from venclient.protocols import (HasTimeline, LoadBatch, MeterSource, ReadsCapacities, ResourceStore, SourceReading,
+from venclient.protocols import (HasBaseline, HasTimeline, LoadBatch, MeterSource, ReadsCapacities, ResourceStore, SourceReading,
                                  WaitsReady)
 
 log = logging.getLogger(__name__)
@@ -453,9 +453,24 @@ class Collector:
                     quality[run.positions] = reading.quality
         self._drop_implausible(plan, power, quality)
         readings = Readings(timestamp_ms=tick.timestamp_ms, load_ids=plan.load_ids, resource_ids=plan.resource_ids,
-                            components=plan.components, power_w=power, quality=quality)
+                            components=plan.components, power_w=power, quality=quality,
+                            baseline_w=self._baselines(runs, results, n))
         self._notify(tick, readings)
         return readings
+
+    @staticmethod
+    def _baselines(runs: list[_SourceRun], results: list[SourceReading | None], n: int) -> np.ndarray | None:
+        """The plan's baseline watts from the sources that have one (:class:`HasBaseline`), NaN elsewhere;
+        ``None`` when no source read one this tick."""
+        baseline: np.ndarray | None = None
+        for run, reading in zip(runs, results):
+            values = getattr(run.source, "baseline_w", None) if isinstance(run.source, HasBaseline) else None
+            if reading is None or values is None or len(values) != len(run.positions):
+                continue
+            if baseline is None:
+                baseline = np.full(n, np.nan)
+            baseline[run.positions] = values
+        return baseline
 
     def _drop_implausible(self, plan: CollectionPlan, power: np.ndarray, quality: np.ndarray) -> None:
         """Values outside their load's bounds or not finite (NaN is missing, not that) become NaN with

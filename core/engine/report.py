@@ -1,7 +1,9 @@
 """Turning one tick's readings into OpenADR reports that answer the VTN's report requests.
 
 A *report request* is an event whose ``reportDescriptors`` name payload types (USAGE, DEMAND …) with units.
-For every VEN and every such event the reporter builds one report per tick (chunked at
+This is the *continuous* path (VEN-chosen intervals: ``OPEN_INTERVALS`` and the fallback request; the others are
+event-aligned, :mod:`venclient.engine.report_schedule`).  For every VEN and every such event the reporter builds
+one report per tick (chunked at
 ``max_resources`` resources), ``clientName`` = the VEN name, each resource with an ``intervalPeriod``
 (the tick's start and the reporting interval) and one interval whose payloads answer the descriptors:
 
@@ -232,27 +234,34 @@ class Reporter:
         self._plain_names = all(orjson.dumps(part)[1:-1].decode() == part for part in parts)
         self._plan = plan
 
-    def build(self, start: datetime, readings: Any, plan: Any, events: Sequence[Any]) -> list[WireReport]:
-        """Reports for every (VEN, event asking for reports) at the tick starting at ``start``."""
-        return list(self.iter_build(start, readings, plan, events))
+    def build(self, start: datetime, readings: Any, plan: Any, events: Sequence[Any],
+              seconds: float | None = None) -> list[WireReport]:
+        """Reports for every (VEN, event asking for reports) at the tick starting at ``start``, ``seconds`` long
+        (default ``interval_seconds``; ``ven run`` passes the seconds the clock says the tick stands for)."""
+        return list(self.iter_build(start, readings, plan, events, seconds))
 
-    def iter_build(self, start: datetime, readings: Any, plan: Any, events: Sequence[Any]) -> Iterator[WireReport]:
+    def iter_build(self, start: datetime, readings: Any, plan: Any, events: Sequence[Any],
+                   seconds: float | None = None) -> Iterator[WireReport]:
         """:meth:`build`, one VEN's reports at a time, so a fleet tick never holds all its JSON text at once
         (the outbox stores each as it comes).  ``readings`` and ``plan`` must not change while it runs."""
+        if not events:
+            return
         self._prepare(plan)
+        interval = self.interval_seconds if seconds is None else float(seconds)
         power = np.where(readings.quality == 0, readings.power_w, np.nan)
         for event in events:
-            specs = payload_specs(event.report_descriptors, self.interval_seconds, warn=self._warn_once)
+            specs = payload_specs(event.report_descriptors, interval, warn=self._warn_once)
             if not specs:
                 continue
             vens, names = event_scope(event)
             for ven, sl in plan.ven_slices.items():
                 if vens is not None and ven not in vens and names is None:
                     continue
-                yield from self._ven_reports(ven, sl, event, specs, start, power, plan, vens, names)
+                yield from self._ven_reports(ven, sl, event, specs, start, power, plan, vens, names, interval)
 
     def _ven_reports(self, ven: str, sl: slice, event: Any, specs: list[PayloadSpec], start: datetime,
-                     power: np.ndarray, plan: Any, vens: set[str] | None, names: set[str] | None) -> list[WireReport]:
+                     power: np.ndarray, plan: Any, vens: set[str] | None, names: set[str] | None,
+                     interval: float) -> list[WireReport]:
         values = power[sl]
         only_named = names is not None and (vens is None or ven not in vens)
         if self.level == "load":
@@ -276,5 +285,5 @@ class Reporter:
                 label, sums = label[keep], sums[keep]
             label_json, values = json_strings(label.tolist(), plain=self._plain_names), sums
         return encode_reports(ven=ven, program_id=event.program_id, event_id=event.id, specs=specs, start=start,
-                              interval_seconds=self.interval_seconds, power_w=values,
+                              interval_seconds=interval, power_w=values,
                               max_resources=self.max_resources, names_json=label_json)

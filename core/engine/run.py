@@ -52,6 +52,7 @@ import hashlib
 import logging
 import signal
 import time
+from itertools import chain
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Sequence
@@ -68,9 +69,10 @@ from venclient.engine.outbox import Outbox
 from venclient.engine.recovery import VtnRecovery
 from venclient.engine.register import Registrar, select_vens
 from venclient.engine.report import Reporter
+from venclient.engine.report_schedule import ReportSchedule
 from venclient.engine.webhook import CallbackServer, Subscriptions
 from venclient.plugin_manager import IsolatedHook
-from venclient.protocols import FollowsEvents, VtnTransport
+from venclient.protocols import AccumulatorRecords, FollowsEvents, VtnTransport
 
 log = logging.getLogger("venclient.run")
 
@@ -202,6 +204,10 @@ class VenRunner:
         self.stats = RunStats()
         self.reporter = Reporter(interval_seconds=options.interval_seconds, level=options.level,
                                  max_resources=options.max_resources_per_report)
+        # Event-aligned reports (venclient.engine.report_schedule); the reporter answers the continuous requests.
+        self.schedule = ReportSchedule(level=options.level, max_resources=options.max_resources_per_report,
+                                       get_state=self.store.get_state)
+        self._durable_totals = isinstance(self.store, AccumulatorRecords)
         # Backoff in real seconds: from one tick up to ~20 ticks, never more than 5 minutes.
         self.outbox = Outbox(self.store, backoff_base=min(5.0, options.real_step),
                              backoff_max=min(300.0, max(1.0, 20 * options.real_step)))
@@ -313,6 +319,7 @@ class VenRunner:
                 events = self._events = EventEngine(self.runtime, transport, vens, programs=options.programs)
                 clock = collector.build_clock(self.runtime.settings, start_index=await self._replay_start())
                 self.scheduler = events.scheduler = self._scheduler(events, clock)
+                await self._attach_schedule(events, collector)
                 self.scheduler.followers = list({id(source): source for source in collector.sources.values()
                                                  if isinstance(source, FollowsEvents)}.values())
                 try:
@@ -334,6 +341,27 @@ class VenRunner:
         if self.stats.vens_lost and not self.vens:
             raise VenError("Every VEN of this run was taken over by another process; stopped.")
         return self.stats
+
+    async def _attach_schedule(self, events: EventEngine, collector: Collector) -> None:
+        """Give the report schedule the VENs' event states and target resolution, and the interval totals an
+        earlier run kept."""
+        scheduler = self.scheduler
+        self.schedule.received = scheduler.event_state if scheduler is not None else None
+        self.schedule.scope = events.directory.target_scope
+        if self._durable_totals:
+            rows = await asyncio.to_thread(self.store.accumulators_read, list(self.vens))  # type: ignore[attr-defined]
+            if self.schedule.load(rows, collector.plan):
+                log.info("%d event intervals with readings kept by an earlier run continue.", len(rows))
+
+    def _stage(self, time: datetime, seconds: float, readings: Any, plan: Any, aligned: list[Any], tick_ms: int,
+               **kwargs: Any) -> Any:
+        """The event-aligned part of one tick (``None`` when there is nothing to accumulate or forget)."""
+        if not aligned and not self.schedule.accumulator.rows:
+            return None
+        write = self.schedule.stage(time, seconds, readings, plan, aligned, tick_ms, **kwargs)
+        if not self._durable_totals:
+            write.write = None
+        return write
 
     def _scheduler(self, events: EventEngine, clock: Clock) -> EventScheduler:
         """The event scheduler in the clock's time: the wall clock, or the replay tick's time."""
@@ -661,16 +689,30 @@ class VenRunner:
             self._held = (tick, readings)
         plan = collector.plan
         requests = self.report_requests(events)
+        continuous, aligned = self.schedule.split(requests) if requests else ([], [])
+        seconds_of = getattr(clock, "seconds_of", lambda _tick: self.options.interval_seconds)
         state = {REPLAY_ROW_KEY: str(tick.index)}
         queued = drained_ticks = drained = 0
         try:
             if requests and self.backlog.ticks:
                 drained_ticks, drained = await self.backlog.drain(
-                    plan, lambda kept, values: self.reporter.iter_build(kept.time, values, plan, requests),
-                    self.options.backlog_drain_per_tick)
+                    plan, lambda kept, values: self.reporter.iter_build(kept.time, values, plan, continuous,
+                                                                        seconds_of(kept)),
+                    self.options.backlog_drain_per_tick,
+                    stage=lambda kept, values: self._stage(kept.time, seconds_of(kept), values, plan, aligned,
+                                                           kept.timestamp_ms, forget_others=False),
+                    commit=self.schedule.commit)
             if requests and not self.backlog.ticks:
-                reports = self.reporter.iter_build(tick.time, readings, plan, requests)
-                queued = len(await self.outbox.put(reports, tick_ms=tick.timestamp_ms, state=state))
+                seconds = seconds_of(tick)
+                reports = self.reporter.iter_build(tick.time, readings, plan, continuous, seconds)
+                write = self._stage(tick.time, seconds, readings, plan, aligned, tick.timestamp_ms)
+                if write is not None:
+                    reports = chain(reports, write.reports)
+                    state.update(write.state)
+                queued = len(await self.outbox.put(reports, tick_ms=tick.timestamp_ms, state=state,
+                                                   accumulators=write.write if write is not None else None))
+                if write is not None:
+                    self.schedule.commit(write)
                 stored = True
             elif self.backlog.supported:
                 stored = await self.backlog.keep(tick, readings, plan, state)

@@ -189,6 +189,10 @@ class EventScheduler:
             plans[event.id] = EventPlan(event, groups)  # type: ignore[index]
         return plans
 
+    def event_state(self, ven: str, event_id: str) -> tuple[float, int] | None:
+        """``(received Unix seconds, seed)`` of ``ven``'s event as planned (``None`` before it was planned)."""
+        return self._states_read.get((ven, event_id))
+
     def _states(self, vens: list[str], event_ids: list[str], moment: datetime) -> dict[tuple[str, str],
                                                                                        tuple[float, int]]:
         """``(received, seed)`` per VEN and event: kept by the store (read once per run), else in memory."""

@@ -216,6 +216,12 @@ class LoadDirectory:
                                rows=tuple(single)))
         return LoadSelection(self, parts)
 
+    def target_scope(self, targets: Iterable[Any] | None, what: str) -> tuple[bool, set[str], set[str]]:
+        """What ``targets`` select by the rules above (e.g. a report descriptor's): ``(everything, whole VENs,
+        load ids)``; ``what`` names their owner in a warning.  Blocking."""
+        scope = self._scope(targets, what)
+        return scope.everything, set(scope.vens), set(scope.loads)
+
     def _scope(self, targets: Iterable[Any] | None, what: str) -> _Scope:
         """What ``targets`` select (rules 1–3 of the module docstring); ``what`` names their owner in the
         warning."""

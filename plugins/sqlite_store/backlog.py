@@ -77,15 +77,20 @@ class BacklogMethods:
                 query = query.where(b.c.ven.in_(list(vens)))
             return [dict(row._mapping) for row in conn.execute(query)]
 
-    def backlog_to_outbox(self, backlog_ids: Sequence[int], items: Iterable[dict[str, Any]]) -> list[int]:
-        """One transaction: store the reports ``items`` (as ``outbox_add`` does) and delete the backlog rows they
-        were built from; returns the new outbox ids in order (``items`` may be a generator)."""
+    def backlog_to_outbox(self, backlog_ids: Sequence[int], items: Iterable[dict[str, Any]], *,
+                          state: dict[str, str] | None = None, accumulators: Any = None) -> list[int]:
+        """One transaction: store the reports ``items`` (as ``outbox_add`` does, with its ``state`` and
+        ``accumulators``) and delete the backlog rows they were built from; returns the new outbox ids in order
+        (``items`` may be a generator)."""
         t = schema.outbox
         ids: list[int] = []
         with self.engine.begin() as conn:
             self._backlog_delete(conn, backlog_ids)
             for item in items:
                 ids.append(int(conn.execute(t.insert().values(**item)).inserted_primary_key[0]))
+            for key, value in (state or {}).items():
+                self._set_state(conn, key, value)  # type: ignore[attr-defined]
+            self._write_accumulators(conn, accumulators)  # type: ignore[attr-defined]
         return ids
 
     def backlog_drop_oldest(self, vens: Sequence[str] | None = None, ticks: int = 1) -> int:

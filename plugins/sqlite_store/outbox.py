@@ -18,10 +18,12 @@ from venclient.plugins.sqlite_store.sql import SqlBase
 class OutboxMethods(SqlBase):
     """:class:`venclient.protocols.ReportOutbox` on SQLAlchemy Core."""
 
-    def outbox_add(self, items: Iterable[dict[str, Any]], state: dict[str, str] | None = None) -> list[int]:
+    def outbox_add(self, items: Iterable[dict[str, Any]], state: dict[str, str] | None = None, *,
+                   accumulators: Any = None) -> list[int]:
         """Persist reports before sending (dicts with ven, program_id, event_id, tick_ms, payload JSON text),
-        and ``state`` entries (see :meth:`set_state`) in the same transaction: a tick's reports and the
-        position it advanced to are stored together or not at all."""
+        and ``state`` entries (see :meth:`set_state`) and the ``accumulators`` rows (an
+        :class:`venclient.engine.accumulate.AccumulatorWrite`) in the same transaction: a tick's reports, its
+        interval totals and the position it advanced to are stored together or not at all."""
         t = schema.outbox
         ids = []
         with self.engine.begin() as conn:
@@ -29,6 +31,7 @@ class OutboxMethods(SqlBase):
                 ids.append(int(conn.execute(t.insert().values(**item)).inserted_primary_key[0]))
             for key, value in (state or {}).items():
                 self._set_state(conn, key, value)
+            self._write_accumulators(conn, accumulators)  # type: ignore[attr-defined]
         return ids
 
     def outbox_due(self, now: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:

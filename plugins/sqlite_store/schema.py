@@ -4,7 +4,8 @@ Tables ``connections``, ``resources``, ``loads`` keep the seeds' columns and ind
 VEN's VTN id; ``outbox`` holds reports until the VTN accepts them; ``runtime_state`` keeps small facts a
 restart continues from (the replay clock's row); ``backlog`` keeps readings no report request covers yet;
 ``leases`` says which process works on which VEN; ``event_state``, ``event_opt_outs`` and ``resource_groups``
-keep what the event scheduler needs across restarts.  JSON columns are TEXT holding JSON
+keep what the event scheduler needs across restarts; ``report_accumulators`` the per event interval totals of
+event-aligned reports.  JSON columns are TEXT holding JSON
 (as in the seeds), booleans INTEGER 0/1.
 """
 
@@ -176,4 +177,20 @@ resource_groups = sa.Table(
     sa.Column("resource_id", sa.Text, primary_key=True),
     sa.Column("group_name", sa.Text, nullable=False),
     sa.Index("idx_resource_groups_group", "group_name"),
+)
+
+# -------------------------------------------------------------------------------------------------- reports
+# Per event interval totals of event-aligned reports (`ven run`, venclient.engine.accumulate): one row per VEN,
+# event and interval key, the VEN's loads' channels as bytes aligned with ``load_ids`` (newline-separated).
+report_accumulators = sa.Table(
+    "report_accumulators", metadata,
+    sa.Column("ven", sa.Text, primary_key=True),
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("interval_key", sa.Text, primary_key=True),  # "<interval id>@<start ISO 8601>"
+    sa.Column("load_ids", sa.Text, nullable=False),
+    sa.Column("energy", sa.LargeBinary, nullable=False),    # float64 Wh per load
+    sa.Column("baseline", sa.LargeBinary, nullable=False),  # float64 Wh per load (NaN: no baseline)
+    sa.Column("seconds", sa.LargeBinary, nullable=False),   # float64 seconds seen per load
+    sa.Column("ticks", sa.LargeBinary, nullable=False),     # int32 ticks seen per load
+    sa.Column("updated_at", sa.DateTime, server_default=NOW),
 )

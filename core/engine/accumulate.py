@@ -1,0 +1,205 @@
+"""Per event interval totals of every load, for event-aligned reports: kept in memory, written with each tick.
+
+For one (VEN, event id, interval key) an :class:`IntervalTotals` holds, per load of the VEN (aligned with the
+collector plan's VEN slice, and stored with the VEN's load ids so a changed plan still maps): the energy seen
+(W × tick seconds / 3600, Wh), the baseline energy (Wh; NaN once a seen tick had no baseline), the seconds and
+the ticks seen.  A reading whose quality is not OK counts as not seen.  A tick counts whole into the interval
+holding its start.
+
+Nothing changes in memory until the store took the tick: :meth:`Accumulator.stage` computes the new totals of
+one tick into a :class:`TickStage` (and the store rows of an :class:`AccumulatorWrite`), the caller writes the
+rows in the tick's transaction, then :meth:`Accumulator.commit`; a tick the store refused is staged again later
+from the same totals, never counted twice.  At start :meth:`Accumulator.load` reads what the store kept, so a
+restart in the middle of an interval loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from venclient.engine.report_payloads import Totals
+
+F8, I4 = np.dtype("<f8"), np.dtype("<i4")
+Key = tuple[str, str, str]  # (VEN, event id, interval key)
+
+
+@dataclass
+class IntervalTotals:
+    """The channels of one VEN's loads in one interval (arrays aligned with ``layout``, the VEN's load ids
+    newline-joined); ``stored``: the store's row already holds this layout text."""
+
+    layout: str
+    energy_wh: np.ndarray
+    baseline_wh: np.ndarray
+    seconds: np.ndarray
+    ticks: np.ndarray
+    stored: bool = False
+
+    @classmethod
+    def empty(cls, layout: str, n: int) -> "IntervalTotals":
+        return cls(layout, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=I4))
+
+    def totals(self, length: float | None) -> Totals:
+        return Totals(self.energy_wh, self.baseline_wh, self.seconds, self.ticks, length)
+
+    def row(self, key: Key) -> dict[str, Any]:
+        ven, event_id, interval_key = key
+        return {"ven": ven, "event_id": event_id, "interval_key": interval_key,
+                "load_ids": None if self.stored else self.layout,
+                "energy": self.energy_wh.astype(F8).tobytes(), "baseline": self.baseline_wh.astype(F8).tobytes(),
+                "seconds": self.seconds.astype(F8).tobytes(), "ticks": self.ticks.astype(I4).tobytes()}
+
+
+@dataclass
+class AccumulatorWrite:
+    """What the store writes in a tick's transaction: ``upserts`` (rows as :meth:`IntervalTotals.row`; ``load_ids``
+    ``None`` keeps the stored text) and ``deletes`` ((VEN, event id, interval key), the key ``None`` = every row of
+    that VEN and event)."""
+
+    upserts: list[dict[str, Any]] = field(default_factory=list)
+    deletes: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.deletes)
+
+
+@dataclass
+class TickStage:
+    """One tick's new totals, not applied yet (see the module docstring)."""
+
+    totals: dict[Key, IntervalTotals] = field(default_factory=dict)
+    write: AccumulatorWrite = field(default_factory=AccumulatorWrite)
+    gone: set[Key] = field(default_factory=set)
+    gone_events: set[tuple[str, str]] = field(default_factory=set)
+
+
+class Accumulator:
+    """Every open interval's totals, aligned with the current collector plan."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, IntervalTotals] = {}
+        self._plan: Any = None
+        self._layouts: dict[str, str] = {}
+
+    # ------------------------------------------------------------------------------ layouts
+    def layout(self, plan: Any, ven: str) -> str:
+        """The VEN's load ids in plan order, newline-joined (cached per plan)."""
+        if self._plan is not plan:
+            self.align(plan)
+        text = self._layouts.get(ven)
+        if text is None:
+            text = self._layouts[ven] = "\n".join(plan.load_ids[plan.ven_slice(ven)].tolist())
+        return text
+
+    def align(self, plan: Any) -> None:
+        """Map every kept interval onto ``plan`` (by load id: a load gone is dropped, a new load starts at 0)."""
+        if self._plan is plan:
+            return
+        self._plan, self._layouts = plan, {}
+        for key, totals in list(self.rows.items()):
+            self.rows[key] = self._mapped(totals, self.layout(plan, key[0]))
+
+    @staticmethod
+    def _mapped(totals: IntervalTotals, layout: str) -> IntervalTotals:
+        if totals.layout == layout:
+            return totals
+        new_ids = layout.split("\n") if layout else []
+        where = {load_id: n for n, load_id in enumerate(new_ids)}
+        out = IntervalTotals.empty(layout, len(new_ids))
+        old_ids = totals.layout.split("\n") if totals.layout else []
+        src = np.array([n for n, load_id in enumerate(old_ids) if load_id in where], dtype=np.intp)
+        dst = np.array([where[old_ids[n]] for n in src.tolist()], dtype=np.intp)
+        for name in ("energy_wh", "baseline_wh", "seconds", "ticks"):
+            getattr(out, name)[dst] = getattr(totals, name)[src]
+        return out
+
+    # ------------------------------------------------------------------------------ store rows
+    def load(self, rows: Iterable[dict[str, Any]], plan: Any) -> int:
+        """Take the rows the store kept (``accumulators_read``) onto ``plan``; returns how many."""
+        count = 0
+        for row in rows:
+            text = row["load_ids"] or ""
+            n = len(text.split("\n")) if text else 0
+            arrays = [np.frombuffer(row[name], dtype=dtype).copy() for name, dtype in
+                      (("energy", F8), ("baseline", F8), ("seconds", F8), ("ticks", I4))]
+            if any(len(a) != n for a in arrays):
+                continue  # a row that does not match its layout cannot be placed
+            totals = IntervalTotals(text, *arrays, stored=True)
+            key = (str(row["ven"]), str(row["event_id"]), str(row["interval_key"]))
+            mapped = self._mapped(totals, self.layout(plan, key[0]))
+            mapped.stored = mapped.layout == text
+            self.rows[key] = mapped
+            count += 1
+        return count
+
+    # ------------------------------------------------------------------------------ ticks
+    def current(self, stage: TickStage, key: Key) -> IntervalTotals | None:
+        """The totals of ``key`` as of ``stage`` (staged this tick, else kept)."""
+        if key in stage.gone:
+            return None
+        return stage.totals.get(key, self.rows.get(key))
+
+    def add(self, stage: TickStage, key: Key, plan: Any, power_w: np.ndarray, baseline_w: np.ndarray | None,
+            seconds: float) -> None:
+        """Stage one tick of the VEN ``key[0]`` (its slice of ``power_w`` — NaN = not seen — and baseline)."""
+        layout = self.layout(plan, key[0])
+        old = self.current(stage, key) or IntervalTotals.empty(layout, len(power_w))
+        ok = np.isfinite(power_w)
+        step = np.where(ok, power_w * (seconds / 3600.0), 0.0)
+        if baseline_w is None:
+            base = np.where(ok, np.nan, 0.0)
+        else:
+            base = np.where(ok, baseline_w * (seconds / 3600.0), 0.0)
+        new = IntervalTotals(layout, old.energy_wh + step, old.baseline_wh + base,
+                             old.seconds + np.where(ok, seconds, 0.0), old.ticks + ok.astype(I4),
+                             stored=old.stored and old.layout == layout)
+        stage.totals[key] = new
+        stage.gone.discard(key)
+
+    def drop(self, stage: TickStage, key: Key) -> None:
+        """Stage the deletion of ``key``."""
+        if key in self.rows or key in stage.totals:
+            stage.gone.add(key)
+            stage.totals.pop(key, None)
+
+    def drop_event(self, stage: TickStage, ven: str, event_id: str) -> None:
+        """Stage the deletion of every interval of ``(ven, event_id)``."""
+        stage.gone_events.add((ven, event_id))
+        for key in [k for k in (*self.rows, *stage.totals) if k[0] == ven and k[1] == event_id]:
+            self.drop(stage, key)
+
+    def keys(self, ven: str, event_id: str, stage: TickStage | None = None) -> list[Key]:
+        """The interval keys kept (and staged) for ``(ven, event_id)``."""
+        keys = {k for k in self.rows if k[0] == ven and k[1] == event_id}
+        if stage is not None:
+            keys |= {k for k in stage.totals if k[0] == ven and k[1] == event_id}
+            keys -= stage.gone
+        return sorted(keys)
+
+    def finish(self, stage: TickStage) -> AccumulatorWrite:
+        """The store rows of ``stage`` (upserts of what was added, deletes of what went)."""
+        write = stage.write
+        write.upserts = [totals.row(key) for key, totals in stage.totals.items()]
+        write.deletes = [(v, e, None) for v, e in sorted(stage.gone_events)]
+        write.deletes += [key for key in sorted(stage.gone) if (key[0], key[1]) not in stage.gone_events]
+        return write
+
+    def commit(self, stage: TickStage) -> None:
+        """Apply ``stage`` in memory (after the store took it)."""
+        for key in stage.gone:
+            self.rows.pop(key, None)
+        for key, totals in stage.totals.items():
+            totals.stored = True
+            self.rows[key] = totals
+
+    def events(self) -> set[tuple[str, str]]:
+        """``(VEN, event id)`` pairs with kept intervals."""
+        return {(k[0], k[1]) for k in self.rows}
+
+
+def event_pairs(keys: Sequence[Key]) -> set[tuple[str, str]]:
+    """The ``(VEN, event id)`` pairs of ``keys``."""
+    return {(k[0], k[1]) for k in keys}
