@@ -1,0 +1,122 @@
+"""Event-aligned reports sent by ``ven run`` (replay clock, fast ``--speed``) to the real local VTN: an event with
+4 one-hour intervals and default descriptors gets exactly one report per VEN after its 4th interval, carrying the
+event's interval ids, periods and each hour's energy; ``frequency`` 2 gets two; ``aggregate`` one
+AGGREGATED_REPORT resource per VEN; BASELINE and DELTA_USAGE during a simulated SIMPLE event equal the shed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from venclient.engine.run import VenRunner
+from venclient.openadr import Event, Report
+from venclient.plugins.h5_simulator.response import DEFAULT_LEVELS, DEFAULT_SHED
+from venclient.plugins.local_vtn import DEMO_PROGRAM
+from fixtures.run import amake_run_env, h5_time, h5_watts, run_options, vtn_reports
+
+pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
+
+FIRST_ROW = 2  # the event starts at the third H5 row (the replay clock starts at row 0)
+HOURS = 4
+
+
+def four_hour_event(program_id: str, name: str, start: Any, descriptors: list[dict[str, Any]],
+                    level: int = 0) -> Event:
+    return Event.model_validate({
+        "programID": program_id, "eventName": name,
+        "intervalPeriod": {"start": start.isoformat(), "duration": "PT1H"},
+        "reportDescriptors": descriptors,
+        "intervals": [{"id": 10 + n, "payloads": [{"type": "SIMPLE", "values": [level]}]} for n in range(HOURS)]})
+
+
+async def run_ticks(env, ticks: int) -> VenRunner:
+    runner = VenRunner(env.runtime, run_options(env.runtime, interval_seconds=1.0, speed=200.0, max_ticks=ticks))
+    await runner.run()
+    return runner
+
+
+@pytest.fixture
+async def env(tmp_path, local_vtn, contract):
+    env = await amake_run_env(tmp_path, local_vtn, contract)
+    yield env
+    env.runtime.close()
+
+
+def intervals_of(report: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return next(r["intervals"] for r in report["resources"] if r["resourceName"] == name)
+
+
+def payload(interval: dict[str, Any], kind: str) -> Any:
+    return next(p["values"][0] for p in interval["payloads"] if p["type"] == kind)
+
+
+async def test_default_descriptors_get_one_report_after_the_fourth_interval(env, bl_transport):
+    program = await bl_transport.find_program(DEMO_PROGRAM)
+    start = h5_time(env.h5_path, FIRST_ROW)
+    event = await bl_transport.create_event(four_hour_event(program.id, "four-hours", start,
+                                                            [{"payloadType": "USAGE", "units": "WH"}]))
+    runner = await run_ticks(env, FIRST_ROW + HOURS + 2)
+    assert runner.stats.reports_rejected == 0
+    for ven in env.vens:
+        reports = vtn_reports(env.vtn.state, ven=ven, event_id=event.id)
+        assert len(reports) == 1, ven  # not one per tick: one, after the 4th hour
+        report = reports[0]
+        Report.model_validate(report)
+        loads = {load.resource_name_on_vtn: load for load in env.store.list_loads(ven=ven)}
+        assert {r["resourceName"] for r in report["resources"]} == set(loads)
+        for name, load in loads.items():
+            intervals = intervals_of(report, name)
+            assert [i["id"] for i in intervals] == [10, 11, 12, 13]
+            for n, interval in enumerate(intervals):
+                begin = start + timedelta(hours=n)
+                assert interval["intervalPeriod"] == {"start": begin.isoformat().replace("+00:00", "Z"),
+                                                      "duration": "PT1H"}
+                watts = h5_watts(env.h5_path, load.h5_meter_id, load.load_component, FIRST_ROW + n)
+                assert payload(interval, "USAGE") == pytest.approx(watts, rel=1e-6)  # one hour of energy, Wh
+    assert env.checker.checked > 0
+
+
+async def test_frequency_two_gets_two_reports_and_aggregate_one_resource(env, bl_transport):
+    program = await bl_transport.find_program(DEMO_PROGRAM)
+    start = h5_time(env.h5_path, FIRST_ROW)
+    twice = await bl_transport.create_event(four_hour_event(program.id, "twice", start, [
+        {"payloadType": "USAGE", "units": "KWH", "frequency": 2, "repeat": -1}]))  # repeat 1 is the default
+    summed = await bl_transport.create_event(four_hour_event(program.id, "summed", start, [
+        {"payloadType": "USAGE", "units": "WH", "aggregate": True},
+        {"payloadType": "DATA_QUALITY", "aggregate": True}]))
+    runner = await run_ticks(env, FIRST_ROW + HOURS + 2)
+    assert runner.stats.reports_rejected == 0
+    for ven in env.vens:
+        reports = vtn_reports(env.vtn.state, ven=ven, event_id=twice.id)
+        assert len(reports) == 2
+        assert [[i["id"] for i in r["resources"][0]["intervals"]] for r in reports] == [[10, 11], [12, 13]]
+        aggregated = vtn_reports(env.vtn.state, ven=ven, event_id=summed.id)
+        assert len(aggregated) == 1
+        assert [r["resourceName"] for r in aggregated[0]["resources"]] == ["AGGREGATED_REPORT"]
+        intervals = aggregated[0]["resources"][0]["intervals"]
+        loads = env.store.list_loads(ven=ven)
+        for n, interval in enumerate(intervals):
+            total = sum(h5_watts(env.h5_path, l.h5_meter_id, l.load_component, FIRST_ROW + n) for l in loads)
+            assert payload(interval, "USAGE") == pytest.approx(total, rel=1e-6)
+            assert payload(interval, "DATA_QUALITY") == "OK"
+
+
+async def test_baseline_and_delta_usage_equal_the_configured_shed(env, bl_transport):
+    program = await bl_transport.find_program(DEMO_PROGRAM)
+    start = h5_time(env.h5_path, FIRST_ROW)
+    event = await bl_transport.create_event(four_hour_event(program.id, "shed", start, [
+        {"payloadType": "USAGE", "units": "WH"}, {"payloadType": "BASELINE", "units": "WH"},
+        {"payloadType": "DELTA_USAGE", "units": "WH"}], level=2))
+    await run_ticks(env, FIRST_ROW + HOURS + 2)
+    for ven in env.vens:
+        reports = vtn_reports(env.vtn.state, ven=ven, event_id=event.id)
+        assert len(reports) == 1
+        for load in env.store.list_loads(ven=ven):
+            share = DEFAULT_SHED[load.load_component] * DEFAULT_LEVELS[2]
+            for n, interval in enumerate(intervals_of(reports[0], load.resource_name_on_vtn)):
+                watts = h5_watts(env.h5_path, load.h5_meter_id, load.load_component, FIRST_ROW + n)
+                assert payload(interval, "BASELINE") == pytest.approx(watts, rel=1e-6)
+                assert payload(interval, "USAGE") == pytest.approx(watts * (1 - share), rel=1e-6)
+                assert payload(interval, "DELTA_USAGE") == pytest.approx(-watts * share, rel=1e-6, abs=1e-9)
