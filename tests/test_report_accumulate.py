@@ -1,0 +1,145 @@
+"""Accumulating ticks into event intervals (venclient.engine.accumulate, .report_schedule) on a real SQLite store:
+15 s ticks into 1-hour intervals give exact energy and mean power; a restart in the middle of an interval loses
+nothing; missing ticks show as DATA_QUALITY ESTIMATED, a load never seen is left out; a refused write counts
+nothing; the registry refuses what it cannot answer with a sentence naming the field."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import numpy as np
+import orjson
+import pytest
+
+from venclient.engine.report_payloads import answer
+from venclient.engine.report_schedule import ReportSchedule
+from venclient.model import QUALITY_MISSING, QUALITY_OK, Readings
+from venclient.openadr import Event
+from venclient.plugins.sqlite_store.store import SqlResourceStore
+
+T0 = datetime(2025, 3, 1, 0, 0, tzinfo=timezone.utc)
+TICK = 15.0
+LOADS = ["R1_load_0", "R1_load_1", "R2_load_0"]
+
+
+def plan_of(load_ids: list[str]) -> SimpleNamespace:
+    ids = np.array(load_ids, dtype=object)
+    resources = np.array([i.rsplit("_", 2)[0] for i in load_ids], dtype=object)
+    components = np.array(["_".join(i.rsplit("_", 2)[1:]) for i in load_ids], dtype=object)
+    starts = np.array([n for n in range(len(ids)) if n == 0 or resources[n] != resources[n - 1]])
+    sl = slice(0, len(ids))
+
+    def bounds(positions=None):
+        return np.append(starts, len(ids))
+
+    return SimpleNamespace(load_ids=ids, resource_ids=resources, components=components,
+                           registered=np.ones(len(ids), dtype=bool), ven_slices={"V": sl},
+                           ven_slice=lambda ven: sl if ven == "V" else slice(0, 0), resource_bounds=bounds)
+
+
+def readings(plan, watts: list[float]) -> Readings:
+    power = np.array(watts, dtype=np.float64)
+    quality = np.where(np.isnan(power), QUALITY_MISSING, QUALITY_OK).astype(np.uint8)
+    return Readings(0, plan.load_ids, plan.resource_ids, plan.components, power, quality)
+
+
+def hour_event(descriptors, hours: int = 2) -> Event:
+    return Event.model_validate({
+        "id": "e1", "programID": "p1", "intervalPeriod": {"start": T0.isoformat(), "duration": "PT1H"},
+        "reportDescriptors": descriptors,
+        "intervals": [{"id": 7 + n, "payloads": [{"type": "SIMPLE", "values": [1]}]} for n in range(hours)]})
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqlResourceStore(f"sqlite:///{tmp_path / 'resources.db'}")
+    yield s
+    s.close()
+
+
+def schedule_on(store) -> ReportSchedule:
+    return ReportSchedule(get_state=store.get_state, received=lambda ven, event: (T0.timestamp() - 60, 0))
+
+
+def tick(schedule, store, plan, event, n: int, watts: list[float]) -> list[dict]:
+    _, aligned = schedule.split([event])
+    write = schedule.stage(T0 + timedelta(seconds=TICK * n), TICK, readings(plan, watts), plan, aligned, 0)
+    items = [{"ven": r.ven, "program_id": r.program_id, "event_id": r.event_id, "tick_ms": 0, "payload": r.json}
+             for r in write.reports]
+    store.outbox_add(items, write.state, accumulators=write.write)
+    schedule.commit(write)
+    return [r.to_dict() for r in write.reports]
+
+
+def watts_at(n: int) -> list[float]:
+    """Load 0 varies per tick, load 1 misses every 10th tick, load 2 is never seen."""
+    return [1000.0 + n, np.nan if n % 10 == 0 else 500.0, np.nan]
+
+
+def test_fifteen_second_ticks_fill_hour_intervals_exactly_across_a_restart(store):
+    event = hour_event([{"payloadType": "USAGE", "units": "WH"}, {"payloadType": "DEMAND", "units": "W"},
+                        {"payloadType": "DATA_QUALITY"}])
+    plan = plan_of(LOADS)
+    ticks = int(2 * 3600 / TICK)  # two hourly intervals
+    schedule = schedule_on(store)
+    sent: list[dict] = []
+    for n in range(ticks):
+        if n == 100:  # a restart in the middle of the first interval: a new schedule reads what the store kept
+            schedule = schedule_on(store)
+            assert schedule.load(store.accumulators_read(["V"]), plan) == 1
+        if n == 300:  # and one in the second, with the plan's loads in another order
+            plan = plan_of([LOADS[1], LOADS[0], LOADS[2]])
+            schedule = schedule_on(store)
+            schedule.load(store.accumulators_read(["V"]), plan)
+        values = watts_at(n)
+        if plan.load_ids[0] == LOADS[1]:
+            values = [values[1], values[0], values[2]]
+        sent += tick(schedule, store, plan, event, n, values)
+    assert len(sent) == 1  # default descriptors: one report at the end of the last interval
+    report = sent[0]
+    resources = {r["resourceName"]: r for r in report["resources"]}
+    assert set(resources) == {"R1_load_0", "R1_load_1"}  # the load never seen is left out
+    per_hour = int(3600 / TICK)
+    for name, index in (("R1_load_0", 0), ("R1_load_1", 1)):
+        intervals = resources[name]["intervals"]
+        assert [i["id"] for i in intervals] == [7, 8]
+        for h, interval in enumerate(intervals):
+            seen = [watts_at(n)[index] for n in range(h * per_hour, (h + 1) * per_hour)]
+            seen = [w for w in seen if not np.isnan(w)]
+            values = {p["type"]: p["values"][0] for p in interval["payloads"]}
+            assert values["USAGE"] == pytest.approx(sum(w * TICK / 3600 for w in seen), rel=1e-12)
+            assert values["DEMAND"] == pytest.approx(sum(seen) / len(seen), rel=1e-12)
+            assert values["DATA_QUALITY"] == ("OK" if index == 0 else "ESTIMATED")
+            assert interval["intervalPeriod"]["duration"] == "PT1H"
+    assert store.accumulators_read(["V"]) == []  # no later report needs the totals: deleted with the report
+    # a restart after the report neither repeats it nor builds another
+    again = schedule_on(store)
+    assert tick(again, store, plan, event, ticks, [1.0, 1.0, 1.0]) == []
+
+
+def test_a_write_the_store_refuses_counts_nothing(store):
+    event = hour_event([{"payloadType": "USAGE", "units": "WH"}], hours=1)
+    plan = plan_of(LOADS)
+    schedule = schedule_on(store)
+    _, aligned = schedule.split([event])
+    schedule.stage(T0, TICK, readings(plan, [1000.0, 1000.0, 1000.0]), plan, aligned, 0)  # not committed
+    for n in range(int(3600 / TICK)):
+        reports = tick(schedule, store, plan, event, n, [1000.0, 1000.0, 1000.0])
+    body = orjson.loads(orjson.dumps(reports))[0]
+    usage = body["resources"][0]["intervals"][0]["payloads"][0]["values"][0]
+    assert usage == pytest.approx(1000.0)  # one hour at 1 kW: the uncommitted tick is not in it
+
+
+def test_descriptors_we_cannot_answer_are_refused_naming_the_field(caplog):
+    assert answer("USAGE", "KW", None)[1].startswith("units KW cannot express USAGE")
+    assert "readingType PEAK" in answer("DEMAND", None, "PEAK")[1]
+    assert "payloadType OPERATING_STATE" in answer("OPERATING_STATE", None, None)[1]
+    schedule = ReportSchedule()
+    event = hour_event([{"payloadType": "DEMAND", "readingType": "PEAK"}, {"payloadType": "USAGE",
+                                                                          "historical": False}])
+    continuous, aligned = schedule.split([event])
+    assert continuous == [] and aligned == []
+    text = caplog.text
+    assert "event e1 reportDescriptors[0]: readingType PEAK" in text
+    assert "event e1 asks for a forecast (reportDescriptors[1].historical false)" in text
