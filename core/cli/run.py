@@ -20,7 +20,8 @@ def run_command(
     ven: Optional[list[str]] = typer.Option(None, "--ven", help="Only this VEN (town); repeat for more. "
                                                                  "Default: setting `vens`, else all."),
     interval: Optional[float] = typer.Option(None, "--interval", min=0.001,
-                                             help="Seconds between ticks (reporting.interval_seconds, default 15)."),
+                                             help="Seconds between ticks, divided by --speed (reporting.interval_seconds, "
+                                                  "default 15); a replayed tick stands for one H5 row."),
     speed: float = typer.Option(1.0, "--speed", min=0.001, help="Run simulated time X times faster than real time."),
     once: bool = typer.Option(False, "--once", help="One tick, flush, exit."),
     ticks: Optional[int] = typer.Option(None, "--ticks", min=1, help="Stop after N ticks."),

@@ -1,7 +1,11 @@
 """``ven run``: the long-running VEN — register, collect, report through the outbox, follow events.
 
 One loop, one clock: every tick the collector reads all sources, the reporter answers each event that asks
-for reports, and the reports go into the outbox (the store).  Beside the loop, background tasks
+for reports, and the reports go into the outbox (the store).  Continuous requests are answered per tick, the
+others per event interval (:mod:`venclient.engine.report_schedule`: totals accumulate in the tick's transaction,
+reports are built when due).  In replay mode a tick stands for one row of the H5 time axis (its energy and
+``intervalPeriod``), in wall-clock mode for ``reporting.interval_seconds``; ``interval_seconds`` / ``speed`` is
+only the real time between ticks.  Beside the loop, background tasks
 
 * flush the outbox to the VTN whenever a tick added reports (and right at start: what an earlier run left);
 * carry the events out over time (:mod:`venclient.engine.scheduler`): at every interval boundary in the
