@@ -18,8 +18,9 @@ Each report descriptor of an event asking for reports takes one of two paths:
 Descriptors of one event with the same timing fields, ``aggregate`` and ``targets`` form one *group*: one report
 carrying each descriptor's payload.  A descriptor we cannot answer (payload type, ``units`` or ``readingType``,
 :mod:`venclient.engine.report_payloads`) is refused with one warning naming the event and the field; a forecast
-(``historical`` false) is refused with one warning naming the event unless a source can look ahead
-(:class:`venclient.protocols.ForecastsPower`; not built yet).
+(``historical`` false) is refused with one warning naming the event (the H5 simulator can look ahead,
+:class:`venclient.protocols.ForecastsPower`, but forecast reports are not built from it yet; the warning says
+which of the two applies).
 
 What a report holds: at level ``load`` each registered load under its VTN resourceName, at level ``resource``
 each resource as the sum of its loads (an interval where one of them was not seen is left out), with

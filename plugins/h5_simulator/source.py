@@ -23,7 +23,8 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from datetime import datetime
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -94,6 +95,25 @@ class H5MeterSource:
         if not self.file.path.is_file():
             return None
         return self.file.timeline
+
+    def forecast_w(self, batch: LoadBatch, times: Sequence[datetime]) -> np.ndarray:
+        """The recorded watts of the opened ``batch`` at each of ``times`` — the row holding each moment on the
+        time axis (the future rows are in the file: :class:`venclient.protocols.ForecastsPower`); shape
+        ``(len(times), len(batch))``, NaN where the file has no value.  Blocking (reads the file)."""
+        window = self._window
+        if window is None or window.batch is not batch:
+            raise ValueError("forecast_w needs the batch this source was opened with")
+        axis = self.file.timeline
+        out = np.full((len(times), len(batch)), np.nan)
+        if not len(axis):
+            return out
+        for n, moment in enumerate(times):
+            row = max(0, int(np.searchsorted(axis, moment.timestamp(), side="right")) - 1)
+            values = np.full((1, len(window.keys) + 1), np.nan, dtype=np.float32)
+            if window.keys:
+                self.file.read_columns(list(window.keys), out=values, start=row, stop=row + 1)
+            out[n] = values[0].take(window.columns)
+        return out
 
     def validate_connection(self, connection: Connection) -> None:
         """``h5sim`` takes no options: it reads the file in settings ``h5_simulator.h5_path``."""
