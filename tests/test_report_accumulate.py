@@ -143,3 +143,29 @@ def test_descriptors_we_cannot_answer_are_refused_naming_the_field(caplog):
     text = caplog.text
     assert "event e1 reportDescriptors[0]: readingType PEAK" in text
     assert "event e1 asks for a forecast (reportDescriptors[1].historical false)" in text
+
+
+def test_descriptor_targets_narrow_the_loads_and_aggregate_sums_what_has_a_value(store):
+    event = hour_event([{"payloadType": "USAGE", "units": "WH",
+                         "targets": [{"type": "RESOURCE_NAME", "values": ["R1"]}]},
+                        {"payloadType": "USAGE", "units": "WH", "aggregate": True},
+                        {"payloadType": "DATA_QUALITY", "aggregate": True}], hours=1)
+    plan = plan_of(LOADS)
+    asked = []
+
+    def scope(targets, what):
+        asked.append(what)
+        return False, set(), {"R1_load_0", "R1_load_1"}  # what the directory resolves "R1" to
+
+    schedule = ReportSchedule(get_state=store.get_state, scope=scope,
+                              received=lambda ven, event: (T0.timestamp() - 60, 0))
+    sent = []
+    for n in range(int(3600 / TICK)):
+        sent += tick(schedule, store, plan, event, n, [1000.0, 2000.0, np.nan if n < 10 else 3000.0])
+    assert len(sent) == 2 and asked == ["report descriptor of event e1"]  # resolved once
+    by_names = {tuple(sorted(r["resourceName"] for r in report["resources"])): report for report in sent}
+    assert set(by_names) == {("R1_load_0", "R1_load_1"), ("AGGREGATED_REPORT",)}
+    aggregate = by_names[("AGGREGATED_REPORT",)]["resources"][0]["intervals"][0]
+    values = {p["type"]: p["values"][0] for p in aggregate["payloads"]}
+    assert values["USAGE"] == pytest.approx(1000.0 + 2000.0 + 3000.0 * (240 - 10) / 240)
+    assert values["DATA_QUALITY"] == "ESTIMATED"  # R2_load_0 missed its first ticks

@@ -43,6 +43,8 @@ def assert_rows_reported_once_in_order(state, vens, h5_path, rows) -> None:
     for ven in vens:
         got = [report_start(r) for r in vtn_reports(state, ven=ven)]
         assert got == expected, f"{ven}: got {len(got)} reports for {len(expected)} rows"
+        durations = {res["intervalPeriod"]["duration"] for r in vtn_reports(state, ven=ven) for res in r["resources"]}
+        assert durations == {"PT1H"}  # kept ticks too stand for their own H5 row (an hour), not --interval
     names = [r["reportName"] for r in state.reports]
     assert len(names) == len(set(names))
 
