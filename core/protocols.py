@@ -304,8 +304,9 @@ class AccumulatorRecords(Protocol):
     as the reports and state.  Without it the totals live in memory only (a restart loses the open intervals).
     """
 
-    def accumulators_read(self, vens: Sequence[str]) -> list[dict[str, Any]]:
-        """Every row of ``vens``: dicts with ven, event_id, interval_key, load_ids and the channel bytes."""
+    def accumulators_read(self, vens: Sequence[str], event_id: str | None = None) -> list[dict[str, Any]]:
+        """Every row of ``vens`` (of ``event_id`` only, when given): dicts with ven, event_id, interval_key,
+        load_ids and the channel bytes."""
 
 
 @runtime_checkable

@@ -59,7 +59,9 @@ def store(tmp_path):
 
 
 def schedule_on(store) -> ReportSchedule:
-    return ReportSchedule(get_state=store.get_state, received=lambda ven, event: (T0.timestamp() - 60, 0))
+    """A schedule on ``store``: finished intervals are read back from it (not kept in memory)."""
+    return ReportSchedule(get_state=store.get_state, received=lambda ven, event: (T0.timestamp() - 60, 0),
+                          reader=lambda ven, event_id: store.accumulators_read([ven], event_id))
 
 
 def tick(schedule, store, plan, event, n: int, watts: list[float]) -> list[dict]:
@@ -96,6 +98,8 @@ def test_fifteen_second_ticks_fill_hour_intervals_exactly_across_a_restart(store
         if plan.load_ids[0] == LOADS[1]:
             values = [values[1], values[0], values[2]]
         sent += tick(schedule, store, plan, event, n, values)
+        if n == 300:
+            assert len(schedule.accumulator.rows) == 1  # the finished first hour waits in the store only
     assert len(sent) == 1  # default descriptors: one report at the end of the last interval
     report = sent[0]
     resources = {r["resourceName"]: r for r in report["resources"]}

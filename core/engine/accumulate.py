@@ -11,12 +11,16 @@ one tick into a :class:`TickStage` (and the store rows of an :class:`Accumulator
 rows in the tick's transaction, then :meth:`Accumulator.commit`; a tick the store refused is staged again later
 from the same totals, never counted twice.  At start :meth:`Accumulator.load` reads what the store kept, so a
 restart in the middle of an interval loses nothing.
+
+With a durable store (``reader`` given) only the intervals a tick touched stay in memory after its
+:meth:`Accumulator.commit`; the others (finished intervals waiting for their report) are read back from the
+store when a report needs them, so memory holds about one interval per VEN and event, not a day of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -74,13 +78,20 @@ class TickStage:
     write: AccumulatorWrite = field(default_factory=AccumulatorWrite)
     gone: set[Key] = field(default_factory=set)
     gone_events: set[tuple[str, str]] = field(default_factory=set)
+    loaded: dict[Key, IntervalTotals] = field(default_factory=dict)  # read back from the store for this tick
+    read: set[tuple[str, str]] = field(default_factory=set)
 
 
 class Accumulator:
-    """Every open interval's totals, aligned with the current collector plan."""
+    """Every open interval's totals, aligned with the current collector plan.
 
-    def __init__(self) -> None:
+    ``reader(ven, event_id)`` (optional) reads that pair's rows back from the store; with it, intervals no tick
+    touched are kept only in the store (:attr:`stored_only`)."""
+
+    def __init__(self, reader: Callable[[str, str], Iterable[dict[str, Any]]] | None = None) -> None:
         self.rows: dict[Key, IntervalTotals] = {}
+        self.stored_only: set[Key] = set()
+        self.reader = reader
         self._plan: Any = None
         self._layouts: dict[str, str] = {}
 
@@ -120,6 +131,13 @@ class Accumulator:
     def load(self, rows: Iterable[dict[str, Any]], plan: Any) -> int:
         """Take the rows the store kept (``accumulators_read``) onto ``plan``; returns how many."""
         count = 0
+        for key, totals in self._decoded(rows, plan):
+            self.rows[key] = totals
+            self.stored_only.discard(key)
+            count += 1
+        return count
+
+    def _decoded(self, rows: Iterable[dict[str, Any]], plan: Any) -> Iterable[tuple[Key, IntervalTotals]]:
         for row in rows:
             text = row["load_ids"] or ""
             n = len(text.split("\n")) if text else 0
@@ -131,16 +149,22 @@ class Accumulator:
             key = (str(row["ven"]), str(row["event_id"]), str(row["interval_key"]))
             mapped = self._mapped(totals, self.layout(plan, key[0]))
             mapped.stored = mapped.layout == text
-            self.rows[key] = mapped
-            count += 1
-        return count
+            yield key, mapped
 
     # ------------------------------------------------------------------------------ ticks
     def current(self, stage: TickStage, key: Key) -> IntervalTotals | None:
         """The totals of ``key`` as of ``stage`` (staged this tick, else kept)."""
         if key in stage.gone:
             return None
-        return stage.totals.get(key, self.rows.get(key))
+        found = stage.totals.get(key, self.rows.get(key))
+        if found is None and key in self.stored_only and self.reader is not None and self._plan is not None:
+            pair = (key[0], key[1])
+            if pair not in stage.read:
+                stage.read.add(pair)
+                stage.loaded.update((k, t) for k, t in self._decoded(self.reader(*pair), self._plan)
+                                    if k in self.stored_only)
+            found = stage.loaded.get(key)
+        return found
 
     def add(self, stage: TickStage, key: Key, plan: Any, power_w: np.ndarray, baseline_w: np.ndarray | None,
             seconds: float) -> None:
@@ -161,19 +185,19 @@ class Accumulator:
 
     def drop(self, stage: TickStage, key: Key) -> None:
         """Stage the deletion of ``key``."""
-        if key in self.rows or key in stage.totals:
+        if key in self.rows or key in stage.totals or key in self.stored_only:
             stage.gone.add(key)
             stage.totals.pop(key, None)
 
     def drop_event(self, stage: TickStage, ven: str, event_id: str) -> None:
         """Stage the deletion of every interval of ``(ven, event_id)``."""
         stage.gone_events.add((ven, event_id))
-        for key in [k for k in (*self.rows, *stage.totals) if k[0] == ven and k[1] == event_id]:
+        for key in [k for k in (*self.rows, *stage.totals, *self.stored_only) if k[0] == ven and k[1] == event_id]:
             self.drop(stage, key)
 
     def keys(self, ven: str, event_id: str, stage: TickStage | None = None) -> list[Key]:
         """The interval keys kept (and staged) for ``(ven, event_id)``."""
-        keys = {k for k in self.rows if k[0] == ven and k[1] == event_id}
+        keys = {k for k in (*self.rows, *self.stored_only) if k[0] == ven and k[1] == event_id}
         if stage is not None:
             keys |= {k for k in stage.totals if k[0] == ven and k[1] == event_id}
             keys -= stage.gone
@@ -191,13 +215,19 @@ class Accumulator:
         """Apply ``stage`` in memory (after the store took it)."""
         for key in stage.gone:
             self.rows.pop(key, None)
+            self.stored_only.discard(key)
         for key, totals in stage.totals.items():
             totals.stored = True
             self.rows[key] = totals
+            self.stored_only.discard(key)
+        if self.reader is not None:  # what this tick did not touch waits in the store
+            for key in [k for k in self.rows if k not in stage.totals]:
+                del self.rows[key]
+                self.stored_only.add(key)
 
     def events(self) -> set[tuple[str, str]]:
         """``(VEN, event id)`` pairs with kept intervals."""
-        return {(k[0], k[1]) for k in self.rows}
+        return {(k[0], k[1]) for k in (*self.rows, *self.stored_only)}
 
 
 def event_pairs(keys: Sequence[Key]) -> set[tuple[str, str]]:

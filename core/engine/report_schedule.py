@@ -131,20 +131,23 @@ class ReportSchedule:
 
     ``received(ven, event_id)`` gives ``(received Unix seconds, seed)`` of a VEN's event (the scheduler's), or
     ``None`` (then the first tick that saw the event stands for it); ``scope(targets, what)`` resolves a
-    descriptor's targets to ``(everything, VEN names, load ids)``; ``get_state`` reads the runtime state.
+    descriptor's targets to ``(everything, VEN names, load ids)``; ``get_state`` reads the runtime state;
+    ``reader(ven, event_id)`` reads that pair's totals back from a durable store (then finished intervals are not
+    kept in memory).
     """
 
     def __init__(self, *, level: str = "load", max_resources: int = 2000,
                  received: Callable[[str, str], tuple[float, int] | None] | None = None,
                  scope: Callable[[Sequence[Any], str], tuple[bool, set[str], set[str]]] | None = None,
-                 get_state: Callable[[str], str | None] | None = None, forecasts: bool = False):
+                 get_state: Callable[[str], str | None] | None = None, forecasts: bool = False,
+                 reader: Callable[[str, str], Any] | None = None):
         self.level = level
         self.max_resources = max_resources
         self.received = received
         self.scope = scope
         self.get_state = get_state
         self.forecasts = forecasts
-        self.accumulator = Accumulator()
+        self.accumulator = Accumulator(reader)
         self._split_cache: dict[str, tuple[Any, Any, AlignedEvent | None]] = {}
         self._plans: dict[tuple, _Plan] = {}
         self._built: dict[tuple[str, str, int], int] = {}

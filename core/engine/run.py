@@ -212,6 +212,9 @@ class VenRunner:
         self.schedule = ReportSchedule(level=options.level, max_resources=options.max_resources_per_report,
                                        get_state=self.store.get_state)
         self._durable_totals = isinstance(self.store, AccumulatorRecords)
+        if self._durable_totals:  # finished intervals wait in the store, not in memory
+            self.schedule.accumulator.reader = lambda ven, event_id: self.store.accumulators_read(  # type: ignore
+                [ven], event_id)
         # Backoff in real seconds: from one tick up to ~20 ticks, never more than 5 minutes.
         self.outbox = Outbox(self.store, backoff_base=min(5.0, options.real_step),
                              backoff_max=min(300.0, max(1.0, 20 * options.real_step)))

@@ -19,12 +19,15 @@ class AccumulatorMethods:
 
     engine: sa.Engine
 
-    def accumulators_read(self, vens: Sequence[str]) -> list[dict[str, Any]]:
-        """Every kept row of ``vens``."""
+    def accumulators_read(self, vens: Sequence[str], event_id: str | None = None) -> list[dict[str, Any]]:
+        """Every kept row of ``vens`` (of ``event_id`` only, when given)."""
         t = schema.report_accumulators
+        where = t.c.ven.in_(list(vens))
+        if event_id is not None:
+            where = sa.and_(where, t.c.event_id == event_id)
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(t.c.ven, t.c.event_id, t.c.interval_key, t.c.load_ids, t.c.energy,
-                                          t.c.baseline, t.c.seconds, t.c.ticks).where(t.c.ven.in_(list(vens))))
+                                          t.c.baseline, t.c.seconds, t.c.ticks).where(where))
             return [dict(row._mapping) for row in rows]
 
     @staticmethod

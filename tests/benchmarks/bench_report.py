@@ -185,7 +185,8 @@ async def measure_aligned(runtime, transport, collector, clock) -> dict:
         try:
             schedule = ReportSchedule(level=runtime.settings.reporting.level,
                                       max_resources=int(runtime.settings.reporting.max_resources_per_report),
-                                      get_state=store.get_state)
+                                      get_state=store.get_state,
+                                      reader=lambda ven, event_id: store.accumulators_read([ven], event_id))
             _, aligned = schedule.split([event])
             outbox = Outbox(store)
             times, sizes, intervals = [], [], []
