@@ -124,3 +124,37 @@ def test_save_state_replaces_atomically(tmp_path):
     path.write_text("old")
     save_state({"format": "venclient-local-vtn", "vens": []}, path)
     assert json.loads(path.read_text())["vens"] == []
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 50, 1 << 20])
+def test_streamed_save_is_the_snapshot_byte_for_byte(tmp_path, monkeypatch, batch_bytes):
+    """The file written object by object is exactly ``orjson.dumps(snapshot)``, whatever the batch boundaries."""
+    import orjson
+
+    from venclient.plugins.local_vtn import state as state_module
+
+    monkeypatch.setattr(state_module, "SAVE_BATCH_BYTES", batch_bytes)
+    state = VtnState()
+    seed_demo(state)
+    for n in range(7):
+        state.reports.add(state.stamp({"programID": "p", "eventID": "e", "clientName": f"ven{n}",
+                                       "resources": [{"resourceName": f"r{n}", "intervals": []}]}, "REPORT"))
+    snapshot = state.snapshot()
+    snapshot["empty"] = []
+    path = tmp_path / "s.json"
+    save_state(snapshot, path)
+    assert path.read_bytes() == orjson.dumps(snapshot)
+    loaded = VtnState()
+    assert load_state(path, loaded) and loaded.counts() == state.counts()
+
+
+def test_a_long_save_pushes_the_next_one_back(tmp_path):
+    """Saves take at most SAVE_SHARE of the time: after a save of t seconds the next waits t * (1/share - 1)."""
+    from venclient.plugins.local_vtn.saver import SAVE_SHARE, StateSaver
+
+    saver = StateSaver(VtnState(), tmp_path / "s.json", interval=5.0)
+    assert saver.pause() == 5.0
+    saver.last_save_seconds = 4.0
+    assert saver.pause() == pytest.approx(4.0 * (1 / SAVE_SHARE - 1))
+    saver.last_save_seconds = 0.5
+    assert saver.pause() == 5.0
