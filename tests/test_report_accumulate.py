@@ -67,11 +67,12 @@ def schedule_on(store) -> ReportSchedule:
 def tick(schedule, store, plan, event, n: int, watts: list[float]) -> list[dict]:
     _, aligned = schedule.split([event])
     write = schedule.stage(T0 + timedelta(seconds=TICK * n), TICK, readings(plan, watts), plan, aligned, 0)
+    reports = list(write.reports)  # built while iterated, once
     items = [{"ven": r.ven, "program_id": r.program_id, "event_id": r.event_id, "tick_ms": 0, "payload": r.json}
-             for r in write.reports]
+             for r in reports]
     store.outbox_add(items, write.state, accumulators=write.write)
     schedule.commit(write)
-    return [r.to_dict() for r in write.reports]
+    return [r.to_dict() for r in reports]
 
 
 def watts_at(n: int) -> list[float]:

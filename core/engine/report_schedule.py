@@ -40,7 +40,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import orjson
@@ -110,11 +110,33 @@ class _Plan:
     until: datetime
 
 
+class BuiltReports:
+    """A tick's event-aligned reports, built one VEN at a time while they are iterated — once: a store consumes
+    them inside the tick's transaction, so a fleet's reports (hundreds of MB of JSON at the end of a day-long
+    event) are never all in memory.  Iterating also stages the deletion of the totals they used and fills the
+    tick's :class:`venclient.engine.accumulate.AccumulatorWrite`, which the stores write after the reports."""
+
+    def __init__(self, reports: Iterable[WireReport] = ()):
+        self._reports: Iterable[WireReport] | None = reports
+        self.done = False  # iterated to the end
+
+    def __iter__(self) -> Iterator[WireReport]:
+        if self._reports is None:
+            raise RuntimeError("A tick's event-aligned reports can be iterated only once.")
+        reports, self._reports = self._reports, None
+        return self._run(reports)
+
+    def _run(self, reports: Iterable[WireReport]) -> Iterator[WireReport]:
+        yield from reports
+        self.done = True
+
+
 @dataclass
 class TickWrite:
-    """What one tick adds for the event-aligned reports: the reports, state entries and the accumulator stage."""
+    """What one tick adds for the event-aligned reports: the reports (:class:`BuiltReports`, iterable once),
+    state entries and the accumulator stage (``write``: its rows, complete once the reports were iterated)."""
 
-    reports: list[WireReport] = field(default_factory=list)
+    reports: BuiltReports = field(default_factory=BuiltReports)
     state: dict[str, str] = field(default_factory=dict)
     stage: TickStage = field(default_factory=TickStage)
     built: dict[tuple[str, str, int], int] = field(default_factory=dict)
@@ -284,6 +306,7 @@ class ReportSchedule:
         reports due by its end; nothing changes until :meth:`commit`.  ``forget_others``: totals of events not in
         ``aligned`` are deleted (they are gone or no longer ask for event-aligned reports)."""
         out = TickWrite()
+        deferred: list[tuple] = []
         acc = self.accumulator
         acc.align(plan)
         end = time + timedelta(seconds=seconds)
@@ -303,20 +326,38 @@ class ReportSchedule:
                 received, seed = self._state(ven, event.id, time)
                 plans = [(g, self._plan(item, g, received, seed, time)) for g in item.groups]
                 self._accumulate(out, ven, event.id, plans, time, seconds, plan, sl, power, baseline)
+                due_groups = []
                 for group, gplan in plans:
                     built = self._built_number(ven, event.id, group.number)
                     due = [r for r in gplan.reports if r.number > built and r.due is not None and r.due <= end]
                     if not due:
                         continue
-                    for report in due:
-                        out.reports.extend(self._build(ven, sl, event, group, report, out.stage, plan, tick_ms,
-                                                       vens, names))
+                    due_groups.append((group, due))
                     number = due[-1].number
                     out.built[(ven, event.id, group.number)] = number
                     out.state[f"{BUILT_KEY}:{ven}:{event.id}:{group.number}"] = str(number)
-                self._forget_done(out, ven, event.id, plans)
-        out.write = acc.finish(out.stage)
+                if due_groups:
+                    deferred.append((ven, sl, event, plans, due_groups, vens, names))
+                else:
+                    self._forget_done(out, ven, event.id, plans)
+        if not deferred:
+            out.write = acc.finish(out.stage)
+            return out
+        out.write = out.stage.write  # filled by finish() once the reports were built
+        out.reports = BuiltReports(self._build_deferred(out, deferred, plan, tick_ms))
         return out
+
+    def _build_deferred(self, out: TickWrite, deferred: list[tuple], plan: Any,
+                        tick_ms: int) -> Iterator[WireReport]:
+        """The due reports, one VEN at a time; then the totals they used go (staged) and the write is complete."""
+        for ven, sl, event, plans, due_groups, vens, names in deferred:
+            for group, due in due_groups:
+                for report in due:
+                    yield from self._build(ven, sl, event, group, report, out.stage, plan, tick_ms, vens, names)
+            self._forget_done(out, ven, event.id, plans)
+            for key in [k for k in out.stage.loaded if k[0] == ven and k[1] == event.id]:
+                del out.stage.loaded[key]  # read back for these reports only: one VEN's at a time in memory
+        self.accumulator.finish(out.stage)
 
     def _accumulate(self, out: TickWrite, ven: str, event_id: str, plans: list[tuple[Group, _Plan]],
                     time: datetime, seconds: float, plan: Any, sl: slice, power: np.ndarray,
@@ -348,7 +389,9 @@ class ReportSchedule:
                 self.accumulator.drop(out.stage, key)
 
     def commit(self, write: TickWrite) -> None:
-        """Apply a :meth:`stage` once the store took it."""
+        """Apply a :meth:`stage` once the store took it (its reports included: they must have been iterated)."""
+        if write.built and not write.reports.done:
+            raise RuntimeError("The tick's event-aligned reports were not stored: its stage cannot be committed.")
         self.accumulator.commit(write.stage)
         self._built.update(write.built)
 
