@@ -219,6 +219,7 @@ class Reporter:
         self.max_resources = max_resources
         self._plan: Any = None  # the plan _plain_names was checked for (a reference: ids of freed objects recur)
         self._plain_names = False
+        self._names_json: np.ndarray | None = None  # every load's resourceName as JSON text, for self._plan
         self._warned: set[str] = set()
 
     def _warn_once(self, message: str) -> None:
@@ -227,11 +228,13 @@ class Reporter:
             log.warning("Reporting: %s.", message)
 
     def _prepare(self, plan: Any) -> None:
-        """Check once per plan whether resource ids and components can go into JSON text unescaped."""
+        """Once per plan: whether resource ids and components can go into JSON text unescaped, and every load's
+        resourceName as JSON text (a fleet tick would otherwise format 116k names twice, every tick)."""
         if self._plan is plan:
             return
         parts = set(plan.resource_ids.tolist()) | set(plan.components.tolist())
         self._plain_names = all(orjson.dumps(part)[1:-1].decode() == part for part in parts)
+        self._names_json = json_strings(_resource_names(plan, slice(None)), plain=self._plain_names)
         self._plan = plan
 
     def build(self, start: datetime, readings: Any, plan: Any, events: Sequence[Any],
@@ -269,7 +272,7 @@ class Reporter:
             if only_named:
                 keep &= np.fromiter((n in names for n in _resource_names(plan, sl)), dtype=bool, count=len(values))
             rows = np.flatnonzero(keep & np.isfinite(values)) + sl.start  # the loads with a value to report
-            label_json, values = json_strings(_resource_names(plan, rows), plain=self._plain_names), power[rows]
+            label_json, values = self._names_json[rows], power[rows]  # type: ignore[index]
         else:
             bounds = plan.resource_bounds(sl) - sl.start
             starts = bounds[:-1]

@@ -25,10 +25,13 @@ which also checks the plan's resource names once), ``posts`` (POST /reports of o
 (one per VEN per event plus chunks), ``report_bytes`` (JSON bytes of one tick's reports), ``rss_mb`` (peak
 resident memory of this VEN process), ``ven_cpu_s`` and ``vtn_cpu_s`` (CPU seconds this process and the VTN
 process spent per tick — when ``vtn_cpu_s`` is near ``fleet_tick_s`` the VTN is the bottleneck); ``aligned``
-holds the second case's: ``fleet_tick_s`` (median of its 24 ticks), ``last_tick_s`` (the tick that builds and
-posts the reports), ``reports``, ``report_bytes`` (their JSON bytes), ``max_report_bytes``, ``intervals`` per
-report, and ``rss_mb`` (the process's peak after it; the top-level ``rss_mb`` is the peak after the continuous
-case).  The last line printed is that JSON object.
+holds the second case's: ``fleet_tick_s`` (median of the 23 ticks that only accumulate), ``last_tick_s`` (the
+tick that builds and posts the reports: ``last_stored_s`` until every report is built and stored, then
+``last_posted_s`` until the outbox is empty; ``last_ven_cpu_s`` and ``last_vtn_cpu_s`` its CPU seconds),
+``reports`` (one per VEN, a VEN with more than ``reporting.max_resources_per_report`` loads in chunks) and
+``vens``, ``report_bytes`` (their JSON bytes), ``mean_report_bytes``, ``max_report_bytes``, ``intervals`` per
+report, ``rss_stored_mb`` (peak once the last tick's reports are stored) and ``rss_mb`` (the process's peak after
+the case; the top-level ``rss_mb`` is the peak after the continuous case).  The last line printed is that JSON object.
 """
 
 from __future__ import annotations
@@ -160,7 +163,7 @@ def register(folder: Path, url: str) -> None:
 ALIGNED_HOURS = 24
 
 
-async def measure_aligned(runtime, transport, collector, clock) -> dict:
+async def measure_aligned(runtime, transport, collector, clock, vtn_pid: int) -> dict:
     """The event-aligned case (module docstring, step 5)."""
     import secrets
 
@@ -191,10 +194,11 @@ async def measure_aligned(runtime, transport, collector, clock) -> dict:
                                       reader=lambda ven, event_id: store.accumulators_read([ven], event_id))
             _, aligned = schedule.split([event])
             outbox = Outbox(store)
-            times, sizes, intervals = [], [], []
+            times, sizes, intervals, stored_at, vtn_cpu, ven_cpu, rss_stored = [], [], [], [], [], [], []
             for n in range(ALIGNED_HOURS):
                 if n:
                     clock.increase_time()
+                cpu_before, own_before = cpu_seconds(vtn_pid), own_cpu_seconds()
                 started = time.perf_counter()
                 readings = await collector.collect(clock.tick)
                 write = schedule.stage(clock.tick.time, clock.tick_seconds, readings, plan, aligned,
@@ -212,19 +216,28 @@ async def measure_aligned(runtime, transport, collector, clock) -> dict:
                 await outbox.put(measured(write.reports), tick_ms=clock.tick.timestamp_ms, state=write.state,
                                  accumulators=write.write)
                 schedule.commit(write)
-                queued_s = time.perf_counter() - started
+                stored_at.append(time.perf_counter() - started)
+                rss_stored.append(peak_rss_mb())
                 while store.outbox_counts()["pending"]:
                     result = await outbox.flush(transport)
                     if result.errors:
                         raise SystemExit(f"The VTN refused reports: {result.errors[0]}")
                 times.append(time.perf_counter() - started)
-                print(f"  aligned tick {n}: {times[-1]:.3f} s ({queued_s:.3f} s until stored), "
-                      f"{len(sizes) - built} reports; peak RSS {peak_rss_mb():.0f} MB", file=sys.stderr)
+                vtn_cpu.append(cpu_seconds(vtn_pid) - cpu_before)
+                ven_cpu.append(own_cpu_seconds() - own_before)
+                print(f"  aligned tick {n}: {times[-1]:.3f} s ({stored_at[-1]:.3f} s until stored), "
+                      f"{len(sizes) - built} reports, VEN CPU {ven_cpu[-1]:.2f} s, VTN CPU {vtn_cpu[-1]:.2f} s; "
+                      f"peak RSS {rss_stored[-1]:.0f} MB after storing, {peak_rss_mb():.0f} MB after posting",
+                      file=sys.stderr)
         finally:
             await business.delete_event(event.id)
-    return {"fleet_tick_s": round(statistics.median(times), 3), "last_tick_s": round(times[-1], 3),
-            "reports": len(sizes), "report_bytes": sum(sizes), "max_report_bytes": max(sizes, default=0),
-            "intervals": sorted(set(intervals)), "rss_mb": round(peak_rss_mb(), 1)}
+    return {"fleet_tick_s": round(statistics.median(times[:-1]), 3), "last_tick_s": round(times[-1], 3),
+            "last_stored_s": round(stored_at[-1], 3), "last_posted_s": round(times[-1] - stored_at[-1], 3),
+            "last_ven_cpu_s": round(ven_cpu[-1], 3), "last_vtn_cpu_s": round(vtn_cpu[-1], 3),
+            "reports": len(sizes), "vens": len(plan.ven_slices), "report_bytes": sum(sizes),
+            "mean_report_bytes": round(sum(sizes) / max(1, len(sizes))), "max_report_bytes": max(sizes, default=0),
+            "intervals": sorted(set(intervals)), "rss_stored_mb": round(rss_stored[-1], 1),
+            "rss_mb": round(peak_rss_mb(), 1)}
 
 
 async def measure(runtime, ticks: int, vtn_pid: int, profile: bool, with_aligned: bool = True) -> dict:
@@ -301,7 +314,7 @@ async def measure(runtime, ticks: int, vtn_pid: int, profile: bool, with_aligned
                 pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
                 print(out.getvalue(), file=sys.stderr)
             continuous_rss = peak_rss_mb()
-            aligned = await measure_aligned(runtime, transport, collector, clock) if with_aligned else None
+            aligned = await measure_aligned(runtime, transport, collector, clock, vtn_pid) if with_aligned else None
     steady = times[1:] or times
     return {"rss_after_continuous_mb": round(continuous_rss, 1), "aligned": aligned,"fleet_tick_s": round(statistics.median(steady), 3), "first_tick_s": round(times[0], 3),
             "posts": posts[-1], "posts_bound": bound, "report_bytes": report_bytes[-1],
