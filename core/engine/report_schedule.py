@@ -437,31 +437,40 @@ class ReportSchedule:
                 totals = stored.totals(length)
             columns.append(self._span_values(group, totals, rows, plan, sl))
         period = {span.start: self._period(span) for span in spans}
-        resources = []
-        for e, label in enumerate(labels):
-            intervals = []
-            for span, (values, seen, quality) in zip(spans, columns):
-                if not seen[e] and not group.quality:
-                    continue
-                payloads = []
-                if seen[e]:
-                    for a, answer_ in enumerate(group.answers):
-                        if answer_.kind.textual:
-                            continue
-                        value = values[a][e]
-                        if value is None:
-                            continue
-                        payloads.append('{"type":%s,"values":[%r]}' % (orjson.dumps(answer_.payload_type).decode(),
-                                                                       value))
-                if group.quality:
-                    payloads.append('{"type":"DATA_QUALITY","values":[%s]}' % orjson.dumps(str(quality[e])).decode())
-                if payloads:
-                    intervals.append('{"id":%d,"intervalPeriod":%s,"payloads":[%s]}'
-                                     % (span.interval_id, period[span.start], ",".join(payloads)))
-            if not intervals or not any(seen[e] for _, seen, _ in columns):
+        # Text is assembled per span for every entity at once (a day-long event's last tick is ~2.8M intervals):
+        # each answer's payload prefix is encoded once, each interval's text is built once.
+        numeric = [(a, '{"type":%s,"values":[' % orjson.dumps(answer_.payload_type).decode())
+                   for a, answer_ in enumerate(group.answers) if not answer_.kind.textual]
+        texts: list[list[str | None]] = []  # per span: each entity's interval text, None = left out
+        any_seen = np.zeros(len(labels), dtype=bool)
+        for span, (values, seen, quality) in zip(spans, columns):
+            any_seen |= seen
+            head = '{"id":%d,"intervalPeriod":%s,"payloads":[' % (span.interval_id, period[span.start])
+            seen_list = seen.tolist()
+            cols = [(prefix, values[a]) for a, prefix in numeric]
+            if len(cols) == 1 and not group.quality:
+                prefix, vals = cols[0]
+                text = head + prefix
+                texts.append([text + repr(v) + "]}]}" if ok and v is not None else None
+                              for ok, v in zip(seen_list, vals)])
                 continue
-            resources.append('{"resourceName":%s,"intervalPeriod":%s,"intervals":[%s]}'
-                             % (orjson.dumps(label).decode(), period[spans[0].start], ",".join(intervals)))
+            codes = {code: '{"type":"DATA_QUALITY","values":[%s]}' % orjson.dumps(str(code)).decode()
+                     for code in set(quality.tolist())} if group.quality else {}
+            column: list[str | None] = []
+            for e, ok in enumerate(seen_list):
+                payloads = [prefix + repr(vals[e]) + "]}" for prefix, vals in cols if vals[e] is not None] \
+                    if ok else []
+                if group.quality:
+                    payloads.append(codes[quality[e]])
+                column.append(head + ",".join(payloads) + "]}" if payloads else None)
+            texts.append(column)
+        first_period = period[spans[0].start]
+        resources = []
+        for e in np.flatnonzero(any_seen).tolist():
+            intervals = [column[e] for column in texts if column[e] is not None]
+            if intervals:
+                resources.append('{"resourceName":%s,"intervalPeriod":%s,"intervals":[%s]}'
+                                 % (orjson.dumps(labels[e]).decode(), first_period, ",".join(intervals)))
         return self._encode(ven, event, group, report, resources)
 
     @staticmethod
@@ -514,7 +523,10 @@ class ReportSchedule:
             if a.payload_type in NEEDS_BASELINE:
                 raw = np.where(np.isfinite(raw), raw, np.nan)
             rounded = significant(raw)
-            out.append([None if not np.isfinite(v) else v for v in rounded.tolist()])
+            listed = rounded.tolist()
+            for n in np.flatnonzero(~np.isfinite(rounded)).tolist():
+                listed[n] = None
+            out.append(listed)
         return out
 
     def _encode(self, ven: str, event: Any, group: Group, report: PlannedReport,
