@@ -174,3 +174,31 @@ def test_descriptor_targets_narrow_the_loads_and_aggregate_sums_what_has_a_value
     values = {p["type"]: p["values"][0] for p in aggregate["payloads"]}
     assert values["USAGE"] == pytest.approx(1000.0 + 2000.0 + 3000.0 * (240 - 10) / 240)
     assert values["DATA_QUALITY"] == "ESTIMATED"  # R2_load_0 missed its first ticks
+
+
+def test_due_reports_are_built_while_the_store_takes_them_and_only_once(store):
+    """The last tick's reports are built as they are iterated (one VEN at a time, inside the store's
+    transaction), once; the tick's accumulator rows are complete only then, and it cannot be committed before."""
+    event = hour_event([{"payloadType": "USAGE", "units": "WH"}], hours=1)
+    plan = plan_of(LOADS)
+    schedule = schedule_on(store)
+    last = int(3600 / TICK) - 1
+    for n in range(last):
+        assert tick(schedule, store, plan, event, n, [1000.0, 1000.0, 1000.0]) == []
+    _, aligned = schedule.split([event])
+    write = schedule.stage(T0 + timedelta(seconds=TICK * last), TICK, readings(plan, [1000.0] * 3), plan, aligned, 0)
+    assert write.state and not write.reports.done
+    assert not write.write.upserts and not write.write.deletes  # filled while the reports are built
+    with pytest.raises(RuntimeError, match="not stored"):
+        schedule.commit(write)
+    reports = list(write.reports)
+    assert len(reports) == 1 and write.reports.done
+    with pytest.raises(RuntimeError, match="only once"):
+        list(write.reports)
+    assert write.write.deletes  # the finished interval goes with its report
+    store.outbox_add([{"ven": r.ven, "program_id": r.program_id, "event_id": r.event_id, "tick_ms": 0,
+                       "payload": r.json} for r in reports], write.state, accumulators=write.write)
+    schedule.commit(write)
+    assert store.accumulators_read(["V"]) == []
+    usage = [r["intervals"][0]["payloads"][0]["values"][0] for r in reports[0].to_dict()["resources"]]
+    assert usage == pytest.approx([1000.0] * 3)  # one hour at 1 kW each, in Wh
