@@ -245,7 +245,8 @@ class OutboxItem(TypedDict):
 class OutboxRow(TypedDict, total=False):
     """A stored report without its payload (``ResourceStore.outbox_list``): ``state`` is ``pending`` or
     ``rejected``; ``maybe_delivered`` (0/1) says whether an attempt may have reached the VTN; ``next_attempt_at``
-    is Unix seconds.  A store may add columns (``created_at`` …)."""
+    is Unix seconds; ``payload_bytes`` (optional) is the length of the payload text, so the outbox can bound the
+    text in flight before reading it.  A store may add columns (``created_at`` …)."""
 
     id: int
     ven: str
@@ -257,6 +258,7 @@ class OutboxRow(TypedDict, total=False):
     last_error: str | None
     next_attempt_at: float
     maybe_delivered: int
+    payload_bytes: int | None
 
 
 class BacklogTick(TypedDict):

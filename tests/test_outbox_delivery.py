@@ -16,6 +16,7 @@ from venclient.plugins.local_vtn import DEMO_EVENT, DEMO_PROGRAM
 from venclient.plugins.openadr_http import HttpVtnTransport
 
 import numpy as np
+import orjson
 
 pytestmark = pytest.mark.both_vtn_shapes  # end to end: against the plain VTN and one with every quirk
 
@@ -265,3 +266,41 @@ async def test_a_store_refusing_writes_mid_flush_is_the_stores_failure_not_the_v
     assert vtn_reports(server.state) == []
     result = await outbox.flush(transport)
     assert result.sent == 1 and len(vtn_reports(server.state)) == 1
+
+
+class InFlight(HttpVtnTransport):
+    """The real transport, counting the report text being posted at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.now = self.peak = self.posts = 0
+
+    async def post_report_text(self, payload: str) -> None:
+        self.now += len(payload)
+        self.peak = max(self.peak, self.now)
+        self.posts += 1
+        try:
+            await super().post_report_text(payload)
+        finally:
+            self.now -= len(payload)
+
+
+async def test_report_text_in_flight_is_bounded(store, local_vtn):
+    """Eight VENs' reports of ~40 kB: with room for two at a time never more than two are posted at once; with
+    room for all they go concurrently; each is delivered once either way."""
+    program_id, event_id = ids(local_vtn.state)
+    specs = payload_specs([{"payloadType": "USAGE", "units": "KWH"}], 15)
+    vens = [f"Big{n}" for n in range(8)]
+    reports = [r for ven in vens for r in build_reports(
+        ven=ven, program_id=program_id, event_id=event_id, specs=specs, start=START, interval_seconds=15,
+        names=np.array([f"{ven}-r{i}_load_0" for i in range(400)], dtype=object), power_w=np.full(400, 100.0))]
+    size = max(len(orjson.dumps(r)) for r in reports)
+    for limit, most in ((2 * size + size // 2, 2 * size + size // 2), (100 * size, 8 * size + 8)):
+        await Outbox(store).put(reports, tick_ms=0)
+        rows = store.outbox_list(state="pending")
+        assert len(rows) == 8 and all(row["payload_bytes"] >= size * 0.9 for row in rows)
+        async with InFlight(make_config(local_vtn.url)) as transport:
+            result = await Outbox(store, max_bytes_in_flight=limit).flush(transport)
+        assert (result.sent, transport.posts) == (8, 8)
+        assert size < transport.peak <= most  # more than one at a time, never above the bound
+    assert len([r for r in local_vtn.state.reports if r["clientName"] in vens]) == 16

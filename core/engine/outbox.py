@@ -30,11 +30,12 @@ it is posted, so a flush holds only the reports in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 import orjson
 
@@ -47,6 +48,29 @@ from venclient.vtn_errors import VtnConflict, VtnError, is_problem_answer
 log = logging.getLogger(__name__)
 
 REJECTING_STATUSES = frozenset({400, 422})
+MAX_BYTES_IN_FLIGHT = 16_000_000  # report text being sent at once (Outbox); a fleet tick's reports are ~110 kB
+
+
+class ByteBudget:
+    """At most ``limit`` units held at once by :meth:`hold`; a request above ``limit`` waits until none is held."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.held = 0
+        self._changed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, size: int) -> AsyncIterator[None]:
+        size = max(0, min(int(size), self.limit))
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.held + size <= self.limit)
+            self.held += size
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.held -= size
+                self._changed.notify_all()
 
 
 @dataclass
@@ -97,14 +121,19 @@ class Outbox:
     ``backoff_base``/``backoff_max`` are seconds of the ``clock`` (wall-clock Unix seconds by default):
     the n-th failed attempt of a report waits ``min(backoff_max, backoff_base * 2**(n-1))`` with ±25 % jitter.
     ``batch`` bounds how many reports one flush sends; a report's JSON text is read from the store just before
-    it is posted, so a flush holds at most ``concurrency`` payloads.  ``vens`` (a set the owner may change)
-    limits sending to those VENs' reports — another process sends the others.
+    it is posted, so a flush holds at most ``concurrency`` payloads — and at most ``max_bytes_in_flight`` of
+    their text, for stores whose rows tell the size (``payload_bytes``): a day-long event's reports are MBs each,
+    and eight of them in flight held ~200 MB (the text, its bytes, the VTN's echo) and queued at the VTN until
+    the last one's answer came after the read timeout.  A report bigger than the bound goes alone.
+    ``vens`` (a set the owner may change) limits sending to those VENs' reports — another process sends the
+    others.
     """
 
     def __init__(self, store: ResourceStore, *, concurrency: int = 8, backoff_base: float = 1.0,
                  backoff_max: float = 300.0, clock: Callable[[], float] = time.time, batch: int = 1000,
-                 vens: Iterable[str] | None = None):
+                 vens: Iterable[str] | None = None, max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT):
         self.store = store
+        self.max_bytes_in_flight = max_bytes_in_flight
         # Only these VENs' reports are sent (the VENs this process holds the lease of); None = every VEN.
         self.vens: set[str] | None = set(vens) if vens is not None else None
         self.concurrency = concurrency
@@ -186,11 +215,14 @@ class Outbox:
         queues, blocked, more = await asyncio.to_thread(self._due_queues, ignore_backoff)
         result = FlushResult(blocked_vens=blocked, more=more)
         gate = asyncio.Semaphore(self.concurrency)
+        budget = ByteBudget(self.max_bytes_in_flight)
 
         async def drain(rows: list[dict[str, Any]]) -> None:
             async with gate:
                 for row in rows:
-                    if not await self._send_one(transport, row, result):
+                    async with budget.hold(row.get("payload_bytes") or 0):
+                        sent = await self._send_one(transport, row, result)
+                    if not sent:
                         break  # keep this VEN's order: later reports wait behind the failed one
 
         await asyncio.gather(*(drain(rows) for rows in queues.values()))

@@ -87,7 +87,8 @@ class BacklogMethods:
         with self.engine.begin() as conn:
             self._backlog_delete(conn, backlog_ids)
             for item in items:
-                ids.append(int(conn.execute(t.insert().values(**item)).inserted_primary_key[0]))
+                ids.append(int(conn.execute(t.insert().values(**item, payload_bytes=len(item["payload"])))
+                               .inserted_primary_key[0]))
             for key, value in (state or {}).items():
                 self._set_state(conn, key, value)  # type: ignore[attr-defined]
             self._write_accumulators(conn, accumulators)  # type: ignore[attr-defined]

@@ -98,6 +98,8 @@ outbox = sa.Table(
     sa.Column("event_id", sa.Text),
     sa.Column("tick_ms", sa.BigInteger),
     sa.Column("payload", sa.Text, nullable=False),   # the report, JSON as sent on the wire
+    # len(payload), so the outbox can bound the text in flight before it reads a payload (NULL in older rows)
+    sa.Column("payload_bytes", sa.Integer),
     sa.Column("state", sa.Text, nullable=False, server_default="pending"),  # pending | rejected
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
