@@ -414,7 +414,7 @@ class ReportSchedule:
         return np.flatnonzero(keep)
 
     def _build(self, ven: str, sl: slice, event: Any, group: Group, report: PlannedReport, stage: TickStage,
-               plan: Any, tick_ms: int, vens: set[str] | None, names: set[str] | None) -> list[WireReport]:
+               plan: Any, tick_ms: int, vens: set[str] | None, names: set[str] | None) -> Iterator[WireReport]:
         rows = self._selection(ven, sl, event, group, plan, vens, names)
         spans = list(report.intervals)
         if not spans:
@@ -437,41 +437,57 @@ class ReportSchedule:
                 totals = stored.totals(length)
             columns.append(self._span_values(group, totals, rows, plan, sl))
         period = {span.start: self._period(span) for span in spans}
-        # Text is assembled per span for every entity at once (a day-long event's last tick is ~2.8M intervals):
-        # each answer's payload prefix is encoded once, each interval's text is built once.
+        # Text is assembled per span for a chunk of entities at once (a day-long event's last tick is ~2.8M
+        # intervals): each answer's payload prefix is encoded once, and only one chunk's text is held at a time.
         numeric = [(a, '{"type":%s,"values":[' % orjson.dumps(answer_.payload_type).decode())
                    for a, answer_ in enumerate(group.answers) if not answer_.kind.textual]
-        texts: list[list[str | None]] = []  # per span: each entity's interval text, None = left out
         any_seen = np.zeros(len(labels), dtype=bool)
-        for span, (values, seen, quality) in zip(spans, columns):
+        has_interval = np.zeros(len(labels), dtype=bool)
+        for values, seen, _ in columns:
             any_seen |= seen
-            head = '{"id":%d,"intervalPeriod":%s,"payloads":[' % (span.interval_id, period[span.start])
-            seen_list = seen.tolist()
-            cols = [(prefix, values[a]) for a, prefix in numeric]
-            if len(cols) == 1 and not group.quality:
-                prefix, vals = cols[0]
-                text = head + prefix
-                texts.append([text + repr(v) + "]}]}" if ok and v is not None else None
-                              for ok, v in zip(seen_list, vals)])
-                continue
-            codes = {code: '{"type":"DATA_QUALITY","values":[%s]}' % orjson.dumps(str(code)).decode()
-                     for code in set(quality.tolist())} if group.quality else {}
-            column: list[str | None] = []
-            for e, ok in enumerate(seen_list):
-                payloads = [prefix + repr(vals[e]) + "]}" for prefix, vals in cols if vals[e] is not None] \
-                    if ok else []
-                if group.quality:
-                    payloads.append(codes[quality[e]])
-                column.append(head + ",".join(payloads) + "]}" if payloads else None)
-            texts.append(column)
+            if group.quality:
+                has_interval[:] = True  # DATA_QUALITY goes into every interval, MISSING where nothing was seen
+            else:
+                for a, _ in numeric:
+                    has_interval |= seen & np.fromiter((v is not None for v in values[a]), dtype=bool,
+                                                       count=len(labels))
+        kept = np.flatnonzero(any_seen & has_interval).tolist()
+        if not kept:
+            return []
+        heads = ['{"id":%d,"intervalPeriod":%s,"payloads":[' % (span.interval_id, period[span.start]) for span in spans]
         first_period = period[spans[0].start]
-        resources = []
-        for e in np.flatnonzero(any_seen).tolist():
-            intervals = [column[e] for column in texts if column[e] is not None]
-            if intervals:
+        encoder = self._encoder(ven, event, group, report, -(-len(kept) // self.max_resources))
+        for first in range(0, len(kept), self.max_resources):
+            block = kept[first:first + self.max_resources]
+            texts = [self._span_texts(head, values, seen, quality, group, numeric, block)
+                     for head, (values, seen, quality) in zip(heads, columns)]
+            resources = []
+            for n, e in enumerate(block):
+                intervals = [column[n] for column in texts if column[n] is not None]
                 resources.append('{"resourceName":%s,"intervalPeriod":%s,"intervals":[%s]}'
                                  % (orjson.dumps(labels[e]).decode(), first_period, ",".join(intervals)))
-        return self._encode(ven, event, group, report, resources)
+            del texts
+            yield encoder(resources)
+
+    @staticmethod
+    def _span_texts(head: str, values: list[list[Any]], seen: np.ndarray, quality: np.ndarray, group: Group,
+                    numeric: list[tuple[int, str]], entities: list[int]) -> list[str | None]:
+        """Each of ``entities``' interval text in one span (``None``: it has none there)."""
+        if len(numeric) == 1 and not group.quality:
+            a, prefix = numeric[0]
+            text = head + prefix
+            vals, ok = values[a], seen
+            return [text + repr(vals[e]) + "]}]}" if ok[e] and vals[e] is not None else None for e in entities]
+        codes = {code: '{"type":"DATA_QUALITY","values":[%s]}' % orjson.dumps(str(code)).decode()
+                 for code in set(quality.tolist())} if group.quality else {}
+        out: list[str | None] = []
+        for e in entities:
+            payloads = [prefix + repr(values[a][e]) + "]}" for a, prefix in numeric if values[a][e] is not None] \
+                if seen[e] else []
+            if group.quality:
+                payloads.append(codes[quality[e]])
+            out.append(head + ",".join(payloads) + "]}" if payloads else None)
+        return out
 
     @staticmethod
     def _period(span: IntervalSpan) -> str:
@@ -529,24 +545,24 @@ class ReportSchedule:
             out.append(listed)
         return out
 
-    def _encode(self, ven: str, event: Any, group: Group, report: PlannedReport,
-                resources: list[str]) -> list[WireReport]:
-        if not resources:
-            return []
+    def _encoder(self, ven: str, event: Any, group: Group, report: PlannedReport,
+                 chunks: int) -> Callable[[list[str]], WireReport]:
+        """Turns each chunk of a report's resource texts, in order, into its :class:`WireReport` (``chunks`` of
+        them: with more than one each name gets ``#<chunk>``)."""
         base = f"{ven}:{event.id}:{group.number}:{report.number}:{secrets.token_hex(4)}"
         head = (f'{{"programID":{orjson.dumps(event.program_id).decode()},"eventID":{orjson.dumps(event.id).decode()},'
                 f'"clientName":{orjson.dumps(ven).decode()},"reportName":')
         tail = (f',"payloadDescriptors":{orjson.dumps([a.descriptor() for a in group.answers]).decode()},'
                 f'"resources":[')
-        chunks = range(0, len(resources), self.max_resources)
-        out = []
-        for n, first in enumerate(chunks):
-            name = base if len(chunks) == 1 else f"{base}#{n}"
-            part = resources[first:first + self.max_resources]
-            out.append(WireReport(ven=ven, program_id=event.program_id, event_id=event.id, report_name=name,
-                                  resources=len(part),
-                                  json=head + orjson.dumps(name).decode() + tail + ",".join(part) + "]}"))
-        return out
+        made = 0
+
+        def encode(part: list[str]) -> WireReport:
+            nonlocal made
+            name = base if chunks == 1 else f"{base}#{made}"
+            made += 1
+            return WireReport(ven=ven, program_id=event.program_id, event_id=event.id, report_name=name,
+                              resources=len(part), json=head + orjson.dumps(name).decode() + tail + ",".join(part) + "]}")
+        return encode
 
 
 def iter_reports(writes: Sequence[TickWrite]) -> Iterator[WireReport]:
