@@ -11,7 +11,7 @@ from venclient.plugins.local_vtn.state import VtnState, save_state
 
 log = logging.getLogger("venclient.local_vtn")
 
-SAVE_SHARE = 0.25
+SAVE_SHARE = 0.1
 """At most this share of the time goes to periodic saves: after a save that took ``t`` seconds the next one waits
 at least ``t * (1 / SAVE_SHARE - 1)`` seconds (a fleet's state file of hundreds of MB takes seconds to write; saved
 every 5 s it was being written all the time, competing with the requests for the CPU)."""
