@@ -30,8 +30,9 @@ tick that builds and posts the reports: ``last_stored_s`` until every report is 
 ``last_posted_s`` until the outbox is empty; ``last_ven_cpu_s`` and ``last_vtn_cpu_s`` its CPU seconds),
 ``reports`` (one per VEN, a VEN with more than ``reporting.max_resources_per_report`` loads in chunks) and
 ``vens``, ``report_bytes`` (their JSON bytes), ``mean_report_bytes``, ``max_report_bytes``, ``intervals`` (the
-distinct numbers of intervals per resource), ``rss_stored_mb`` (peak once the last tick's reports are stored) and
-``rss_mb`` (the process's peak after the case; the top-level ``rss_mb`` is the peak after the continuous case).  The last line printed is that JSON object.
+distinct means of intervals per resource of each report), ``rss_stored_mb`` (peak once the last tick's reports are
+stored) and ``rss_mb`` (the process's peak after the case; the top-level ``rss_mb`` is the peak after the
+continuous case).  The last line printed is that JSON object.
 """
 
 from __future__ import annotations
