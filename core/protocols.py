@@ -302,7 +302,7 @@ class AccumulatorRecords(Protocol):
     this capability also takes ``accumulators=`` (an :class:`venclient.engine.accumulate.AccumulatorWrite`) in
     :meth:`ReportOutbox.outbox_add` and :meth:`BacklogRecords.backlog_to_outbox`, written in the same transaction
     as the reports and state — read *after* the report items are consumed: the items are built while they are
-    iterated, and building them completes that write (and the ``state``).  ``accumulators_read`` may be called
+    iterated, and building them completes that write.  ``accumulators_read`` may be called
     while the items are consumed, inside that transaction (it reads what earlier ticks committed).  Without this
     capability the totals live in memory only (a restart loses the open intervals).
     """
