@@ -208,3 +208,53 @@ def describe_hours(hours: Sequence[int]) -> list[str]:
     """The UTC dates of hour starts, ISO 8601 (``ven baseline``)."""
     return [datetime.fromtimestamp(h, UTC).date().isoformat() for h in hours]
 
+
+
+# ------------------------------------------------------------------------------------------ inspection
+def parse_moment(text: str | None) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; without one it is UTC), ``None`` for ``None``; anything else raises
+    :class:`venclient.errors.InputError` naming the text."""
+    from venclient.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"--at {text!r} is not an ISO 8601 time (for example 2024-03-20T14:00Z).") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def resource_baselines(store: Any, method: BaselineMethod, resource_id: str,
+                       at: datetime | None = None) -> dict[str, Any]:
+    """What ``ven baseline --resource`` shows: per load of ``resource_id`` its history baseline at ``at``'s hour
+    (default: the hour after the resource's newest stored history, where ``ven run`` continues; now without
+    history), the days used and the method.  An unknown resource, or a store keeping no history, raises
+    :class:`venclient.errors.InputError` with one sentence."""
+    from venclient.errors import InputError
+    from venclient.protocols import HistoryRecords
+
+    if not isinstance(store, HistoryRecords):
+        raise InputError(f"The store ({type(store).__name__}) keeps no load history, so there are no history "
+                         "baselines to show.")
+    resource = store.get_resource(resource_id)
+    if resource is None:
+        raise InputError(f"Unknown resource {resource_id!r}: no resource with that id in the store.")
+    loads = store.get_loads_by_resource(resource_id)
+    ids = [load.load_id for load in loads]
+    if at is None:
+        newest = max((row[1] for row in store.history_read(ids, 0, 2 ** 62)), default=None) if ids else None
+        at = datetime.fromtimestamp(newest + HOUR, UTC) if newest is not None else datetime.now(UTC)
+    seconds = at.timestamp()
+    since, until = history_window(seconds, method)
+    values = baselines_by_load(seconds, store.history_read(ids, since, until) if ids else [], ids, method)
+    reader = store.resource_connections(resource_id).get("reader")
+    return {
+        "resource_id": resource_id, "ven": resource.ven,
+        "source": reader.type if reader is not None else "h5sim",
+        "at": at.isoformat(), "hour_start": datetime.fromtimestamp(hour_start(seconds), UTC).isoformat(),
+        "method": method.describe(),
+        "loads": [{"load_id": load.load_id, "load_component": load.load_component,
+                   "baseline_w": None if math.isnan(values[load.load_id].watts) else values[load.load_id].watts,
+                   "days_used": values[load.load_id].days, "dates": describe_hours(values[load.load_id].hours)}
+                  for load in loads]}

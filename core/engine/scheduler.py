@@ -259,6 +259,30 @@ class EventScheduler:
             self._instruct(moment)
             return await self._write(self._desired(moment))
 
+    def controlled(self, moment: datetime, load_ids: Any, resource_ids: Any, vens: Any) -> Any:
+        """A boolean numpy array: which of ``load_ids`` (aligned with their ``resource_ids`` and ``vens``) an event
+        controls at ``moment`` — it targets the load, the load did not opt out (as of the last reconcile), and one
+        of its slots active then is a ``SIMPLE`` level above 0 or of any other payload type (a ``SIMPLE`` 0 is
+        normal operation).  The hours of such loads are left out of history baselines
+        (:mod:`venclient.engine.baseline`)."""
+        import numpy as np
+
+        mask = np.zeros(len(load_ids), dtype=bool)
+        if not len(load_ids):
+            return mask
+        for event_id, plan in self.plans.items():
+            opted = self.opted_out.get(event_id, OptOuts())
+            if opted.everything:
+                continue
+            for group in plan.groups:
+                if not len(group.loads) or not any(_controls(slot) for slot in group.timeline.active(moment)):
+                    continue
+                held = group.loads.holds(load_ids, vens)
+                if opted.resources:
+                    held &= ~np.isin(np.asarray(resource_ids, dtype=object), list(opted.resources))
+                mask |= held
+        return mask
+
     def _read_opt_outs(self) -> dict[str, OptOuts]:
         if not isinstance(self.store, EventStateRecords) or not self.plans:
             return {}
@@ -428,6 +452,14 @@ def _load_and_resource_ids(loads: LoadSelection) -> tuple[list[str], list[str]]:
         ids.append(row.load_id)
         resources.append(seen.setdefault(row.resource_id, row.resource_id))
     return ids, resources
+
+
+def _controls(slot: Slot) -> bool:
+    """Whether an active slot changes the load: a ``SIMPLE`` level above 0, or any other payload type."""
+    if slot.payload_type != "SIMPLE":
+        return True
+    value = slot.value
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def _follows(timeline: Timeline) -> bool:

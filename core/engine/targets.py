@@ -65,6 +65,7 @@ class LoadSelection(Sequence[Load]):
         self._directory = directory
         self._parts = [part for part in parts if part.size]
         self._ends = list(accumulate(part.size for part in self._parts))
+        self._single_ids: set[str] | None = None  # the ids of the single loads, made by the first holds()
 
     def __len__(self) -> int:
         return self._ends[-1] if self._ends else 0
@@ -92,6 +93,20 @@ class LoadSelection(Sequence[Load]):
     def rows(self) -> Iterator[LoadRow]:
         """The selection's :class:`venclient.model.LoadRow` s, read as iterated (no Load objects made)."""
         return self._iter_rows()
+
+    def holds(self, load_ids: Any, vens: Any) -> Any:
+        """A boolean numpy array: which of ``load_ids`` (aligned with their ``vens``) the selection holds — whole
+        VENs by name, single loads by id; reads nothing from the store."""
+        import numpy as np
+
+        whole = [part.ven for part in self._parts if part.ven is not None]
+        mask = np.isin(np.asarray(vens, dtype=object), whole) if whole else np.zeros(len(load_ids), dtype=bool)
+        if self._single_ids is None:
+            self._single_ids = {row.load_id for part in self._parts if part.rows is not None for row in part.rows}
+        if self._single_ids:
+            mask |= np.fromiter((load_id in self._single_ids for load_id in load_ids), dtype=bool,
+                                count=len(load_ids))
+        return mask
 
     def __iter__(self) -> Iterator[Load]:
         return map(LoadRow.to_load, self._iter_rows())
