@@ -325,9 +325,10 @@ class HistoryRecords(Protocol):
         """Add rows (dicts: load_id, hour_start, energy_wh, seconds, event) in one transaction, then delete hours
         before ``prune_before``; a bad row raises InputError and nothing changes.  Returns the rows given."""
 
-    def history_read(self, load_ids: Sequence[str], since: int, until: int) -> list[tuple[str, int, float, float, bool]]:
+    def history_read(self, load_ids: Sequence[str], since: int, until: int, *,
+                     hour_of_day: int | None = None) -> list[tuple[str, int, float, float, bool]]:
         """``(load_id, hour_start, energy_wh, seconds, event)`` with ``since <= hour_start < until``, by load and
-        hour."""
+        hour; with ``hour_of_day`` (seconds after midnight UTC) only hours starting then, and event hours."""
 
 
 @runtime_checkable

@@ -20,7 +20,8 @@ HOUR_14 = hour_start(AT)
 def day_rows(watts_by_day: dict[int, float], *, hour: int = HOUR_14, seconds: float = HOUR,
              events: set[int] = frozenset()) -> list[tuple[int, float, float, bool]]:
     """One row per ``days back: watts`` at the same hour (energy = watts over ``seconds``), event days flagged."""
-    return [(hour - back * DAY, watts * seconds / HOUR, seconds, back in events) for back, watts in watts_by_day.items()]
+    return [(hour - back * DAY, watts * seconds / HOUR, seconds, back in events)
+            for back, watts in watts_by_day.items()]
 
 
 def test_ten_event_free_days_give_their_mean():
@@ -93,7 +94,4 @@ def test_tick_rows_count_read_loads_and_flag_controlled_ones():
     ok = np.array([True, False, True, False])
     controlled = np.array([False, True, True, False])
     rows = history_rows(ids, power, ok, controlled, HOUR_14, 900.0)
-    assert rows == [
-        {"load_id": "a", "hour_start": HOUR_14, "energy_wh": 250.0, "seconds": 900.0, "event": 0},
-        {"load_id": "b", "hour_start": HOUR_14, "energy_wh": 0.0, "seconds": 0.0, "event": 1},
-        {"load_id": "c", "hour_start": HOUR_14, "energy_wh": 125.0, "seconds": 900.0, "event": 1}]
+    assert rows == [("a", HOUR_14, 250.0, 900.0, 0), ("b", HOUR_14, 0.0, 0.0, 1), ("c", HOUR_14, 125.0, 900.0, 1)]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import repeat
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -127,11 +128,11 @@ def history_window(at: float, method: BaselineMethod) -> tuple[int, int]:
 # ------------------------------------------------------------------------------------------ the tick's rows
 @dataclass
 class HistoryWrite:
-    """What the store writes in a tick's transaction: ``rows`` (dicts: load_id, hour_start, energy_wh, seconds,
-    event) added to the stored hour (energy and seconds summed, event kept once set), then rows with an hour start
-    before ``prune_before`` (when not ``None``) deleted."""
+    """What the store writes in a tick's transaction: ``rows`` (tuples ``(load_id, hour_start, energy_wh, seconds,
+    event)``, no dict per load) added to the stored hour (energy and seconds summed, event kept once set), then
+    rows with an hour start before ``prune_before`` (when not ``None``) deleted."""
 
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[tuple[str, int, float, float, int]] = field(default_factory=list)
     prune_before: int | None = None
 
     def __bool__(self) -> bool:
@@ -139,15 +140,15 @@ class HistoryWrite:
 
 
 def history_rows(load_ids: np.ndarray, power_w: np.ndarray, ok: np.ndarray, controlled: np.ndarray,
-                 hour: int, seconds: float) -> list[dict[str, Any]]:
-    """The rows of one tick of the history loads: a load read OK adds ``power × seconds`` Wh and the seconds; a
-    controlled load not read OK still marks the hour as an event hour (energy and seconds 0)."""
+                 hour: int, seconds: float) -> list[tuple[str, int, float, float, int]]:
+    """The rows of one tick of the history loads (see :class:`HistoryWrite`): a load read OK adds ``power ×
+    seconds`` Wh and the seconds; a controlled load not read OK still marks the hour as an event hour (energy and
+    seconds 0)."""
     keep = ok | controlled
-    energy = np.where(ok, power_w * (seconds / HOUR), 0.0)
-    read = np.where(ok, float(seconds), 0.0)
-    return [{"load_id": load_id, "hour_start": hour, "energy_wh": e, "seconds": s, "event": int(c)}
-            for load_id, e, s, c in zip(load_ids[keep].tolist(), energy[keep].tolist(), read[keep].tolist(),
-                                        controlled[keep].tolist())]
+    energy = np.where(ok, power_w * (seconds / HOUR), 0.0)[keep]
+    read = np.where(ok, float(seconds), 0.0)[keep]
+    return list(zip(load_ids[keep].tolist(), repeat(int(hour)), energy.tolist(), read.tolist(),
+                    controlled[keep].astype(np.int64).tolist()))
 
 
 class HistoryBaseline:
@@ -160,28 +161,29 @@ class HistoryBaseline:
     def __init__(self, store: Any, method: BaselineMethod = BaselineMethod()):
         self.store = store
         self.method = method
-        self._key: tuple[int, int] | None = None      # (hour, id of the load ids array) the cache holds
+        self._hour: int | None = None                 # the hour and the load ids array the cache holds
+        self._ids: np.ndarray | None = None
         self._values = np.empty(0)
         self._pruned_hour: int | None = None
 
     def stale(self, at: float, load_ids: np.ndarray) -> bool:
         """Whether :meth:`refresh` must run before :meth:`fill` at ``at`` for ``load_ids``."""
-        return self._key != (hour_start(at), id(load_ids))
+        return self._hour != hour_start(at) or self._ids is not load_ids
 
     def refresh(self, at: float, load_ids: np.ndarray) -> np.ndarray:
         """Read the history of ``load_ids`` and compute their baselines at ``at``'s hour (blocking)."""
         ids = [str(i) for i in load_ids.tolist()]
         since, until = history_window(at, self.method)
-        rows = self.store.history_read(ids, since, until) if ids else []
+        rows = self.store.history_read(ids, since, until, hour_of_day=hour_start(at) % DAY) if ids else []
         values = baselines_by_load(at, rows, ids, self.method)
         self._values = np.fromiter((values[i].watts for i in ids), dtype=np.float64, count=len(ids))
-        self._key = (hour_start(at), id(load_ids))
+        self._hour, self._ids = hour_start(at), load_ids
         return self._values
 
     def fill(self, baseline_w: np.ndarray | None, positions: np.ndarray, n: int) -> np.ndarray | None:
         """``baseline_w`` (length ``n``, or ``None``: none yet) with the cached values at ``positions`` where it is
         NaN; ``None`` stays ``None`` when no history load has a baseline."""
-        if not len(positions) or not np.isfinite(self._values).any():
+        if not len(positions) or len(positions) != len(self._values) or not np.isfinite(self._values).any():
             return baseline_w
         out = np.full(n, np.nan) if baseline_w is None else baseline_w
         missing = np.isnan(out[positions])
@@ -207,7 +209,6 @@ class HistoryBaseline:
 def describe_hours(hours: Sequence[int]) -> list[str]:
     """The UTC dates of hour starts, ISO 8601 (``ven baseline``)."""
     return [datetime.fromtimestamp(h, UTC).date().isoformat() for h in hours]
-
 
 
 # ------------------------------------------------------------------------------------------ inspection
@@ -247,7 +248,8 @@ def resource_baselines(store: Any, method: BaselineMethod, resource_id: str,
         at = datetime.fromtimestamp(newest + HOUR, UTC) if newest is not None else datetime.now(UTC)
     seconds = at.timestamp()
     since, until = history_window(seconds, method)
-    values = baselines_by_load(seconds, store.history_read(ids, since, until) if ids else [], ids, method)
+    rows = store.history_read(ids, since, until, hour_of_day=hour_start(seconds) % DAY) if ids else []
+    values = baselines_by_load(seconds, rows, ids, method)
     reader = store.resource_connections(resource_id).get("reader")
     return {
         "resource_id": resource_id, "ven": resource.ven,

@@ -4,9 +4,9 @@ One loop, one clock: every tick the collector reads all sources, the reporter an
 for reports, and the reports go into the outbox (the store).  Continuous requests are answered per tick, the
 others per event interval (:mod:`venclient.engine.report_schedule`: totals accumulate in the tick's transaction,
 reports are built when due).  Loads whose source has no baseline of its own (real meters) add their energy to
-their hourly history in the same transaction, and their BASELINE comes from it (:mod:`venclient.engine.baseline`).  In replay mode a tick stands for one row of the H5 time axis (its energy and
-``intervalPeriod``), in wall-clock mode for ``reporting.interval_seconds``; ``interval_seconds`` / ``speed`` is
-only the real time between ticks.  Beside the loop, background tasks
+their hourly history in the same transaction, and their BASELINE comes from it (:mod:`venclient.engine.baseline`).
+In replay mode a tick stands for one row of the H5 time axis (its energy and ``intervalPeriod``), in wall-clock
+mode for ``reporting.interval_seconds``; ``interval_seconds`` / ``speed`` is only the real time between ticks.  Beside the loop, background tasks
 
 * flush the outbox to the VTN whenever a tick added reports (and right at start: what an earlier run left);
 * carry the events out over time (:mod:`venclient.engine.scheduler`): at every interval boundary in the

@@ -15,6 +15,13 @@ from venclient.plugins.sqlite_store import schema
 
 CHUNK = 500  # load ids per IN (...) list
 FIELDS = ("load_id", "hour_start", "energy_wh", "seconds", "event")
+# SQLite (3.24+) and PostgreSQL: add to the stored hour, keep the event flag once set
+UPSERT = ("INSERT INTO load_history_hourly (load_id, hour_start, energy_wh, seconds, event) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (load_id, hour_start) DO UPDATE SET "
+          "energy_wh = load_history_hourly.energy_wh + excluded.energy_wh, "
+          "seconds = load_history_hourly.seconds + excluded.seconds, "
+          "event = CASE WHEN excluded.event > load_history_hourly.event THEN excluded.event "
+          "ELSE load_history_hourly.event END")
 
 
 class HistoryMethods:
@@ -32,58 +39,56 @@ class HistoryMethods:
             self._write_history_rows(conn, checked, prune_before)
         return len(checked)
 
-    def history_read(self, load_ids: Sequence[str], since: int, until: int) -> list[tuple[str, int, float, float, bool]]:
+    def history_read(self, load_ids: Sequence[str], since: int, until: int, *,
+                     hour_of_day: int | None = None) -> list[tuple[str, int, float, float, bool]]:
         """``(load_id, hour_start, energy_wh, seconds, event)`` of ``load_ids`` with ``since <= hour_start <
-        until``, by load and hour."""
+        until``, by load and hour; with ``hour_of_day`` (seconds after midnight UTC) only the hours starting then
+        and the event hours (what a baseline needs: a day's hour, and whether the day had an event)."""
         t = schema.load_history_hourly
         ids = list(dict.fromkeys(load_ids))
         out: list[tuple[str, int, float, float, bool]] = []
+        window = [t.c.hour_start >= int(since), t.c.hour_start < int(until)]
+        if hour_of_day is not None:
+            window.append(sa.or_(t.c.hour_start % 86400 == int(hour_of_day) % 86400, t.c.event != 0))
         with self.engine.connect() as conn:
             for start in range(0, len(ids), CHUNK):
                 query = (sa.select(t.c.load_id, t.c.hour_start, t.c.energy_wh, t.c.seconds, t.c.event)
-                         .where(t.c.load_id.in_(ids[start:start + CHUNK]), t.c.hour_start >= int(since),
-                                t.c.hour_start < int(until))
+                         .where(t.c.load_id.in_(ids[start:start + CHUNK]), *window)
                          .order_by(t.c.load_id, t.c.hour_start))
                 out.extend((str(r[0]), int(r[1]), float(r[2]), float(r[3]), bool(r[4])) for r in conn.execute(query))
         return out
 
     def _write_history(self, conn: SaConnection, write: Any) -> None:
-        """Apply a :class:`venclient.engine.baseline.HistoryWrite` on ``conn`` (the caller's transaction)."""
+        """Apply a :class:`venclient.engine.baseline.HistoryWrite` (its rows are tuples in :data:`FIELDS` order) on
+        ``conn``, the caller's transaction."""
         if write is None:
             return
         self._write_history_rows(conn, write.rows, write.prune_before)
 
     @staticmethod
-    def _write_history_rows(conn: SaConnection, rows: Sequence[dict[str, Any]], prune_before: int | None) -> None:
+    def _write_history_rows(conn: SaConnection, rows: Sequence[tuple], prune_before: int | None) -> None:
+        """Upsert ``rows`` (tuples in :data:`FIELDS` order) on ``conn``: the driver's executemany of one statement
+        on SQLite and PostgreSQL (no parameter dict per row), update-else-insert elsewhere."""
         t = schema.load_history_hourly
         if rows:
-            dialect = conn.dialect.name
-            if dialect in ("sqlite", "postgresql"):  # one upsert statement, executemany over the rows
-                if dialect == "sqlite":
-                    from sqlalchemy.dialects.sqlite import insert
-                else:
-                    from sqlalchemy.dialects.postgresql import insert
-                stmt = insert(t)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[t.c.load_id, t.c.hour_start],
-                    set_={"energy_wh": t.c.energy_wh + stmt.excluded.energy_wh,
-                          "seconds": t.c.seconds + stmt.excluded.seconds,
-                          "event": sa.case((stmt.excluded.event > t.c.event, stmt.excluded.event), else_=t.c.event)})
-                conn.execute(stmt, list(rows))
-            else:  # any other database: update, else insert, row by row
-                for row in rows:
-                    where = sa.and_(t.c.load_id == row["load_id"], t.c.hour_start == row["hour_start"])
+            if conn.dialect.name in ("sqlite", "postgresql"):
+                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                conn.exec_driver_sql(UPSERT.replace("?", mark), list(rows))
+            else:
+                for load_id, hour, energy, seconds, event in rows:
+                    where = sa.and_(t.c.load_id == load_id, t.c.hour_start == hour)
                     updated = conn.execute(t.update().where(where).values(
-                        energy_wh=t.c.energy_wh + row["energy_wh"], seconds=t.c.seconds + row["seconds"],
-                        event=sa.case((t.c.event < row["event"], row["event"]), else_=t.c.event))).rowcount
+                        energy_wh=t.c.energy_wh + energy, seconds=t.c.seconds + seconds,
+                        event=sa.case((t.c.event < event, event), else_=t.c.event))).rowcount
                     if not updated:
-                        conn.execute(t.insert().values(**{name: row[name] for name in FIELDS}))
+                        conn.execute(t.insert().values(load_id=load_id, hour_start=hour, energy_wh=energy,
+                                                       seconds=seconds, event=event))
         if prune_before is not None:
             conn.execute(t.delete().where(t.c.hour_start < int(prune_before)))
 
 
-def _checked(row: Any, n: int) -> dict[str, Any]:
-    """One history row with its types, or :class:`InputError` naming row ``n`` and the field."""
+def _checked(row: Any, n: int) -> tuple:
+    """One history row as a tuple in :data:`FIELDS` order, or :class:`InputError` naming row ``n`` and the field."""
     if not isinstance(row, dict):
         raise InputError(f"History row {n} is not a mapping of {', '.join(FIELDS)}.")
     missing = [name for name in FIELDS if name not in row]
@@ -98,4 +103,4 @@ def _checked(row: Any, n: int) -> dict[str, Any]:
         raise InputError(f"History row {n}: hour_start {out['hour_start']} is not the start of a UTC hour.")
     if not (out["seconds"] >= 0 and out["energy_wh"] == out["energy_wh"]):
         raise InputError(f"History row {n}: seconds must be 0 or more and energy_wh a number.")
-    return out
+    return tuple(out[name] for name in FIELDS)
