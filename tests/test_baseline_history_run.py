@@ -140,3 +140,19 @@ async def test_without_enough_history_the_file_meter_has_no_baseline(env, bl_tra
     first = int(h5_time(env.h5_path, 0).timestamp())
     kept = env.store.history_read([load.load_id for load in loads], first, first + TICKS * HOUR)
     assert kept and not any(row[4] for row in kept)
+
+
+async def test_ticks_kept_in_the_backlog_keep_their_history_too(env, bl_transport):
+    _resource, loads = file_resource(env)
+    for event in await bl_transport.list_events():
+        await bl_transport.delete_event(event.id)  # no event asks for reports: every tick goes to the backlog
+    runner = VenRunner(env.runtime, run_options(env.runtime, interval_seconds=1.0, speed=200.0, max_ticks=3))
+    await runner.run()
+    assert runner.stats.backlog_ticks == 3 and vtn_reports(env.vtn.state) == []
+    first = int(h5_time(env.h5_path, 0).timestamp())
+    kept = env.store.history_read([load.load_id for load in loads], first, first + TICKS * HOUR)
+    assert len(kept) == 3 * len(loads)
+    for load_id, hour, energy, seconds, flagged in kept:
+        load = next(load for load in loads if load.load_id == load_id)
+        assert energy == pytest.approx(meter_watts(load.load_component, (hour - first) // HOUR))
+        assert seconds == 3600.0 and not flagged
