@@ -95,3 +95,13 @@ def test_tick_rows_count_read_loads_and_flag_controlled_ones():
     controlled = np.array([False, True, True, False])
     rows = history_rows(ids, power, ok, controlled, HOUR_14, 900.0)
     assert rows == [("a", HOUR_14, 250.0, 900.0, 0), ("b", HOUR_14, 0.0, 0.0, 1), ("c", HOUR_14, 125.0, 900.0, 1)]
+
+
+def test_settings_give_the_method_and_refuse_more_min_days_than_days(tmp_path):
+    from venclient.errors import SettingsError
+    from venclient.testing import make_settings
+
+    method = BaselineMethod.from_settings(make_settings(tmp_path, baseline={"days": 5, "min_days": 2}))
+    assert (method.days, method.min_days, method.min_coverage, method.history_days) == (5, 2, 0.5, 14)
+    with pytest.raises(SettingsError, match=r"baseline.min_days \(6\) is above baseline.days \(5\)"):
+        BaselineMethod.from_settings(make_settings(tmp_path, baseline={"days": 5, "min_days": 6}))

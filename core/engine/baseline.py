@@ -47,10 +47,18 @@ class BaselineMethod:
 
     @classmethod
     def from_settings(cls, settings: Any) -> "BaselineMethod":
+        """The method of the ``baseline.*`` settings; ``min_days`` above ``days`` is a
+        :class:`venclient.errors.SettingsError` (no load could ever have a baseline)."""
+        from venclient.errors import SettingsError
+
         get = settings.get
-        return cls(days=int(get("baseline.days", 10)), min_days=int(get("baseline.min_days", 3)),
-                   min_coverage=float(get("baseline.min_coverage", 0.5)),
-                   history_days=int(get("baseline.history_days", 14)))
+        method = cls(days=int(get("baseline.days", 10)), min_days=int(get("baseline.min_days", 3)),
+                     min_coverage=float(get("baseline.min_coverage", 0.5)),
+                     history_days=int(get("baseline.history_days", 14)))
+        if method.min_days > method.days:
+            raise SettingsError(f"Invalid setting: baseline.min_days ({method.min_days}) is above baseline.days "
+                                f"({method.days}), so no load could ever have a baseline.")
+        return method
 
     def describe(self) -> str:
         """One sentence naming the method, for ``ven baseline``."""
