@@ -114,6 +114,17 @@ class LoadSelection(Sequence[Load]):
         """The distinct resource ids of the selection (without making Load objects; reads the store)."""
         return {row.resource_id for row in self._iter_rows()}
 
+    def holds(self, ven: str, load_ids: Sequence[str]) -> list[bool]:
+        """Whether each of ``load_ids`` (loads of ``ven``) is in the selection; a whole VEN selected is not read
+        from the store."""
+        if any(part.ven == ven and part.rows is None for part in self._parts):
+            return [True] * len(load_ids)
+        ids = getattr(self, "_row_ids", None)
+        if ids is None:
+            ids = self._row_ids = {row.load_id for part in self._parts if part.rows is not None
+                                   for row in part.rows}
+        return [load_id in ids for load_id in load_ids]
+
 
 @dataclass
 class _Scope:
