@@ -1,7 +1,9 @@
 """Event-aligned reports sent by ``ven run`` (replay clock, fast ``--speed``) to the real local VTN: an event with
 4 one-hour intervals and default descriptors gets exactly one report per VEN after its 4th interval, carrying the
 event's interval ids, periods and each hour's energy; ``frequency`` 2 gets two; ``aggregate`` one
-AGGREGATED_REPORT resource per VEN; BASELINE and DELTA_USAGE during a simulated SIMPLE event equal the shed."""
+AGGREGATED_REPORT resource per VEN; BASELINE and DELTA_USAGE during a simulated SIMPLE event equal the shed;
+SIMPLE_LEVEL and OPERATING_STATE follow the event's levels and an opt-out; a forecast (historical false) carries
+the H5 rows ahead, sent before the event starts."""
 
 from __future__ import annotations
 

@@ -38,8 +38,9 @@ from venclient.plugin_manager import IsolatedHook
 from venclient.model import (APPROVED, COMPONENT_INDEX, QUALITY_INVALID, QUALITY_MISSING, CollectionRow, Connection,
                               Readings)
 from venclient.plausibility import StreakWarnings, load_bounds
-from venclient.protocols import (ForecastsPower, HasBaseline, HasTimeline, LoadBatch, MeterSource, ReadsCapacities, ResourceStore, SourceReading,
+from venclient.protocols import (HasBaseline, HasTimeline, LoadBatch, MeterSource, ReadsCapacities, ResourceStore, SourceReading,
                                  WaitsReady)
+from venclient.protocols import ForecastsPower
 
 log = logging.getLogger(__name__)
 
