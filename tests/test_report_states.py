@@ -177,3 +177,14 @@ def test_a_forecast_is_built_from_the_look_ahead_before_its_first_interval(store
     assert len(asked) == 2 and all(len(times) == 80 for times in asked)  # 20 minutes at 15 s steps
     assert store.accumulators_read(["V"]) == []  # nothing accumulated for a forecast
     assert [tick(schedule, store, plan, event, n, [1.0, 1.0, 1.0]) for n in range(0, 200)] == [[]] * 200
+
+
+def test_without_a_source_that_looks_ahead_a_forecast_is_refused_once_naming_the_event(caplog):
+    event = level_event([1], [{"payloadType": "USAGE", "historical": False}], "f2")
+    schedule = ReportSchedule()
+    for n in range(3):  # the event read again (modified) is classified again: still one warning
+        changed = event.model_copy(update={"modification_date_time": T0 + timedelta(minutes=n)})
+        assert schedule.split([changed]) == ([], [])
+    warnings = [r.getMessage() for r in caplog.records if "forecast" in r.getMessage()]
+    assert warnings == ["Reporting: event f2 asks for a forecast (reportDescriptors[0].historical false), which no "
+                        "meter source can give: it is not answered."]
