@@ -529,10 +529,14 @@ class ReportSchedule:
             summed = Totals(np.add.reduceat(full.energy_wh, starts), np.add.reduceat(full.baseline_wh, starts),
                             np.minimum.reduceat(full.seconds, starts),
                             np.where(all_seen, np.minimum.reduceat(full.ticks, starts), 0), totals.length)
-            if totals.level is not None:
-                summed.level = np.maximum.reduceat(np.asarray(totals.level, dtype=np.int64), starts)
-            if totals.opted is not None:
-                summed.opted = np.maximum.reduceat(np.asarray(totals.opted, dtype=np.int8), starts) > 0
+            if picked.level is not None:  # the highest level, the most severe state of the resource's loads
+                level = np.zeros(n, dtype=np.int64)
+                level[rows] = picked.level
+                summed.level = np.maximum.reduceat(level, starts)
+            if picked.opted is not None:
+                opted = np.zeros(n, dtype=np.int8)
+                opted[rows] = picked.opted
+                summed.opted = np.maximum.reduceat(opted, starts) > 0
             return self._values(group, summed), all_seen
         return self._values(group, picked), picked.ticks > 0
 
