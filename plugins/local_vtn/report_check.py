@@ -73,6 +73,8 @@ def check_report(report: dict[str, Any], state: VtnState) -> None:
     if units_by_type is not None:
         _check_payload_descriptors(report.get("payloadDescriptors") or (), units_by_type)
     interval_ids = _allowed_interval_ids(event, descriptors)
+    # the payload types whose values are checked (none for a plain USAGE event: a fleet tick pays nothing)
+    constrained = VALUE_RULES.keys() & units_by_type.keys() if units_by_type is not None else VALUE_RULES.keys()
     resources = report.get("resources") or ()
     names = _registered_names(state, report["clientName"]) if resources else None
     groups: set[str] | None = None
@@ -88,16 +90,21 @@ def check_report(report: dict[str, Any], state: VtnState) -> None:
             if interval_ids is not None and interval["id"] not in interval_ids:
                 raise _bad(f"resources[{r}].intervals[{i}].id {interval['id']!r} is not an interval of event "
                            f"{event_id!r} (its ids: {sorted(interval_ids)}).")
-            for p, payload in enumerate(interval["payloads"]):
-                if units_by_type is not None and payload["type"] not in units_by_type:
-                    raise _bad(f"resources[{r}].intervals[{i}].payloads[{p}].type {payload['type']!r} is not "
+            for p, payload in enumerate(interval["payloads"] if units_by_type is not None or constrained else ()):
+                kind = payload["type"]
+                if units_by_type is not None and kind not in units_by_type:
+                    raise _bad(f"resources[{r}].intervals[{i}].payloads[{p}].type {kind!r} is not "
                                f"among the reportDescriptors of event {event_id!r} "
                                f"({', '.join(units_by_type) or 'none'}).")
-                rule = VALUE_RULES.get(payload["type"])
-                values = payload.get("values")
-                if rule is not None and not (isinstance(values, list) and len(values) == 1 and rule[0](values[0])):
-                    raise _bad(f"resources[{r}].intervals[{i}].payloads[{p}].values {values!r} are not what "
-                               f"{payload['type']} takes ({rule[1]}).")
+                if constrained and kind in constrained:
+                    _check_values(payload, f"resources[{r}].intervals[{i}].payloads[{p}]")
+
+
+def _check_values(payload: dict[str, Any], where: str) -> None:
+    ok, expected = VALUE_RULES[payload["type"]]
+    values = payload.get("values")
+    if not (isinstance(values, list) and len(values) == 1 and ok(values[0])):
+        raise _bad(f"{where}.values {values!r} are not what {payload['type']} takes ({expected}).")
 
 
 def _units_by_type(descriptors: list[dict[str, Any]]) -> dict[str, set[str] | None]:
