@@ -11,7 +11,10 @@ targets) and the opt-outs it read (:class:`venclient.engine.scheduler.OptOuts`),
   slot start or end inside it), clipped to SIMPLE's 0–3; 0 when nothing applied;
 * ``opted`` of an interval: the load's resource opted out of the report's event, or of an event with a SIMPLE
   slot overlapping the interval that targets the load.  Opt-outs carry no time in the event's clock: the state
-  when the report is built counts for all its intervals.
+  when the report is built (``ven run``: as the scheduler read it at its last reconcile, i.e. interval boundary)
+  counts for all its intervals.
+
+The level is what the VEN instructs the load to do, not a value read back from a device.
 
 :func:`own_plan` stands in for the scheduler's plans when there is none (a report schedule used on its own): the
 report's event alone, targeting every load, without opt-outs.
