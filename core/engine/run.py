@@ -6,7 +6,8 @@ others per event interval (:mod:`venclient.engine.report_schedule`: totals accum
 reports are built when due).  Loads whose source has no baseline of its own (real meters) add their energy to
 their hourly history in the same transaction, and their BASELINE comes from it (:mod:`venclient.engine.baseline`).
 In replay mode a tick stands for one row of the H5 time axis (its energy and ``intervalPeriod``), in wall-clock
-mode for ``reporting.interval_seconds``; ``interval_seconds`` / ``speed`` is only the real time between ticks.  Beside the loop, background tasks
+mode for ``reporting.interval_seconds``; ``interval_seconds`` / ``speed`` is only the real time between ticks.
+Beside the loop, background tasks
 
 * flush the outbox to the VTN whenever a tick added reports (and right at start: what an earlier run left);
 * carry the events out over time (:mod:`venclient.engine.scheduler`): at every interval boundary in the
@@ -81,7 +82,7 @@ from venclient.engine.report_schedule import ReportSchedule
 from venclient.engine.webhook import CallbackServer, Subscriptions
 from venclient.plugin_manager import IsolatedHook
 from venclient.model import QUALITY_OK
-from venclient.protocols import AccumulatorRecords, FollowsEvents, ForecastsPower, HistoryRecords, VtnTransport
+from venclient.protocols import AccumulatorRecords, FollowsEvents, HistoryRecords, VtnTransport
 
 log = logging.getLogger("venclient.run")
 
@@ -364,7 +365,9 @@ class VenRunner:
         scheduler = self.scheduler
         self.schedule.received = scheduler.event_state if scheduler is not None else None
         self.schedule.scope = events.directory.target_scope
-        self.schedule.forecasts = any(isinstance(s, ForecastsPower) for s in collector.sources.values())
+        self.schedule.forecaster = collector.forecast_w if collector.can_forecast() else None
+        if scheduler is not None:
+            self.schedule.applied = scheduler.applied_levels
         if self._durable_totals:
             rows = await asyncio.to_thread(self.store.accumulators_read, list(self.vens))  # type: ignore[attr-defined]
             if self.schedule.load(rows, collector.plan):

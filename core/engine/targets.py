@@ -65,7 +65,6 @@ class LoadSelection(Sequence[Load]):
         self._directory = directory
         self._parts = [part for part in parts if part.size]
         self._ends = list(accumulate(part.size for part in self._parts))
-        self._single_ids: set[str] | None = None  # the ids of the single loads, made by the first holds()
 
     def __len__(self) -> int:
         return self._ends[-1] if self._ends else 0
@@ -94,20 +93,6 @@ class LoadSelection(Sequence[Load]):
         """The selection's :class:`venclient.model.LoadRow` s, read as iterated (no Load objects made)."""
         return self._iter_rows()
 
-    def holds(self, load_ids: Any, vens: Any) -> Any:
-        """A boolean numpy array: which of ``load_ids`` (aligned with their ``vens``) the selection holds — whole
-        VENs by name, single loads by id; reads nothing from the store."""
-        import numpy as np
-
-        whole = [part.ven for part in self._parts if part.ven is not None]
-        mask = np.isin(np.asarray(vens, dtype=object), whole) if whole else np.zeros(len(load_ids), dtype=bool)
-        if self._single_ids is None:
-            self._single_ids = {row.load_id for part in self._parts if part.rows is not None for row in part.rows}
-        if self._single_ids:
-            mask |= np.fromiter((load_id in self._single_ids for load_id in load_ids), dtype=bool,
-                                count=len(load_ids))
-        return mask
-
     def __iter__(self) -> Iterator[Load]:
         return map(LoadRow.to_load, self._iter_rows())
 
@@ -128,6 +113,28 @@ class LoadSelection(Sequence[Load]):
     def resource_ids(self) -> set[str]:
         """The distinct resource ids of the selection (without making Load objects; reads the store)."""
         return {row.resource_id for row in self._iter_rows()}
+
+    def holds(self, ven: str, load_ids: Sequence[str]) -> list[bool]:
+        """Whether each of ``load_ids`` (loads of ``ven``) is in the selection; a whole VEN selected is not read
+        from the store."""
+        known = getattr(self, "_membership", None)
+        if known is None:  # made once: (whole VENs, single load ids)
+            known = self._membership = ({part.ven for part in self._parts if part.rows is None},
+                                        {row.load_id for part in self._parts if part.rows is not None
+                                         for row in part.rows})
+        if ven in known[0]:
+            return [True] * len(load_ids)
+        return [load_id in known[1] for load_id in load_ids]
+
+    def mask(self, load_ids: Sequence[str], vens: Sequence[str]) -> Any:
+        """A boolean numpy array: which of ``load_ids`` (each of the VEN aligned in ``vens``) the selection holds,
+        as :meth:`holds` tells; reads nothing from the store."""
+        import numpy as np
+
+        self.holds("", ())  # makes the membership sets once
+        whole, single = self._membership
+        return np.fromiter((ven in whole or load_id in single for load_id, ven in zip(load_ids, vens)), dtype=bool,
+                           count=len(load_ids))
 
 
 @dataclass
