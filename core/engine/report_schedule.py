@@ -17,10 +17,20 @@ Each report descriptor of an event asking for reports takes one of two paths:
 
 Descriptors of one event with the same timing fields, ``aggregate`` and ``targets`` form one *group*: one report
 carrying each descriptor's payload.  A descriptor we cannot answer (payload type, ``units`` or ``readingType``,
-:mod:`venclient.engine.report_payloads`) is refused with one warning naming the event and the field; a forecast
-(``historical`` false) is refused with one warning naming the event (the H5 simulator can look ahead,
-:class:`venclient.protocols.ForecastsPower`, but forecast reports are not built from it yet; the warning says
-which of the two applies).
+:mod:`venclient.engine.report_payloads`) is refused with one warning naming the event and the field.
+
+Forecasts (``historical`` false: the report covers its anchor interval and the ones after it, due at the anchor's
+start) are built from a source that can look ahead (:class:`venclient.protocols.ForecastsPower`, the H5
+simulator; ``forecaster(times)`` gives the plan's watts at ``times``).  When such a report is due, each covered
+interval is sampled at tick steps from its start (at most :data:`MAX_FORECAST_SAMPLES` samples: longer steps
+beyond), each sample standing for the watts until the next one (the last one until the interval's end); the
+energy is the sum of watts × step (USAGE), the mean power that energy over the seconds sampled (DEMAND), with
+``readingType`` FORECAST unless the descriptor names one.  Nothing is accumulated for them.  Without such a
+source a forecast is refused with one warning naming the event.
+
+SIMPLE_LEVEL and OPERATING_STATE come from what load control applied (:mod:`venclient.engine.applied`):
+``applied(ven, event, load ids, resource ids, spans)`` (``ven run`` gives the scheduler's plans and opt-outs; on
+its own the schedule uses the report's event alone, without opt-outs), derived when the report is built.
 
 What a report holds: at level ``load`` each registered load under its VTN resourceName, at level ``resource``
 each resource as the sum of its loads (an interval where one of them was not seen is left out), with
@@ -28,8 +38,9 @@ each resource as the sum of its loads (an interval where one of them was not see
 in the interval (DATA_QUALITY, when asked, says ``ESTIMATED`` when a load is missing or incomplete there, and the
 interval is left out when no load has a value).  A descriptor's ``targets`` narrow the loads reported (resolved as
 event targets are: :mod:`venclient.engine.targets`).  A load with no tick at all in an interval is left out of
-that interval (with DATA_QUALITY asked it carries only ``MISSING`` there), and a load without a value in any
-interval of the report is left out of the report.
+that interval (with DATA_QUALITY or OPERATING_STATE asked it carries only those there: ``MISSING``, ``ERROR``),
+and a load without a value in any interval of the report is left out of the report — unless OPERATING_STATE is
+asked: then it is reported ``ERROR`` (not addressable by the VEN) in every interval.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,10 +58,11 @@ import numpy as np
 import orjson
 
 from venclient.engine.accumulate import Accumulator, TickStage
+from venclient.engine.applied import Applied, AppliedSource, applied_levels, own_plan
 from venclient.engine.report import WireReport, _resource_names, event_scope, significant
 from venclient.engine.report_payloads import NEEDS_BASELINE, Answer, Totals, answer, quality_codes
 from venclient.engine.report_plan import OPEN_INTERVALS, PlannedReport, ReportPlan, collapse_overdue, report_plan
-from venclient.engine.timeline import IntervalSpan, interval_spans
+from venclient.engine.timeline import IntervalSpan, event_timeline, interval_spans
 from venclient.openadr import format_duration
 
 log = logging.getLogger(__name__)
@@ -57,6 +70,7 @@ log = logging.getLogger(__name__)
 AGGREGATED_REPORT = "AGGREGATED_REPORT"
 BUILT_KEY = "report.built"
 REPLAN_BEFORE = timedelta(days=1)  # an endless plan is made again this long before its horizon
+MAX_FORECAST_SAMPLES = 96  # samples of one forecast interval (a longer interval is sampled at longer steps)
 
 
 def interval_key(span: IntervalSpan) -> str:
@@ -81,11 +95,17 @@ class Group:
     answers: list[Answer]
     aggregate: bool
     targets: list[Any] | None
-    quality: bool = False     # DATA_QUALITY among the answers
+    historical: bool = True   # false: a forecast
 
     @property
-    def values(self) -> list[Answer]:
-        return [a for a in self.answers if not a.kind.textual]
+    def applied(self) -> bool:
+        """An answer needs what load control applied (SIMPLE_LEVEL, OPERATING_STATE)."""
+        return any(a.kind.applied for a in self.answers)
+
+    @property
+    def states(self) -> bool:
+        """OPERATING_STATE among the answers (a load without any value is still reported: ``ERROR``)."""
+        return any(a.payload_type == "OPERATING_STATE" for a in self.answers)
 
 
 @dataclass
@@ -155,20 +175,24 @@ class ReportSchedule:
     ``None`` (then the first tick that saw the event stands for it); ``scope(targets, what)`` resolves a
     descriptor's targets to ``(everything, VEN names, load ids)``; ``get_state`` reads the runtime state;
     ``reader(ven, event_id)`` reads that pair's totals back from a durable store (then finished intervals are not
-    kept in memory).
+    kept in memory); ``forecaster(times)`` gives the plan's watts at ``times`` (shape ``(len(times), len(plan))``,
+    NaN where unknown; ``None``: forecasts are refused); ``applied`` tells what load control applied
+    (:data:`venclient.engine.applied.AppliedSource`; ``None``: the report's event alone).
     """
 
     def __init__(self, *, level: str = "load", max_resources: int = 2000,
                  received: Callable[[str, str], tuple[float, int] | None] | None = None,
                  scope: Callable[[Sequence[Any], str], tuple[bool, set[str], set[str]]] | None = None,
-                 get_state: Callable[[str], str | None] | None = None, forecasts: bool = False,
-                 reader: Callable[[str, str], Any] | None = None):
+                 get_state: Callable[[str], str | None] | None = None,
+                 forecaster: Callable[[Sequence[datetime]], np.ndarray] | None = None,
+                 reader: Callable[[str, str], Any] | None = None, applied: AppliedSource | None = None):
         self.level = level
         self.max_resources = max_resources
         self.received = received
         self.scope = scope
         self.get_state = get_state
-        self.forecasts = forecasts
+        self.forecaster = forecaster
+        self.applied = applied
         self.accumulator = Accumulator(reader)
         self._split_cache: dict[str, tuple[Any, Any, AlignedEvent | None]] = {}
         self._plans: dict[tuple, _Plan] = {}
@@ -226,10 +250,9 @@ class ReportSchedule:
                 continue
             historical = _field(descriptor, "historical")
             historical = True if historical is None else bool(historical)
-            if not historical:
+            if not historical and self.forecaster is None:
                 self._warn_once(f"{name} asks for a forecast (reportDescriptors[{n}].historical false), which "
-                                f"{'forecast reports do not answer yet' if self.forecasts else 'no meter source can give'}"
-                                f": it is not answered")
+                                f"no meter source can give: it is not answered")
                 continue
             chosen, reason = answer(str(descriptor.payload_type), _field(descriptor, "units"),
                                     _field(descriptor, "reading_type"), historical=historical)
@@ -245,15 +268,14 @@ class ReportSchedule:
             group = groups.get(key)
             if group is None:
                 group = groups[key] = Group(int(hashlib.sha1(key.encode()).hexdigest()[:8], 16), descriptor, [],
-                                            bool(_field(descriptor, "aggregate")), targets)
+                                            bool(_field(descriptor, "aggregate")), targets, historical)
             if chosen not in group.answers:
                 group.answers.append(chosen)
-                group.quality |= chosen.kind.textual
         continuous = None
         if plain:
             continuous = event if len(plain) == len(event.report_descriptors or ()) else \
                 event.model_copy(update={"report_descriptors": plain})
-        kept = [g for g in groups.values() if g.values or g.quality]
+        kept = [g for g in groups.values() if g.answers]
         return continuous, (AlignedEvent(event, kept, _randomized(event)) if kept else None)
 
     # ------------------------------------------------------------------------------ plans
@@ -313,6 +335,7 @@ class ReportSchedule:
         power = np.where(readings.quality == 0, readings.power_w, np.nan)
         baseline = getattr(readings, "baseline_w", None)
         wanted = {a.event.id for a in aligned}
+        forecasts: dict[tuple[datetime, ...], np.ndarray] = {}  # this tick's forecasts of the plan, by times
         if forget_others:
             for ven, event_id in acc.events():
                 if event_id not in wanted:
@@ -344,16 +367,17 @@ class ReportSchedule:
             out.write = acc.finish(out.stage)
             return out
         out.write = out.stage.write  # filled by finish() once the reports were built
-        out.reports = BuiltReports(self._build_deferred(out, deferred, plan, tick_ms))
+        out.reports = BuiltReports(self._build_deferred(out, deferred, plan, tick_ms, seconds, forecasts))
         return out
 
-    def _build_deferred(self, out: TickWrite, deferred: list[tuple], plan: Any,
-                        tick_ms: int) -> Iterator[WireReport]:
+    def _build_deferred(self, out: TickWrite, deferred: list[tuple], plan: Any, tick_ms: int, seconds: float,
+                        forecasts: dict[tuple[datetime, ...], np.ndarray]) -> Iterator[WireReport]:
         """The due reports, one VEN at a time; then the totals they used go (staged) and the write is complete."""
         for ven, sl, event, plans, due_groups, vens, names in deferred:
             for group, due in due_groups:
                 for report in due:
-                    yield from self._build(ven, sl, event, group, report, out.stage, plan, tick_ms, vens, names)
+                    yield from self._build(ven, sl, event, group, report, out.stage, plan, tick_ms, vens, names,
+                                           seconds, forecasts)
             self._forget_done(out, ven, event.id, plans)
             for key in [k for k in out.stage.loaded if k[0] == ven and k[1] == event.id]:
                 del out.stage.loaded[key]  # read back for these reports only: one VEN's at a time in memory
@@ -364,6 +388,8 @@ class ReportSchedule:
                     baseline: np.ndarray | None) -> None:
         keys: set[str] = set()
         for group, gplan in plans:
+            if not group.historical:
+                continue  # a forecast comes from the source when due: nothing to accumulate
             built = self._built_number(ven, event_id, group.number)
             n = bisect.bisect_right(gplan.starts, time) - 1
             while n >= 0:
@@ -382,6 +408,8 @@ class ReportSchedule:
         """Stage the deletion of totals no unbuilt report of the event needs."""
         needed: set[str] = set()
         for group, gplan in plans:
+            if not group.historical:
+                continue
             built = out.built.get((ven, event_id, group.number), self._built_number(ven, event_id, group.number))
             needed.update(interval_key(span) for span, last in zip(gplan.spans, gplan.last_number) if last > built)
         for key in self.accumulator.keys(ven, event_id, out.stage):
@@ -414,7 +442,8 @@ class ReportSchedule:
         return np.flatnonzero(keep)
 
     def _build(self, ven: str, sl: slice, event: Any, group: Group, report: PlannedReport, stage: TickStage,
-               plan: Any, tick_ms: int, vens: set[str] | None, names: set[str] | None) -> Iterator[WireReport]:
+               plan: Any, tick_ms: int, vens: set[str] | None, names: set[str] | None, seconds: float = 0.0,
+               forecasts: dict[tuple[datetime, ...], np.ndarray] | None = None) -> Iterator[WireReport]:
         rows = self._selection(ven, sl, event, group, plan, vens, names)
         spans = list(report.intervals)
         if not spans:
@@ -426,32 +455,36 @@ class ReportSchedule:
             labels = plan.resource_ids[sl][bounds[:-1]].tolist()
         else:
             labels = _resource_names(plan, rows + sl.start)
-        columns: list[tuple[list[list[Any]], np.ndarray, np.ndarray]] = []  # per span: values, seen, quality
-        for span in spans:
-            stored = self.accumulator.current(stage, (ven, event.id, interval_key(span)))
+        n = sl.stop - sl.start
+        applied = self._applied(ven, event, plan, sl, spans) if group.applied else None
+        columns: list[tuple[list[list[Any]], np.ndarray]] = []  # per span: values per answer, seen
+        for i, span in enumerate(spans):
             length = None if span.end is None else (span.end - span.start).total_seconds()
-            n = sl.stop - sl.start
-            if stored is None or len(stored.ticks) != n:
-                totals = Totals(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int32), length)
+            if not group.historical:
+                totals = self._forecast_totals(span, sl, seconds, forecasts if forecasts is not None else {},
+                                               len(plan.load_ids))
             else:
-                totals = stored.totals(length)
+                stored = self.accumulator.current(stage, (ven, event.id, interval_key(span)))
+                if stored is None or len(stored.ticks) != n:
+                    totals = Totals(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int32), length)
+                else:
+                    totals = stored.totals(length)
+            if applied is not None:
+                totals.level, totals.opted = applied.level[i], applied.opted[i]
             columns.append(self._span_values(group, totals, rows, plan, sl))
         period = {span.start: self._period(span) for span in spans}
         # Text is assembled per span for a chunk of entities at once (a day-long event's last tick is ~2.8M
         # intervals): each answer's payload prefix is encoded once, and only one chunk's text is held at a time.
-        numeric = [(a, '{"type":%s,"values":[' % orjson.dumps(answer_.payload_type).decode())
-                   for a, answer_ in enumerate(group.answers) if not answer_.kind.textual]
+        answers = [('{"type":%s,"values":[' % orjson.dumps(answer_.payload_type).decode(), answer_.kind.unseen)
+                   for answer_ in group.answers]
         any_seen = np.zeros(len(labels), dtype=bool)
         has_interval = np.zeros(len(labels), dtype=bool)
-        for values, seen, _ in columns:
+        for values, seen in columns:
             any_seen |= seen
-            if group.quality:
-                has_interval[:] = True  # DATA_QUALITY goes into every interval, MISSING where nothing was seen
-            else:
-                for a, _ in numeric:
-                    has_interval |= seen & np.fromiter((v is not None for v in values[a]), dtype=bool,
-                                                       count=len(labels))
-        kept = np.flatnonzero(any_seen & has_interval).tolist()
+            for (_, unseen), column in zip(answers, values):
+                present = np.fromiter((v is not None for v in column), dtype=bool, count=len(labels))
+                has_interval |= present if unseen else seen & present
+        kept = np.flatnonzero(has_interval & (True if group.states else any_seen)).tolist()
         if not kept:
             return []
         heads = ['{"id":%d,"intervalPeriod":%s,"payloads":[' % (span.interval_id, period[span.start]) for span in spans]
@@ -459,8 +492,7 @@ class ReportSchedule:
         encoder = self._encoder(ven, event, group, report, -(-len(kept) // self.max_resources))
         for first in range(0, len(kept), self.max_resources):
             block = kept[first:first + self.max_resources]
-            texts = [self._span_texts(head, values, seen, quality, group, numeric, block)
-                     for head, (values, seen, quality) in zip(heads, columns)]
+            texts = [self._span_texts(head, values, seen, answers, block) for head, (values, seen) in zip(heads, columns)]
             resources = []
             for n, e in enumerate(block):
                 intervals = [column[n] for column in texts if column[n] is not None]
@@ -470,24 +502,60 @@ class ReportSchedule:
             yield encoder(resources)
 
     @staticmethod
-    def _span_texts(head: str, values: list[list[Any]], seen: np.ndarray, quality: np.ndarray, group: Group,
-                    numeric: list[tuple[int, str]], entities: list[int]) -> list[str | None]:
-        """Each of ``entities``' interval text in one span (``None``: it has none there)."""
-        if len(numeric) == 1 and not group.quality:
-            a, prefix = numeric[0]
-            text = head + prefix
-            vals, ok = values[a], seen
-            return [text + repr(vals[e]) + "]}]}" if ok[e] and vals[e] is not None else None for e in entities]
-        codes = {code: '{"type":"DATA_QUALITY","values":[%s]}' % orjson.dumps(str(code)).decode()
-                 for code in set(quality.tolist())} if group.quality else {}
+    def _span_texts(head: str, values: list[list[Any]], seen: np.ndarray, answers: list[tuple[str, bool]],
+                    entities: list[int]) -> list[str | None]:
+        """Each of ``entities``' interval text in one span (``None``: it has none there); ``answers`` are each
+        answer's payload prefix and whether it is reported where the entity has no value (``kind.unseen``)."""
+        def text(value: Any) -> str:
+            return orjson.dumps(value).decode() if isinstance(value, str) else repr(value)
+
+        ok = seen.tolist()
+        if len(answers) == 1 and not answers[0][1]:
+            start, vals = head + answers[0][0], values[0]
+            return [start + text(vals[e]) + "]}]}" if ok[e] and vals[e] is not None else None for e in entities]
         out: list[str | None] = []
         for e in entities:
-            payloads = [prefix + repr(values[a][e]) + "]}" for a, prefix in numeric if values[a][e] is not None] \
-                if seen[e] else []
-            if group.quality:
-                payloads.append(codes[quality[e]])
+            payloads = [prefix + text(column[e]) + "]}" for (prefix, unseen), column in zip(answers, values)
+                        if (ok[e] or unseen) and column[e] is not None]
             out.append(head + ",".join(payloads) + "]}" if payloads else None)
         return out
+
+    def _applied(self, ven: str, event: Any, plan: Any, sl: slice, spans: Sequence[IntervalSpan]) -> Applied:
+        """What load control applied to the VEN's loads in ``spans`` (see :mod:`venclient.engine.applied`)."""
+        load_ids, resource_ids = plan.load_ids[sl], plan.resource_ids[sl]
+        if self.applied is not None:
+            return self.applied(ven, event, load_ids, resource_ids, spans)
+        received, seed = self._state(ven, event.id, spans[0].start)
+        timeline = event_timeline(event, received=datetime.fromtimestamp(received, spans[0].start.tzinfo),
+                                  seed=seed, now=spans[0].start)
+        return applied_levels(own_plan(ven, timeline), {}, ven, event.id, load_ids, resource_ids, spans)
+
+    def _forecast_totals(self, span: IntervalSpan, sl: slice, seconds: float,
+                         cache: dict[tuple[datetime, ...], np.ndarray], size: int) -> Totals:
+        """The totals of one forecast interval for the VEN slice ``sl`` (see the module docstring)."""
+        times, weights = forecast_samples(span, seconds)
+        key = tuple(times)
+        watts = cache.get(key)
+        if watts is None:
+            watts = cache[key] = self._forecast(times, size)
+        part = np.asarray(watts[:, sl], dtype=np.float64)
+        ok = np.isfinite(part)
+        w = weights[:, None]
+        n = part.shape[1]
+        length = None if span.end is None else (span.end - span.start).total_seconds()
+        return Totals(np.where(ok, part * w / 3600.0, 0.0).sum(axis=0), np.full(n, np.nan),
+                      np.where(ok, w, 0.0).sum(axis=0), ok.sum(axis=0).astype(np.int32), length)
+
+    def _forecast(self, times: list[datetime], size: int) -> np.ndarray:
+        """The plan's watts at ``times`` (all NaN, with one warning, when the source fails to look ahead)."""
+        try:
+            watts = np.asarray(self.forecaster(times), dtype=np.float64)  # type: ignore[misc]
+            if watts.shape != (len(times), size):
+                raise ValueError(f"it gave shape {watts.shape}, not {(len(times), size)}")
+            return watts
+        except Exception as err:  # noqa: BLE001 - a source failing to look ahead leaves the values out
+            self._warn_once(f"the forecast from {times[0].isoformat()} failed ({err}); its values are left out")
+            return np.full((len(times), size), np.nan)
 
     @staticmethod
     def _period(span: IntervalSpan) -> str:
@@ -497,47 +565,63 @@ class ReportSchedule:
         return orjson.dumps(body).decode()
 
     def _span_values(self, group: Group, totals: Totals, rows: np.ndarray, plan: Any,
-                     sl: slice) -> tuple[list[list[Any]], np.ndarray, np.ndarray]:
-        """Per answer the values (``None`` = none) of each reported entity, whether each was seen, its quality."""
+                     sl: slice) -> tuple[list[list[Any]], np.ndarray]:
+        """Per answer the values (``None`` = none) of each reported entity, and whether each was seen."""
         picked = Totals(totals.energy_wh[rows], totals.baseline_wh[rows], totals.seconds[rows], totals.ticks[rows],
-                        totals.length)
+                        totals.length, None if totals.level is None else totals.level[rows],
+                        None if totals.opted is None else totals.opted[rows])
         if group.aggregate:
             seen_loads = picked.ticks > 0
             summed = Totals(np.array([picked.energy_wh[seen_loads].sum()]),
                             np.array([picked.baseline_wh[seen_loads].sum()]),
                             np.array([picked.seconds[seen_loads].mean() if seen_loads.any() else 0.0]),
                             np.array([int(seen_loads.any())]), totals.length)
+            if picked.level is not None:  # the highest level, the most severe state of the loads with data
+                summed.level = np.array([picked.level[seen_loads].max(initial=0)])
+            if picked.opted is not None:
+                summed.opted = np.array([bool(picked.opted[seen_loads].any())])
             codes = quality_codes(picked)
             quality = np.array(["MISSING" if not seen_loads.any() else
                                 ("OK" if (codes == "OK").all() else "ESTIMATED")], dtype=object)
-            return self._values(group, summed), summed.ticks > 0, quality
+            return self._values(group, summed, quality), summed.ticks > 0
         if self.level == "resource":
             bounds = plan.resource_bounds(sl) - sl.start
             starts = bounds[:-1]
             n = sl.stop - sl.start
+            if len(starts) == 0:
+                return [[] for _ in group.answers], np.zeros(0, dtype=bool)
             full = Totals(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int32), totals.length)
             full.energy_wh[rows], full.baseline_wh[rows] = picked.energy_wh, picked.baseline_wh
             full.seconds[rows], full.ticks[rows] = picked.seconds, picked.ticks
-            if len(starts) == 0:
-                empty = np.zeros(0, dtype=bool)
-                return [[] for _ in group.answers], empty, np.zeros(0, dtype=object)
             all_seen = np.minimum.reduceat(full.ticks, starts) > 0
             summed = Totals(np.add.reduceat(full.energy_wh, starts), np.add.reduceat(full.baseline_wh, starts),
                             np.minimum.reduceat(full.seconds, starts),
                             np.where(all_seen, np.minimum.reduceat(full.ticks, starts), 0), totals.length)
-            return self._values(group, summed), all_seen, quality_codes(summed)
-        return self._values(group, picked), picked.ticks > 0, quality_codes(picked)
+            if picked.level is not None:  # the highest level, the most severe state of the resource's loads
+                level = np.zeros(n, dtype=np.int64)
+                level[rows] = picked.level
+                summed.level = np.maximum.reduceat(level, starts)
+            if picked.opted is not None:
+                opted = np.zeros(n, dtype=np.int8)
+                opted[rows] = picked.opted
+                summed.opted = np.maximum.reduceat(opted, starts) > 0
+            return self._values(group, summed), all_seen
+        return self._values(group, picked), picked.ticks > 0
 
     @staticmethod
-    def _values(group: Group, totals: Totals) -> list[list[Any]]:
+    def _values(group: Group, totals: Totals, quality: np.ndarray | None = None) -> list[list[Any]]:
         out: list[list[Any]] = []
         for a in group.answers:
             if a.kind.textual:
-                out.append([])
+                codes = quality if quality is not None and a.payload_type == "DATA_QUALITY" else a.values(totals)
+                out.append([str(c) for c in np.asarray(codes, dtype=object).tolist()])
                 continue
             raw = np.asarray(a.values(totals), dtype=np.float64)
             if a.payload_type in NEEDS_BASELINE:
                 raw = np.where(np.isfinite(raw), raw, np.nan)
+            if a.kind.integer:
+                out.append([None if not np.isfinite(v) else int(v) for v in raw.tolist()])
+                continue
             rounded = significant(raw)
             listed = rounded.tolist()
             for n in np.flatnonzero(~np.isfinite(rounded)).tolist():
@@ -563,6 +647,23 @@ class ReportSchedule:
             return WireReport(ven=ven, program_id=event.program_id, event_id=event.id, report_name=name,
                               resources=len(part), json=head + orjson.dumps(name).decode() + tail + ",".join(part) + "]}")
         return encode
+
+
+def forecast_samples(span: IntervalSpan, step_seconds: float) -> tuple[list[datetime], np.ndarray]:
+    """The moments one forecast interval is sampled at and the seconds each stands for (see the module): every
+    ``step_seconds`` from the start, at most :data:`MAX_FORECAST_SAMPLES`; an open-ended interval once, for one
+    step."""
+    step = max(float(step_seconds), 1e-3)
+    if span.end is None:
+        return [span.start], np.array([step])
+    length = (span.end - span.start).total_seconds()
+    if length <= 0:
+        return [span.start], np.array([0.0])
+    step = max(step, length / MAX_FORECAST_SAMPLES)
+    count = max(1, min(MAX_FORECAST_SAMPLES, math.ceil(length / step - 1e-9)))
+    times = [span.start + timedelta(seconds=k * step) for k in range(count)]
+    weights = np.array([min(step, length - k * step) for k in range(count)])
+    return times, weights
 
 
 def iter_reports(writes: Sequence[TickWrite]) -> Iterator[WireReport]:

@@ -193,6 +193,14 @@ class EventScheduler:
         """``(received Unix seconds, seed)`` of ``ven``'s event as planned (``None`` before it was planned)."""
         return self._states_read.get((ven, event_id))
 
+    def applied_levels(self, ven: str, event: Any, load_ids: Any, resource_ids: Any, spans: Sequence[Any]) -> Any:
+        """What load control applied to ``ven``'s loads in ``spans`` of ``event``'s report, by these plans and the
+        opt-outs of the last reconcile (:func:`venclient.engine.applied.applied_levels`; a report's SIMPLE_LEVEL
+        and OPERATING_STATE)."""
+        from venclient.engine.applied import applied_levels
+
+        return applied_levels(self.plans, self.opted_out, ven, str(event.id), load_ids, resource_ids, spans)
+
     def _states(self, vens: list[str], event_ids: list[str], moment: datetime) -> dict[tuple[str, str],
                                                                                        tuple[float, int]]:
         """``(received, seed)`` per VEN and event: kept by the store (read once per run), else in memory."""
@@ -258,6 +266,30 @@ class EventScheduler:
             self._tell_intervals(moment)
             self._instruct(moment)
             return await self._write(self._desired(moment))
+
+    def controlled(self, moment: datetime, load_ids: Any, resource_ids: Any, vens: Any) -> Any:
+        """A boolean numpy array: which of ``load_ids`` (aligned with their ``resource_ids`` and ``vens``) an event
+        controls at ``moment`` — it targets the load, the load did not opt out (as of the last reconcile), and one
+        of its slots active then is a ``SIMPLE`` level above 0 or of any other payload type (a ``SIMPLE`` 0 is
+        normal operation).  The hours of such loads are left out of history baselines
+        (:mod:`venclient.engine.baseline`)."""
+        import numpy as np
+
+        mask = np.zeros(len(load_ids), dtype=bool)
+        if not len(load_ids):
+            return mask
+        for event_id, plan in self.plans.items():
+            opted = self.opted_out.get(event_id, OptOuts())
+            if opted.everything:
+                continue
+            for group in plan.groups:
+                if not len(group.loads) or not any(_controls(slot) for slot in group.timeline.active(moment)):
+                    continue
+                held = group.loads.mask(load_ids, vens)
+                if opted.resources:
+                    held &= ~np.isin(np.asarray(resource_ids, dtype=object), list(opted.resources))
+                mask |= held
+        return mask
 
     def _read_opt_outs(self) -> dict[str, OptOuts]:
         if not isinstance(self.store, EventStateRecords) or not self.plans:
@@ -428,6 +460,14 @@ def _load_and_resource_ids(loads: LoadSelection) -> tuple[list[str], list[str]]:
         ids.append(row.load_id)
         resources.append(seen.setdefault(row.resource_id, row.resource_id))
     return ids, resources
+
+
+def _controls(slot: Slot) -> bool:
+    """Whether an active slot changes the load: a ``SIMPLE`` level above 0, or any other payload type."""
+    if slot.payload_type != "SIMPLE":
+        return True
+    value = slot.value
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def _follows(timeline: Timeline) -> bool:

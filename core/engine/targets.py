@@ -114,6 +114,28 @@ class LoadSelection(Sequence[Load]):
         """The distinct resource ids of the selection (without making Load objects; reads the store)."""
         return {row.resource_id for row in self._iter_rows()}
 
+    def holds(self, ven: str, load_ids: Sequence[str]) -> list[bool]:
+        """Whether each of ``load_ids`` (loads of ``ven``) is in the selection; a whole VEN selected is not read
+        from the store."""
+        known = getattr(self, "_membership", None)
+        if known is None:  # made once: (whole VENs, single load ids)
+            known = self._membership = ({part.ven for part in self._parts if part.rows is None},
+                                        {row.load_id for part in self._parts if part.rows is not None
+                                         for row in part.rows})
+        if ven in known[0]:
+            return [True] * len(load_ids)
+        return [load_id in known[1] for load_id in load_ids]
+
+    def mask(self, load_ids: Sequence[str], vens: Sequence[str]) -> Any:
+        """A boolean numpy array: which of ``load_ids`` (each of the VEN aligned in ``vens``) the selection holds,
+        as :meth:`holds` tells; reads nothing from the store."""
+        import numpy as np
+
+        self.holds("", ())  # makes the membership sets once
+        whole, single = self._membership
+        return np.fromiter((ven in whole or load_id in single for load_id, ven in zip(load_ids, vens)), dtype=bool,
+                           count=len(load_ids))
+
 
 @dataclass
 class _Scope:
