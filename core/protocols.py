@@ -511,6 +511,16 @@ class HasBaseline(Protocol):
 
 
 @runtime_checkable
+class HasRegisterReading(Protocol):
+    """A source that reads its loads' meter register (a Modbus meter's total import energy, a Tasmota plug's
+    ``ENERGY.Total``): the READING payload of event-aligned reports (:mod:`venclient.engine.report_payloads`).
+    Read right after :meth:`MeterSource.read`: aligned with the batch, kWh, NaN where the load has no register
+    (or it was not read this tick), or ``None``."""
+
+    energy_register_kwh: np.ndarray | None
+
+
+@runtime_checkable
 class ForecastsPower(Protocol):
     """A source that can look ahead (the H5 simulator reads future rows): forecasts for ``historical`` false
     report descriptors (:mod:`venclient.engine.report_schedule`)."""

@@ -289,6 +289,7 @@ class ReportSchedule:
         end = time + timedelta(seconds=seconds)
         power = np.where(readings.quality == 0, readings.power_w, np.nan)
         baseline = getattr(readings, "baseline_w", None)
+        register = getattr(readings, "register_kwh", None)
         wanted = {a.event.id for a in aligned}
         if forget_others:
             for ven, event_id in acc.events():
@@ -302,7 +303,7 @@ class ReportSchedule:
                     continue
                 received, seed = self._state(ven, event.id, time)
                 plans = [(g, self._plan(item, g, received, seed, time)) for g in item.groups]
-                self._accumulate(out, ven, event.id, plans, time, seconds, plan, sl, power, baseline)
+                self._accumulate(out, ven, event.id, plans, time, seconds, plan, sl, power, baseline, register)
                 for group, gplan in plans:
                     built = self._built_number(ven, event.id, group.number)
                     due = [r for r in gplan.reports if r.number > built and r.due is not None and r.due <= end]
@@ -320,7 +321,7 @@ class ReportSchedule:
 
     def _accumulate(self, out: TickWrite, ven: str, event_id: str, plans: list[tuple[Group, _Plan]],
                     time: datetime, seconds: float, plan: Any, sl: slice, power: np.ndarray,
-                    baseline: np.ndarray | None) -> None:
+                    baseline: np.ndarray | None, register: np.ndarray | None = None) -> None:
         keys: set[str] = set()
         for group, gplan in plans:
             built = self._built_number(ven, event_id, group.number)
@@ -335,7 +336,8 @@ class ReportSchedule:
                 break
         for key in sorted(keys):
             self.accumulator.add(out.stage, (ven, event_id, key), plan, power[sl],
-                                 None if baseline is None else baseline[sl], seconds)
+                                 None if baseline is None else baseline[sl], seconds,
+                                 None if register is None else register[sl])
 
     def _forget_done(self, out: TickWrite, ven: str, event_id: str, plans: list[tuple[Group, _Plan]]) -> None:
         """Stage the deletion of totals no unbuilt report of the event needs."""
@@ -431,14 +433,18 @@ class ReportSchedule:
     def _span_values(self, group: Group, totals: Totals, rows: np.ndarray, plan: Any,
                      sl: slice) -> tuple[list[list[Any]], np.ndarray, np.ndarray]:
         """Per answer the values (``None`` = none) of each reported entity, whether each was seen, its quality."""
+        register = totals.register_kwh if totals.register_kwh is not None else np.full(len(totals.ticks), np.nan)
         picked = Totals(totals.energy_wh[rows], totals.baseline_wh[rows], totals.seconds[rows], totals.ticks[rows],
-                        totals.length)
+                        totals.length, register[rows])
         if group.aggregate:
             seen_loads = picked.ticks > 0
+            registers = register[rows][seen_loads]
+            registers = registers[np.isfinite(registers)]  # READING: the sum of the registers read, NaN if none
             summed = Totals(np.array([picked.energy_wh[seen_loads].sum()]),
                             np.array([picked.baseline_wh[seen_loads].sum()]),
                             np.array([picked.seconds[seen_loads].mean() if seen_loads.any() else 0.0]),
-                            np.array([int(seen_loads.any())]), totals.length)
+                            np.array([int(seen_loads.any())]), totals.length,
+                            np.array([registers.sum() if len(registers) else np.nan]))
             codes = quality_codes(picked)
             quality = np.array(["MISSING" if not seen_loads.any() else
                                 ("OK" if (codes == "OK").all() else "ESTIMATED")], dtype=object)
@@ -450,13 +456,16 @@ class ReportSchedule:
             full = Totals(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int32), totals.length)
             full.energy_wh[rows], full.baseline_wh[rows] = picked.energy_wh, picked.baseline_wh
             full.seconds[rows], full.ticks[rows] = picked.seconds, picked.ticks
+            full_register = np.full(n, np.nan)
+            full_register[rows] = register[rows]
             if len(starts) == 0:
                 empty = np.zeros(0, dtype=bool)
                 return [[] for _ in group.answers], empty, np.zeros(0, dtype=object)
             all_seen = np.minimum.reduceat(full.ticks, starts) > 0
             summed = Totals(np.add.reduceat(full.energy_wh, starts), np.add.reduceat(full.baseline_wh, starts),
                             np.minimum.reduceat(full.seconds, starts),
-                            np.where(all_seen, np.minimum.reduceat(full.ticks, starts), 0), totals.length)
+                            np.where(all_seen, np.minimum.reduceat(full.ticks, starts), 0), totals.length,
+                            np.add.reduceat(full_register, starts))  # READING NaN unless every load has one
             return self._values(group, summed), all_seen, quality_codes(summed)
         return self._values(group, picked), picked.ticks > 0, quality_codes(picked)
 
