@@ -248,6 +248,8 @@ def test_a_row_from_before_the_register_column_reads_as_no_reading(store, tmp_pa
     schedule = schedule_on(store)
     for n in range(10):
         register_tick(schedule, store, plan, event, n, [1000.0, 1000.0, np.nan], [50.0, np.nan, np.nan])
+    (row,) = store.accumulators_read(["V"])
+    assert np.frombuffer(row["register_kwh"])[0] == 50.0
     store.close()
     with sqlite3.connect(tmp_path / "resources.db") as conn:  # the table as it was before the register channel
         conn.execute("ALTER TABLE report_accumulators DROP COLUMN register_kwh")
@@ -262,6 +264,8 @@ def test_a_row_from_before_the_register_column_reads_as_no_reading(store, tmp_pa
         for n in range(10, int(3600 / TICK)):  # after the restart no register is read any more
             sent += register_tick(schedule, reopened, plan, event, n, [1000.0, 1000.0, np.nan],
                                   [np.nan, np.nan, np.nan])
+            if n == 20:  # no register at all: none stored (NULL), not a blob of NaN
+                assert [r["register_kwh"] for r in reopened.accumulators_read(["V"])] == [None]
     finally:
         reopened.close()
     resources = {r["resourceName"]: r for r in sent[0]["resources"]}

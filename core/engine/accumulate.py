@@ -5,7 +5,8 @@ collector plan's VEN slice, and stored with the VEN's load ids so a changed plan
 (W × tick seconds / 3600, Wh), the baseline energy (Wh; NaN once a seen tick had no baseline), the seconds and
 the ticks seen, and the meter register (kWh: the last finite register reading of a seen tick in the interval, NaN
 when none — :class:`venclient.protocols.HasRegisterReading`).  A reading whose quality is not OK counts as not
-seen.  A store row written before the register channel existed reads as all NaN there.  A tick counts whole into
+seen.  The store keeps no register blob (NULL) while every value is NaN, and a row without one — also one
+written before the register channel existed — reads as all NaN there.  A tick counts whole into
 the interval holding its start.
 
 Nothing changes in memory until the store took the tick: :meth:`Accumulator.stage` computes the new totals of
@@ -62,7 +63,8 @@ class IntervalTotals:
                 "load_ids": None if self.stored else self.layout,
                 "energy": self.energy_wh.astype(F8).tobytes(), "baseline": self.baseline_wh.astype(F8).tobytes(),
                 "seconds": self.seconds.astype(F8).tobytes(), "ticks": self.ticks.astype(I4).tobytes(),
-                "register_kwh": self.register_kwh.astype(F8).tobytes()}
+                "register_kwh": (None if np.isnan(self.register_kwh).all()  # no register read: nothing to store
+                                 else self.register_kwh.astype(F8).tobytes())}
 
 
 @dataclass
