@@ -111,3 +111,13 @@ async def test_the_seeded_metering_event_lets_the_ven_choose_its_intervals(http,
     assert (descriptor["reportIntervals"], descriptor["frequency"], descriptor["repeat"]) == ("OPEN_INTERVALS", 1, -1)
     for tick in (0, 1, 2):  # a VEN's reporting ticks, whatever the event's single interval
         assert (await post(http, report(event, interval=tick))).status_code == 201
+
+
+async def test_a_reading_in_kwh_is_taken_when_asked_and_other_units_are_not(http):
+    event = await make_event(http, "meters", [0, 1], payloadType="READING")  # units KWH (units.schema.yaml)
+    await register(http, "Odense", "r1_load_0")
+    assert (await post(http, report(event, payload="READING", units="KWH", interval=1))).status_code == 201
+    await assert_rejected(http, report(event, payload="READING", units="MWH"), "payloadDescriptors[0].units 'MWH'",
+                          "KWH")
+    await assert_rejected(http, report(event, payload="USAGE"), "payloadDescriptors[0].payloadType 'USAGE'",
+                          "READING")
