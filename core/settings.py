@@ -65,6 +65,8 @@ def core_validators() -> list[Validator]:
                   messages={"condition": "vens must be a list of VEN names, got {value!r}."}),
         Validator("reporting.interval_seconds", default=15.0, is_type_of=(int, float), gt=0,
                   messages={"operations": "reporting.interval_seconds must be a number above 0, got {value!r}."}),
+        Validator("logging.format", default="human", is_in=("human", "json", "HUMAN", "JSON"),
+                  messages={"operations": "logging.format must be human or json, not {value!r}."}),
         Validator("reporting.level", default="load", is_in=("load", "resource"),
                   messages={"operations": "reporting.level must be load or resource, got {value!r}."}),
         Validator("reporting.max_resources_per_report", default=2000, is_type_of=int, gte=1,

@@ -30,3 +30,16 @@ async def test_forecast_w_reads_the_rows_ahead(collect_runtime):
         with pytest.raises(ValueError, match="opened with"):
             source.forecast_w(run.batch.__class__(**{**run.batch.__dict__}), times[:1])
         assert np.isfinite(forecast).all()
+
+
+async def test_the_collector_forecasts_the_whole_plan(collect_runtime):
+    add_fleet(collect_runtime.store(), {"Herning": [METER_IDS[0]]})
+    async with Collector.from_runtime(collect_runtime) as collector:
+        assert collector.can_forecast()
+        start = datetime.fromtimestamp(START_S, timezone.utc)
+        forecast = collector.forecast_w([start + timedelta(hours=3)])
+        plan = collector.plan
+        assert forecast.shape == (1, len(plan))
+        want = [expected_watts(METER_IDS.index(plan.h5_meter_ids[i]) + 1, int(plan.component_index[i]), 3)
+                for i in range(len(plan))]
+        assert forecast[0].tolist() == pytest.approx(want, rel=1e-6)

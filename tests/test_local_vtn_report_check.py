@@ -121,3 +121,32 @@ async def test_a_reading_in_kwh_is_taken_when_asked_and_other_units_are_not(http
                           "KWH")
     await assert_rejected(http, report(event, payload="USAGE"), "payloadDescriptors[0].payloadType 'USAGE'",
                           "READING")
+
+
+async def test_simple_level_operating_state_and_data_quality_values_are_checked(http):
+    # report-payloads.schema.yaml: SIMPLE_LEVEL one integer 0..3; OPERATING_STATE and DATA_QUALITY one string of
+    # their enumerations
+    bl = await token(http, BL_CLIENT)
+    program = (await http.post("programs", json={"programName": "p-states"}, headers=bl)).json()
+    event = (await http.post("events", headers=bl, json={
+        "programID": program["id"], "intervalPeriod": {"start": START, "duration": "PT1H"},
+        "reportDescriptors": [{"payloadType": kind} for kind in ("SIMPLE_LEVEL", "OPERATING_STATE", "DATA_QUALITY")],
+        "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [2]}]}]})).json()
+    await register(http, "Odense", "r1_load_0")
+
+    def body(kind: str, value: Any) -> dict[str, Any]:
+        out = report(event, payload=kind)
+        out["payloadDescriptors"] = [{"payloadType": kind}]
+        out["resources"][0]["intervals"][0]["payloads"] = [{"type": kind, "values": [value]}]
+        return out
+
+    for kind, value in (("SIMPLE_LEVEL", 0), ("SIMPLE_LEVEL", 3), ("SIMPLE_LEVEL", 2.0),
+                        ("OPERATING_STATE", "RUNNING_CURTAILED"), ("OPERATING_STATE", "ERROR"),
+                        ("DATA_QUALITY", "MISSING")):
+        answer = await post(http, body(kind, value))
+        assert answer.status_code == 201, (kind, value, answer.text)
+    for kind, value, words in (("SIMPLE_LEVEL", 4, "0-3"), ("SIMPLE_LEVEL", 1.5, "integer"),
+                               ("OPERATING_STATE", "CURTAILED", "RUNNING_CURTAILED"),
+                               ("DATA_QUALITY", "GOOD", "ESTIMATED")):
+        await assert_rejected(http, body(kind, value), f"resources[0].intervals[0].payloads[0].values [{value!r}]",
+                              kind, words)

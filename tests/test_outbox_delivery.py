@@ -95,7 +95,7 @@ async def test_a_failed_head_blocks_its_ven_until_due_then_order_holds(store, vt
     rows = {r["id"]: r for r in store.outbox_list()}
     assert sorted(r["attempts"] for r in rows.values()) == [0, 0, 1, 1]
     assert all("503" in r["last_error"] for r in rows.values() if r["attempts"])
-    fault.times = fault.hits  # the VTN is fine again
+    injector.fix(fault)  # the VTN is fine again
     await outbox.put(tick_reports(server.state, 2), tick_ms=2)
     early = await outbox.flush(transport)  # before the retry time: the blocked VENs send nothing, not even later ticks
     assert (early.sent, early.blocked_vens) == (0, 2)
@@ -161,7 +161,7 @@ async def test_no_resend_while_the_earlier_delivery_cannot_be_checked(store, vtn
     result = await outbox.flush(transport)
     assert (result.sent, result.deferred) == (0, 1)  # the search failed: wait rather than risk a duplicate
     assert len(vtn_reports(server.state)) == 1
-    listing.times = listing.hits
+    injector.fix(listing)
     clock.now += 1000
     assert (await outbox.flush(transport)).already_delivered == 1
     assert len(vtn_reports(server.state)) == 1
@@ -174,7 +174,7 @@ async def test_ignore_backoff_sends_what_waits(store, vtn):
     await outbox.put(tick_reports(server.state, 0), tick_ms=0)
     fault = injector.add("POST", "/reports", status=503, times=1000)
     await outbox.flush(transport)
-    fault.times = fault.hits
+    injector.fix(fault)
     assert (await outbox.flush(transport)).sent == 0
     assert (await outbox.flush(transport, ignore_backoff=True)).sent == 2
 

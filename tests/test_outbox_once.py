@@ -233,7 +233,7 @@ async def test_a_streak_of_path_faults_warns_once_and_logs_the_recovery(store, v
         clock.now += 1000
     assert proxy.hits >= 6 and outbox.failing
     assert len(messages(caplog, STREAK)) == 1 and "404 Not Found" in messages(caplog, STREAK)[0]
-    proxy.times = proxy.hits  # the proxy is fixed
+    injector.fix(proxy)  # the proxy is fixed
     result = await outbox.flush(transport)
     assert result.sent == 12 and not outbox.failing
     assert len(messages(caplog, STREAK)) == 1 and len(messages(caplog, RECOVERED)) == 1
@@ -287,7 +287,7 @@ async def test_a_proxy_answering_html_404_for_a_while_puts_nothing_aside(tmp_pat
         while len(runner.stats.ticks) < start + 40 and time.monotonic() < deadline:  # two simulated seconds × 20
             await asyncio.sleep(0.02)
         assert proxy.hits > 0 and env.store.outbox_counts()["rejected"] == 0
-        proxy.times = proxy.hits  # the proxy is fixed
+        injector.fix(proxy)  # the proxy is fixed
         back = len(runner.stats.ticks)
         while (len(runner.stats.ticks) < back + 20 or env.store.outbox_counts()["pending"]) \
                 and time.monotonic() < deadline:

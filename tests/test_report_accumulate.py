@@ -140,7 +140,7 @@ def test_a_write_the_store_refuses_counts_nothing(store):
 def test_descriptors_we_cannot_answer_are_refused_naming_the_field(caplog):
     assert answer("USAGE", "KW", None)[1].startswith("units KW cannot express USAGE")
     assert "readingType PEAK" in answer("DEMAND", None, "PEAK")[1]
-    assert "payloadType OPERATING_STATE" in answer("OPERATING_STATE", None, None)[1]
+    assert "payloadType REGULATION_SETPOINT" in answer("REGULATION_SETPOINT", None, None)[1]
     schedule = ReportSchedule()
     event = hour_event([{"payloadType": "DEMAND", "readingType": "PEAK"}, {"payloadType": "USAGE",
                                                                           "historical": False}])

@@ -2,7 +2,9 @@
 4 one-hour intervals and default descriptors gets exactly one report per VEN after its 4th interval, carrying the
 event's interval ids, periods and each hour's energy; ``frequency`` 2 gets two; ``aggregate`` one
 AGGREGATED_REPORT resource per VEN; BASELINE and DELTA_USAGE during a simulated SIMPLE event equal the shed;
-READING carries the meter registers of a Modbus and an MQTT load (and nothing for simulated loads)."""
+SIMPLE_LEVEL and OPERATING_STATE follow the event's levels and an opt-out; a forecast (historical false) carries
+the H5 rows ahead, sent before the event starts; READING carries the meter registers of a Modbus and an MQTT load
+(and nothing for simulated loads)."""
 
 from __future__ import annotations
 
@@ -163,3 +165,78 @@ async def test_reading_carries_the_registers_of_modbus_and_mqtt_meters(env, bl_t
     modbus_usage = [payload(i, "USAGE") for i in intervals_of(
         vtn_reports(env.vtn.state, ven=env.vens[0], event_id=event.id)[0], f"{modbus_site}_load_0")]
     assert modbus_usage == [pytest.approx(2345.5, rel=1e-6)] * HOURS  # a replayed tick is an hour: Wh = W
+
+
+def simple_event(program_id: str, name: str, start: Any, levels: list[int],
+                 descriptors: list[dict[str, Any]]) -> Event:
+    return Event.model_validate({
+        "programID": program_id, "eventName": name,
+        "intervalPeriod": {"start": start.isoformat(), "duration": "PT1H"},
+        "reportDescriptors": descriptors,
+        "intervals": [{"id": 20 + n, "payloads": [{"type": "SIMPLE", "values": [level]}]}
+                      for n, level in enumerate(levels)]})
+
+
+async def test_simple_level_and_operating_state_follow_the_levels_and_the_opt_out(env, bl_transport):
+    # report-payloads.schema.yaml: SIMPLE_LEVEL is the level "a VEN resource is operating at for each Interval"
+    # (0-3); OPERATING_STATE is NORMAL with no directive followed, RUNNING_CURTAILED while curtailing,
+    # RUNNING_OPTED_OUT when opted out of the event, ERROR when the resource "is not addressable by VEN" (a load
+    # without any reading in the interval: USAGE, asked too, tells which those are).
+    program = await bl_transport.find_program(DEMO_PROGRAM)
+    start = h5_time(env.h5_path, FIRST_ROW)
+    levels = [1, 0, 2]
+    event = await bl_transport.create_event(simple_event(program.id, "levels", start, levels, [
+        {"payloadType": "SIMPLE_LEVEL"}, {"payloadType": "OPERATING_STATE"}, {"payloadType": "USAGE"}]))
+    opted_ven = env.vens[0]
+    opted_resource = env.store.list_loads(ven=opted_ven)[0].resource_id
+    assert env.store.opt_out(event.id, [opted_resource]) == 1
+    runner = await run_ticks(env, FIRST_ROW + len(levels) + 2)
+    assert runner.stats.reports_rejected == 0
+    with_data = 0
+    for ven in env.vens:
+        reports = vtn_reports(env.vtn.state, ven=ven, event_id=event.id)
+        assert len(reports) == 1, ven
+        Report.model_validate(reports[0])
+        assert {d["payloadType"]: d["readingType"] for d in reports[0]["payloadDescriptors"]} == {
+            "SIMPLE_LEVEL": "DIRECT_READ", "OPERATING_STATE": "DIRECT_READ", "USAGE": "DIRECT_READ"}
+        loads = env.store.list_loads(ven=ven)
+        assert {r["resourceName"] for r in reports[0]["resources"]} == {l.resource_name_on_vtn for l in loads}
+        for load in loads:
+            intervals = intervals_of(reports[0], load.resource_name_on_vtn)
+            assert [i["id"] for i in intervals] == [20, 21, 22]
+            opted = load.resource_id == opted_resource
+            for interval, level in zip(intervals, levels):
+                kinds = {p["type"]: p["values"][0] for p in interval["payloads"]}
+                if "USAGE" not in kinds:  # no reading in the interval
+                    assert kinds == {"OPERATING_STATE": "ERROR"}, load.load_id
+                    continue
+                with_data += 1
+                assert kinds["SIMPLE_LEVEL"] == (0 if opted else level), load.load_id
+                assert kinds["OPERATING_STATE"] == ("RUNNING_OPTED_OUT" if opted else
+                                                    "NORMAL" if level == 0 else "RUNNING_CURTAILED")
+    assert with_data > len(env.vens) * len(levels)
+
+
+async def test_a_forecast_reports_the_h5_rows_ahead(env, bl_transport):
+    # historical false: the report covers the anchor interval (the first, startInterval -1 of a forecast) and the
+    # ones after it, due at the anchor's start - before any of those hours was replayed.
+    program = await bl_transport.find_program(DEMO_PROGRAM)
+    start = h5_time(env.h5_path, FIRST_ROW)
+    event = await bl_transport.create_event(four_hour_event(program.id, "ahead", start, [
+        {"payloadType": "USAGE", "units": "WH", "historical": False},
+        {"payloadType": "DEMAND", "units": "W", "historical": False}]))
+    runner = await run_ticks(env, FIRST_ROW)  # the tick of row FIRST_ROW - 1 ends at the event's start
+    assert runner.stats.reports_rejected == 0
+    for ven in env.vens:
+        reports = vtn_reports(env.vtn.state, ven=ven, event_id=event.id)
+        assert len(reports) == 1, ven
+        Report.model_validate(reports[0])
+        assert {d["readingType"] for d in reports[0]["payloadDescriptors"]} == {"FORECAST"}
+        loads = env.store.list_loads(ven=ven)
+        for load in loads:
+            intervals = intervals_of(reports[0], load.resource_name_on_vtn)
+            assert [i["id"] for i in intervals] == [10, 11, 12, 13]
+            for n, interval in enumerate(intervals):
+                watts = h5_watts(env.h5_path, load.h5_meter_id, load.load_component, FIRST_ROW + n)
+                assert payload(interval, "USAGE") == pytest.approx(watts, rel=1e-6)  # an hour at the row's watts
+                assert payload(interval, "DEMAND") == pytest.approx(watts, rel=1e-6)

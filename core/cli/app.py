@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 ClickException, UsageError = click_errors.ClickException, click_errors.UsageError
 NoArgsIsHelp = getattr(click_errors, "NoArgsIsHelpError", ())  # `ven` or a group without a command: show help
 from venclient.cli import collect, register, resource_groups, resources, run
-from venclient.cli.output import console, print_json, table
+from venclient.cli.output import console, json_logs_active, print_json, table
 from venclient.errors import SettingsError, VenError
 from venclient.plugin_manager import list_plugins
 from venclient.runtime import Runtime
@@ -38,6 +38,7 @@ JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("human", "json")
 
 
 def parse_log_level(text: str, source: str) -> str:
@@ -51,14 +52,36 @@ def parse_log_level(text: str, source: str) -> str:
     return name
 
 
+def parse_log_format(text: str, source: str) -> str:
+    """``human`` or ``json`` from ``text`` (any case); anything else is a :class:`SettingsError` naming ``source``
+    (``--log-format``, ``VEN_LOG_FORMAT`` or the setting ``logging.format``)."""
+    name = str(text).strip().lower()
+    if name not in LOG_FORMATS:
+        raise SettingsError(f"Unknown log format {text!r} from {source}: use human or json.")
+    return name
+
+
 def _log_level_source(ctx: typer.Context) -> str:
     source = ctx.get_parameter_source("log_level")
     return "VEN_LOG_LEVEL" if getattr(source, "name", "") == "ENVIRONMENT" else "--log-level"
 
 
-def _setup_logging(level: str) -> None:
-    handler = RichHandler(console=console(stderr=True), show_path=False, rich_tracebacks=False)
-    handler.addFilter(PrintableLogFilter())  # messages may quote a VTN or a device: no terminal control
+def _log_format(ctx: typer.Context, option: str | None, runtime: Runtime) -> str:
+    """The log format from ``--log-format`` / ``VEN_LOG_FORMAT``, else the setting ``logging.format``, else human."""
+    if option is not None:
+        source = ctx.get_parameter_source("log_format")
+        return parse_log_format(option, "VEN_LOG_FORMAT" if getattr(source, "name", "") == "ENVIRONMENT"
+                                else "--log-format")
+    return parse_log_format(runtime.settings.get("logging.format", "human") or "human", "the setting logging.format")
+
+
+def _setup_logging(level: str, log_format: str = "human") -> None:
+    if log_format == "json":  # one JSON object per line (venclient.json_logs), for journald and log shippers
+        from venclient.json_logs import json_handler
+        handler = json_handler()
+    else:
+        handler = RichHandler(console=console(stderr=True), show_path=False, rich_tracebacks=False)
+        handler.addFilter(PrintableLogFilter())  # messages may quote a VTN or a device: no terminal control
     logging.basicConfig(level=level, format="%(message)s", datefmt="%H:%M:%S", handlers=[handler], force=True)
     for noisy in ("httpx", "httpcore", "pymodbus", "uvicorn.access", "amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -92,6 +115,10 @@ def build_app(runtime: Runtime) -> typer.Typer:
         ctx: typer.Context,
         log_level: str = typer.Option("INFO", "--log-level", envvar="VEN_LOG_LEVEL",
                                       help="DEBUG, INFO, WARNING, ERROR or CRITICAL (case does not matter)."),
+        log_format: Optional[str] = typer.Option(
+            None, "--log-format", envvar="VEN_LOG_FORMAT", metavar="human|json",
+            help="human (default; or the setting logging.format) or json: one JSON object per line on stderr "
+                 "(timestamp, level, logger, message and extras), for journald and log shippers."),
         version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                      help="Print the version and exit."),
         settings_file: Optional[str] = typer.Option(
@@ -101,7 +128,7 @@ def build_app(runtime: Runtime) -> typer.Typer:
                  "the files read."),
     ) -> None:
         # settings_file was read by main() before the plugins loaded (they depend on the settings)
-        _setup_logging(parse_log_level(log_level, _log_level_source(ctx)))
+        _setup_logging(parse_log_level(log_level, _log_level_source(ctx)), _log_format(ctx, log_format, runtime))
         runtime.validate_settings()  # before any command runs (`ven --help` alone skips it)
         ctx.obj = runtime
 
@@ -136,6 +163,9 @@ def build_app(runtime: Runtime) -> typer.Typer:
 
 
 def _fail(message: str, code: int) -> None:
+    if json_logs_active():  # stderr carries JSON lines only
+        logging.getLogger("venclient.cli").error("Error: %s", printable(message, LOG_LIMIT))
+        sys.exit(code)
     console(stderr=True).print(f"[bold red]Error:[/] {escape(printable(message, LOG_LIMIT))}", markup=True,
                                highlight=False, soft_wrap=True)
     sys.exit(code)

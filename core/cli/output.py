@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
@@ -65,10 +66,18 @@ class ErasedOnFailure(Progress):
         super().__exit__(exc_type, exc, tb)
 
 
+def json_logs_active() -> bool:
+    """Whether logs go out as JSON lines (``--log-format json``, :mod:`venclient.json_logs`): then stderr carries
+    log records only — no progress bars, and messages the CLI prints go through logging."""
+    return any(getattr(handler, "venclient_json", False) for handler in logging.getLogger().handlers)
+
+
 def progress(transient: bool = False) -> Progress:
-    """A progress bar on stderr: description, bar, n/total, elapsed time (erased when its block fails)."""
+    """A progress bar on stderr: description, bar, n/total, elapsed time (erased when its block fails; off while
+    logs are JSON lines)."""
     return ErasedOnFailure(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console(stderr=True), transient=transient)
+                           TimeElapsedColumn(), console=console(stderr=True), transient=transient,
+                           disable=json_logs_active())
 
 
 def plural(count: int, word: str) -> str:

@@ -4,12 +4,13 @@ for the reports the VTN rejected)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from typing import Any, Optional
 
 import typer
 
-from venclient.cli.output import console, plural, print_json, table
+from venclient.cli.output import console, json_logs_active, plural, print_json, table
 from venclient.errors import InputError
 
 # The run engine loads when `ven run` runs, not when `ven --help` lists it.
@@ -42,9 +43,14 @@ def run_command(
                                        once=once, max_ticks=ticks, register=register, subscribe=subscribe)
     stats = asyncio.run(VenRunner(runtime, options).run())
     counts = runtime.store().outbox_counts()
-    console(stderr=True).print(
-        f"Stopped after {len(stats.ticks)} ticks: {stats.reports_built} reports built, {stats.reports_sent} sent, "
-        f"{counts['pending']} waiting in the outbox, {counts['rejected']} rejected by the VTN.")
+    summary = (f"Stopped after {len(stats.ticks)} ticks: {stats.reports_built} reports built, {stats.reports_sent} "
+               f"sent, {counts['pending']} waiting in the outbox, {counts['rejected']} rejected by the VTN.")
+    if json_logs_active():  # stderr carries JSON lines only: the summary is a record, its figures fields
+        logging.getLogger("venclient.run").info(summary, extra={
+            "ticks": len(stats.ticks), "reports_built": stats.reports_built, "reports_sent": stats.reports_sent,
+            "outbox_pending": counts["pending"], "outbox_rejected": counts["rejected"]})
+    else:
+        console(stderr=True).print(summary)
 
 
 def outbox_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON."),

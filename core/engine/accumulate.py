@@ -55,7 +55,8 @@ class IntervalTotals:
         return cls(layout, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=I4), np.full(n, np.nan))
 
     def totals(self, length: float | None) -> Totals:
-        return Totals(self.energy_wh, self.baseline_wh, self.seconds, self.ticks, length, self.register_kwh)
+        return Totals(self.energy_wh, self.baseline_wh, self.seconds, self.ticks, length,
+                      register_kwh=self.register_kwh)
 
     def row(self, key: Key) -> dict[str, Any]:
         ven, event_id, interval_key = key

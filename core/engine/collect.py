@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -37,8 +38,8 @@ from venclient.plugin_manager import IsolatedHook
 from venclient.model import (APPROVED, COMPONENT_INDEX, QUALITY_INVALID, QUALITY_MISSING, CollectionRow, Connection,
                               Readings)
 from venclient.plausibility import StreakWarnings, load_bounds
-from venclient.protocols import (HasBaseline, HasRegisterReading, HasTimeline, LoadBatch, MeterSource,
-                                 ReadsCapacities, ResourceStore, SourceReading, WaitsReady)
+from venclient.protocols import (ForecastsPower, HasBaseline, HasRegisterReading, HasTimeline, LoadBatch,
+                                 MeterSource, ReadsCapacities, ResourceStore, SourceReading, WaitsReady)
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +295,25 @@ class Collector:
             if axis is not None and len(axis):
                 return np.asarray(axis, dtype=np.float64)
         return None
+
+    def can_forecast(self) -> bool:
+        """Whether a source can look ahead (:class:`venclient.protocols.ForecastsPower`)."""
+        return any(isinstance(source, ForecastsPower) for source in self.sources.values())
+
+    def forecast_w(self, times: Sequence[datetime]) -> np.ndarray:
+        """The plan's watts at each of ``times`` from the sources that look ahead (``ForecastsPower``): shape
+        ``(len(times), len(plan))``, NaN for loads of other sources (and of a source whose look-ahead fails, with
+        one warning).  Blocking (a source may read a file)."""
+        out = np.full((len(times), len(self.plan)), np.nan)
+        for run in self._runs:
+            if not run.opened or not isinstance(run.source, ForecastsPower):
+                continue
+            try:
+                out[:, run.positions] = run.source.forecast_w(run.batch, times)
+            except Exception as err:  # noqa: BLE001 - one source failing leaves its loads without a forecast
+                self._warn_once(f"forecast:{run.name}", "Meter source %s could not look ahead (%s); its loads "
+                                "have no forecast.", run.name, err)
+        return out
 
     def build_clock(self, settings: Any, start_index: int = 0) -> Clock:
         """A :class:`Clock` in the settings' mode over :meth:`timeline` (wall clock only without one); a replay

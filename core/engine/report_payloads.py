@@ -2,9 +2,11 @@
 
 Each :class:`PayloadKind` names a payload type, the units it can be expressed in (with the factor from the
 accumulated Wh or W), the reading types it honours, and the function computing its value per load and interval
-from the accumulated :class:`Totals` (:mod:`venclient.engine.accumulate`).  A payload type that needs another
-accumulated channel (an operating state) is added here with its channel by whoever builds its source;
-:func:`register_kind` does it.
+from the accumulated :class:`Totals` (:mod:`venclient.engine.accumulate`) — or, for SIMPLE_LEVEL and
+OPERATING_STATE, from what load control applied in the interval (:mod:`venclient.engine.applied`, put on the
+totals as ``level`` and ``opted`` when the report is built; READING from the accumulated ``register_kwh``).  A
+payload type that needs another accumulated channel is added here with its channel by whoever builds its
+source; :func:`register_kind` does it.
 
 The kinds (units and names from ``../shared/openadr3/enumerations/``):
 
@@ -21,6 +23,15 @@ The kinds (units and names from ``../shared/openadr3/enumerations/``):
 * ``DATA_QUALITY`` — the quality of the interval's other payloads: ``OK`` when ticks covered the whole
   interval, ``ESTIMATED`` when some ticks are missing (the values are those of the ticks seen), ``MISSING`` when
   none was seen (then the load's interval carries only this payload).
+* ``SIMPLE_LEVEL`` — "simple level that a VEN resource is operating at for each Interval" (integer 0–3, no
+  units; DIRECT_READ): the highest level of the winning SIMPLE instruction for the load during the interval
+  (0 when none applied or the resource opted out); left out where the load had no data;
+* ``OPERATING_STATE`` — one of the enumeration's states (no units; DIRECT_READ), per load and interval:
+  ``ERROR`` when the load had no data at all there (ticks 0: "not addressable by VEN"), else
+  ``RUNNING_OPTED_OUT`` when its resource opted out, else ``RUNNING_CURTAILED`` while a SIMPLE level above 0
+  applied, else ``NORMAL``.  Reported also where the load has no value (then alone, or with DATA_QUALITY).
+  For a sum of loads (an aggregate, or a resource at level ``resource``) the most severe state of its loads, in
+  the order ERROR > RUNNING_OPTED_OUT > RUNNING_CURTAILED > NORMAL (:data:`STATE_ORDER`).
 
 A ``FORECAST`` reading type is accepted for every kind on a ``historical`` false descriptor.
 """
@@ -50,7 +61,9 @@ class Totals:
     seconds: np.ndarray
     ticks: np.ndarray
     length: float | None = None
-    register_kwh: np.ndarray | None = None
+    level: np.ndarray | None = None   # the SIMPLE level applied (int; SIMPLE_LEVEL, OPERATING_STATE), else 0
+    opted: np.ndarray | None = None   # the resource opted out (bool; OPERATING_STATE), else False
+    register_kwh: np.ndarray | None = None  # the last meter register reading (kWh; READING), else NaN
 
     def __post_init__(self) -> None:
         if self.register_kwh is None or len(self.register_kwh) != len(self.ticks):
@@ -72,7 +85,14 @@ class PayloadKind:
     reading_types: tuple[str, ...]
     value: Value
     power_units: Mapping[str, float] | None = None
-    textual: bool = False  # values are strings (DATA_QUALITY)
+    textual: bool = False  # values are strings (DATA_QUALITY, OPERATING_STATE)
+    integer: bool = False  # values are integers (SIMPLE_LEVEL)
+    unseen: bool = False   # also reported where the load has no value (DATA_QUALITY, OPERATING_STATE)
+    applied: bool = False  # needs the applied ``level`` / ``opted`` on the totals (SIMPLE_LEVEL, OPERATING_STATE)
+
+    @property
+    def unitless(self) -> bool:
+        return not self.units and not self.power_units
 
 
 def _mean_w(totals: Totals) -> np.ndarray:
@@ -122,6 +142,30 @@ def _quality(totals: Totals, factor: float, units: str) -> np.ndarray:
     return quality_codes(totals)
 
 
+#: OPERATING_STATE values from the least to the most severe (a sum of loads reports its most severe)
+STATE_ORDER = ("NORMAL", "RUNNING_CURTAILED", "RUNNING_OPTED_OUT", "ERROR")
+
+
+def _zeros(totals: Totals, name: str, dtype: Any) -> np.ndarray:
+    value = getattr(totals, name)
+    return np.zeros(len(totals.ticks), dtype=dtype) if value is None else np.asarray(value, dtype=dtype)
+
+
+def state_severity(totals: Totals) -> np.ndarray:
+    """Per entity the index of its OPERATING_STATE in :data:`STATE_ORDER` (see the module docstring)."""
+    out = np.where(_zeros(totals, "level", np.int64) > 0, 1, 0)
+    out = np.where(_zeros(totals, "opted", bool), 2, out)
+    return np.where(totals.ticks <= 0, 3, out)
+
+
+def _state(totals: Totals, factor: float, units: str) -> np.ndarray:
+    return np.asarray(STATE_ORDER, dtype=object)[state_severity(totals)]
+
+
+def _level(totals: Totals, factor: float, units: str) -> np.ndarray:
+    return _seen(totals, _zeros(totals, "level", np.float64))
+
+
 KINDS: dict[str, PayloadKind] = {}
 
 
@@ -136,7 +180,10 @@ register_kind(PayloadKind("BASELINE", ENERGY_UNITS, "KWH", ("ESTIMATED", "DIRECT
                                                              "AVERAGE"), _baseline, power_units=POWER_UNITS))
 register_kind(PayloadKind("DELTA_USAGE", ENERGY_UNITS, "KWH", ("DIRECT_READ", "SUMMED", "ESTIMATED"), _delta))
 register_kind(PayloadKind("READING", READING_UNITS, "KWH", ("DIRECT_READ", "SUMMED"), _reading))
-register_kind(PayloadKind("DATA_QUALITY", {}, None, ("DIRECT_READ",), _quality, textual=True))
+register_kind(PayloadKind("DATA_QUALITY", {}, None, ("DIRECT_READ",), _quality, textual=True, unseen=True))
+register_kind(PayloadKind("SIMPLE_LEVEL", {}, None, ("DIRECT_READ",), _level, integer=True, applied=True))
+register_kind(PayloadKind("OPERATING_STATE", {}, None, ("DIRECT_READ",), _state, textual=True, unseen=True,
+                          applied=True))
 
 NEEDS_BASELINE = frozenset({"BASELINE", "DELTA_USAGE"})
 
@@ -172,7 +219,7 @@ def answer(payload_type: str, units: str | None, reading_type: str | None, *,
     if kind is None:
         return None, (f"payloadType {payload_type or '(none)'} is not supported (supported: {', '.join(KINDS)})")
     chosen_units = (units or kind.default_units or "").upper() or None
-    if kind.textual:
+    if kind.textual or kind.unitless:  # no units to express (a descriptor's units are not ours to honour)
         factor = 1.0
         chosen_units = None
     elif chosen_units in kind.units:

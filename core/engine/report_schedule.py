@@ -17,10 +17,20 @@ Each report descriptor of an event asking for reports takes one of two paths:
 
 Descriptors of one event with the same timing fields, ``aggregate`` and ``targets`` form one *group*: one report
 carrying each descriptor's payload.  A descriptor we cannot answer (payload type, ``units`` or ``readingType``,
-:mod:`venclient.engine.report_payloads`) is refused with one warning naming the event and the field; a forecast
-(``historical`` false) is refused with one warning naming the event (the H5 simulator can look ahead,
-:class:`venclient.protocols.ForecastsPower`, but forecast reports are not built from it yet; the warning says
-which of the two applies).
+:mod:`venclient.engine.report_payloads`) is refused with one warning naming the event and the field.
+
+Forecasts (``historical`` false: the report covers its anchor interval and the ones after it, due at the anchor's
+start) are built from a source that can look ahead (:class:`venclient.protocols.ForecastsPower`, the H5
+simulator; ``forecaster(times)`` gives the plan's watts at ``times``).  When such a report is due, each covered
+interval is sampled at tick steps from its start (at most :data:`MAX_FORECAST_SAMPLES` samples: longer steps
+beyond), each sample standing for the watts until the next one (the last one until the interval's end); the
+energy is the sum of watts × step (USAGE), the mean power that energy over the seconds sampled (DEMAND), with
+``readingType`` FORECAST unless the descriptor names one.  Nothing is accumulated for them.  Without such a
+source a forecast is refused with one warning naming the event.
+
+SIMPLE_LEVEL and OPERATING_STATE come from what load control applied (:mod:`venclient.engine.applied`):
+``applied(ven, event, load ids, resource ids, spans)`` (``ven run`` gives the scheduler's plans and opt-outs; on
+its own the schedule uses the report's event alone, without opt-outs), derived when the report is built.
 
 What a report holds: at level ``load`` each registered load under its VTN resourceName, at level ``resource``
 each resource as the sum of its loads (an interval where one of them was not seen is left out), with
@@ -28,8 +38,9 @@ each resource as the sum of its loads (an interval where one of them was not see
 in the interval (DATA_QUALITY, when asked, says ``ESTIMATED`` when a load is missing or incomplete there, and the
 interval is left out when no load has a value).  A descriptor's ``targets`` narrow the loads reported (resolved as
 event targets are: :mod:`venclient.engine.targets`).  A load with no tick at all in an interval is left out of
-that interval (with DATA_QUALITY asked it carries only ``MISSING`` there), and a load without a value in any
-interval of the report is left out of the report.
+that interval (with DATA_QUALITY or OPERATING_STATE asked it carries only those there: ``MISSING``, ``ERROR``),
+and a load without a value in any interval of the report is left out of the report — unless OPERATING_STATE is
+asked: then it is reported ``ERROR`` (not addressable by the VEN) in every interval.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,10 +58,11 @@ import numpy as np
 import orjson
 
 from venclient.engine.accumulate import Accumulator, TickStage
+from venclient.engine.applied import Applied, AppliedSource, applied_levels, own_plan
 from venclient.engine.report import WireReport, _resource_names, event_scope, significant
 from venclient.engine.report_payloads import NEEDS_BASELINE, Answer, Totals, answer, quality_codes
 from venclient.engine.report_plan import OPEN_INTERVALS, PlannedReport, ReportPlan, collapse_overdue, report_plan
-from venclient.engine.timeline import IntervalSpan, interval_spans
+from venclient.engine.timeline import IntervalSpan, event_timeline, interval_spans
 from venclient.openadr import format_duration
 
 log = logging.getLogger(__name__)
@@ -57,6 +70,7 @@ log = logging.getLogger(__name__)
 AGGREGATED_REPORT = "AGGREGATED_REPORT"
 BUILT_KEY = "report.built"
 REPLAN_BEFORE = timedelta(days=1)  # an endless plan is made again this long before its horizon
+MAX_FORECAST_SAMPLES = 96  # samples of one forecast interval (a longer interval is sampled at longer steps)
 
 
 def interval_key(span: IntervalSpan) -> str:
@@ -81,11 +95,17 @@ class Group:
     answers: list[Answer]
     aggregate: bool
     targets: list[Any] | None
-    quality: bool = False     # DATA_QUALITY among the answers
+    historical: bool = True   # false: a forecast
 
     @property
-    def values(self) -> list[Answer]:
-        return [a for a in self.answers if not a.kind.textual]
+    def applied(self) -> bool:
+        """An answer needs what load control applied (SIMPLE_LEVEL, OPERATING_STATE)."""
+        return any(a.kind.applied for a in self.answers)
+
+    @property
+    def states(self) -> bool:
+        """OPERATING_STATE among the answers (a load without any value is still reported: ``ERROR``)."""
+        return any(a.payload_type == "OPERATING_STATE" for a in self.answers)
 
 
 @dataclass
@@ -133,20 +153,24 @@ class ReportSchedule:
     ``None`` (then the first tick that saw the event stands for it); ``scope(targets, what)`` resolves a
     descriptor's targets to ``(everything, VEN names, load ids)``; ``get_state`` reads the runtime state;
     ``reader(ven, event_id)`` reads that pair's totals back from a durable store (then finished intervals are not
-    kept in memory).
+    kept in memory); ``forecaster(times)`` gives the plan's watts at ``times`` (shape ``(len(times), len(plan))``,
+    NaN where unknown; ``None``: forecasts are refused); ``applied`` tells what load control applied
+    (:data:`venclient.engine.applied.AppliedSource`; ``None``: the report's event alone).
     """
 
     def __init__(self, *, level: str = "load", max_resources: int = 2000,
                  received: Callable[[str, str], tuple[float, int] | None] | None = None,
                  scope: Callable[[Sequence[Any], str], tuple[bool, set[str], set[str]]] | None = None,
-                 get_state: Callable[[str], str | None] | None = None, forecasts: bool = False,
-                 reader: Callable[[str, str], Any] | None = None):
+                 get_state: Callable[[str], str | None] | None = None,
+                 forecaster: Callable[[Sequence[datetime]], np.ndarray] | None = None,
+                 reader: Callable[[str, str], Any] | None = None, applied: AppliedSource | None = None):
         self.level = level
         self.max_resources = max_resources
         self.received = received
         self.scope = scope
         self.get_state = get_state
-        self.forecasts = forecasts
+        self.forecaster = forecaster
+        self.applied = applied
         self.accumulator = Accumulator(reader)
         self._split_cache: dict[str, tuple[Any, Any, AlignedEvent | None]] = {}
         self._plans: dict[tuple, _Plan] = {}
@@ -204,10 +228,9 @@ class ReportSchedule:
                 continue
             historical = _field(descriptor, "historical")
             historical = True if historical is None else bool(historical)
-            if not historical:
+            if not historical and self.forecaster is None:
                 self._warn_once(f"{name} asks for a forecast (reportDescriptors[{n}].historical false), which "
-                                f"{'forecast reports do not answer yet' if self.forecasts else 'no meter source can give'}"
-                                f": it is not answered")
+                                f"no meter source can give: it is not answered")
                 continue
             chosen, reason = answer(str(descriptor.payload_type), _field(descriptor, "units"),
                                     _field(descriptor, "reading_type"), historical=historical)
@@ -223,15 +246,14 @@ class ReportSchedule:
             group = groups.get(key)
             if group is None:
                 group = groups[key] = Group(int(hashlib.sha1(key.encode()).hexdigest()[:8], 16), descriptor, [],
-                                            bool(_field(descriptor, "aggregate")), targets)
+                                            bool(_field(descriptor, "aggregate")), targets, historical)
             if chosen not in group.answers:
                 group.answers.append(chosen)
-                group.quality |= chosen.kind.textual
         continuous = None
         if plain:
             continuous = event if len(plain) == len(event.report_descriptors or ()) else \
                 event.model_copy(update={"report_descriptors": plain})
-        kept = [g for g in groups.values() if g.values or g.quality]
+        kept = [g for g in groups.values() if g.answers]
         return continuous, (AlignedEvent(event, kept, _randomized(event)) if kept else None)
 
     # ------------------------------------------------------------------------------ plans
@@ -291,6 +313,7 @@ class ReportSchedule:
         baseline = getattr(readings, "baseline_w", None)
         register = getattr(readings, "register_kwh", None)
         wanted = {a.event.id for a in aligned}
+        forecasts: dict[tuple[datetime, ...], np.ndarray] = {}  # this tick's forecasts of the plan, by times
         if forget_others:
             for ven, event_id in acc.events():
                 if event_id not in wanted:
@@ -311,7 +334,7 @@ class ReportSchedule:
                         continue
                     for report in due:
                         out.reports.extend(self._build(ven, sl, event, group, report, out.stage, plan, tick_ms,
-                                                       vens, names))
+                                                       vens, names, seconds, forecasts))
                     number = due[-1].number
                     out.built[(ven, event.id, group.number)] = number
                     out.state[f"{BUILT_KEY}:{ven}:{event.id}:{group.number}"] = str(number)
@@ -324,6 +347,8 @@ class ReportSchedule:
                     baseline: np.ndarray | None, register: np.ndarray | None = None) -> None:
         keys: set[str] = set()
         for group, gplan in plans:
+            if not group.historical:
+                continue  # a forecast comes from the source when due: nothing to accumulate
             built = self._built_number(ven, event_id, group.number)
             n = bisect.bisect_right(gplan.starts, time) - 1
             while n >= 0:
@@ -343,6 +368,8 @@ class ReportSchedule:
         """Stage the deletion of totals no unbuilt report of the event needs."""
         needed: set[str] = set()
         for group, gplan in plans:
+            if not group.historical:
+                continue
             built = out.built.get((ven, event_id, group.number), self._built_number(ven, event_id, group.number))
             needed.update(interval_key(span) for span, last in zip(gplan.spans, gplan.last_number) if last > built)
         for key in self.accumulator.keys(ven, event_id, out.stage):
@@ -373,7 +400,8 @@ class ReportSchedule:
         return np.flatnonzero(keep)
 
     def _build(self, ven: str, sl: slice, event: Any, group: Group, report: PlannedReport, stage: TickStage,
-               plan: Any, tick_ms: int, vens: set[str] | None, names: set[str] | None) -> list[WireReport]:
+               plan: Any, tick_ms: int, vens: set[str] | None, names: set[str] | None, seconds: float = 0.0,
+               forecasts: dict[tuple[datetime, ...], np.ndarray] | None = None) -> list[WireReport]:
         rows = self._selection(ven, sl, event, group, plan, vens, names)
         spans = list(report.intervals)
         if not spans:
@@ -385,43 +413,83 @@ class ReportSchedule:
             labels = plan.resource_ids[sl][bounds[:-1]].tolist()
         else:
             labels = _resource_names(plan, rows + sl.start)
-        columns: list[tuple[list[list[Any]], np.ndarray, np.ndarray]] = []  # per span: values, seen, quality
-        for span in spans:
-            stored = self.accumulator.current(stage, (ven, event.id, interval_key(span)))
+        n = sl.stop - sl.start
+        applied = self._applied(ven, event, plan, sl, spans) if group.applied else None
+        columns: list[tuple[list[list[Any]], np.ndarray]] = []  # per span: values per answer, seen
+        for i, span in enumerate(spans):
             length = None if span.end is None else (span.end - span.start).total_seconds()
-            n = sl.stop - sl.start
-            if stored is None or len(stored.ticks) != n:
-                totals = Totals(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int32), length)
+            if not group.historical:
+                totals = self._forecast_totals(span, sl, seconds, forecasts if forecasts is not None else {},
+                                               len(plan.load_ids))
             else:
-                totals = stored.totals(length)
+                stored = self.accumulator.current(stage, (ven, event.id, interval_key(span)))
+                if stored is None or len(stored.ticks) != n:
+                    totals = Totals(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int32), length)
+                else:
+                    totals = stored.totals(length)
+            if applied is not None:
+                totals.level, totals.opted = applied.level[i], applied.opted[i]
             columns.append(self._span_values(group, totals, rows, plan, sl))
         period = {span.start: self._period(span) for span in spans}
         resources = []
         for e, label in enumerate(labels):
             intervals = []
-            for span, (values, seen, quality) in zip(spans, columns):
-                if not seen[e] and not group.quality:
-                    continue
+            for span, (values, seen) in zip(spans, columns):
                 payloads = []
-                if seen[e]:
-                    for a, answer_ in enumerate(group.answers):
-                        if answer_.kind.textual:
-                            continue
-                        value = values[a][e]
-                        if value is None:
-                            continue
-                        payloads.append('{"type":%s,"values":[%r]}' % (orjson.dumps(answer_.payload_type).decode(),
-                                                                       value))
-                if group.quality:
-                    payloads.append('{"type":"DATA_QUALITY","values":[%s]}' % orjson.dumps(str(quality[e])).decode())
+                for a, answer_ in enumerate(group.answers):
+                    if not seen[e] and not answer_.kind.unseen:
+                        continue
+                    value = values[a][e]
+                    if value is None:
+                        continue
+                    text = orjson.dumps(value).decode() if isinstance(value, str) else repr(value)
+                    payloads.append('{"type":%s,"values":[%s]}' % (orjson.dumps(answer_.payload_type).decode(),
+                                                                   text))
                 if payloads:
                     intervals.append('{"id":%d,"intervalPeriod":%s,"payloads":[%s]}'
                                      % (span.interval_id, period[span.start], ",".join(payloads)))
-            if not intervals or not any(seen[e] for _, seen, _ in columns):
+            if not intervals or not (group.states or any(seen[e] for _, seen in columns)):
                 continue
             resources.append('{"resourceName":%s,"intervalPeriod":%s,"intervals":[%s]}'
                              % (orjson.dumps(label).decode(), period[spans[0].start], ",".join(intervals)))
         return self._encode(ven, event, group, report, resources)
+
+    def _applied(self, ven: str, event: Any, plan: Any, sl: slice, spans: Sequence[IntervalSpan]) -> Applied:
+        """What load control applied to the VEN's loads in ``spans`` (see :mod:`venclient.engine.applied`)."""
+        load_ids, resource_ids = plan.load_ids[sl], plan.resource_ids[sl]
+        if self.applied is not None:
+            return self.applied(ven, event, load_ids, resource_ids, spans)
+        received, seed = self._state(ven, event.id, spans[0].start)
+        timeline = event_timeline(event, received=datetime.fromtimestamp(received, spans[0].start.tzinfo),
+                                  seed=seed, now=spans[0].start)
+        return applied_levels(own_plan(ven, timeline), {}, ven, event.id, load_ids, resource_ids, spans)
+
+    def _forecast_totals(self, span: IntervalSpan, sl: slice, seconds: float,
+                         cache: dict[tuple[datetime, ...], np.ndarray], size: int) -> Totals:
+        """The totals of one forecast interval for the VEN slice ``sl`` (see the module docstring)."""
+        times, weights = forecast_samples(span, seconds)
+        key = tuple(times)
+        watts = cache.get(key)
+        if watts is None:
+            watts = cache[key] = self._forecast(times, size)
+        part = np.asarray(watts[:, sl], dtype=np.float64)
+        ok = np.isfinite(part)
+        w = weights[:, None]
+        n = part.shape[1]
+        length = None if span.end is None else (span.end - span.start).total_seconds()
+        return Totals(np.where(ok, part * w / 3600.0, 0.0).sum(axis=0), np.full(n, np.nan),
+                      np.where(ok, w, 0.0).sum(axis=0), ok.sum(axis=0).astype(np.int32), length)
+
+    def _forecast(self, times: list[datetime], size: int) -> np.ndarray:
+        """The plan's watts at ``times`` (all NaN, with one warning, when the source fails to look ahead)."""
+        try:
+            watts = np.asarray(self.forecaster(times), dtype=np.float64)  # type: ignore[misc]
+            if watts.shape != (len(times), size):
+                raise ValueError(f"it gave shape {watts.shape}, not {(len(times), size)}")
+            return watts
+        except Exception as err:  # noqa: BLE001 - a source failing to look ahead leaves the values out
+            self._warn_once(f"the forecast from {times[0].isoformat()} failed ({err}); its values are left out")
+            return np.full((len(times), size), np.nan)
 
     @staticmethod
     def _period(span: IntervalSpan) -> str:
@@ -431,11 +499,12 @@ class ReportSchedule:
         return orjson.dumps(body).decode()
 
     def _span_values(self, group: Group, totals: Totals, rows: np.ndarray, plan: Any,
-                     sl: slice) -> tuple[list[list[Any]], np.ndarray, np.ndarray]:
-        """Per answer the values (``None`` = none) of each reported entity, whether each was seen, its quality."""
+                     sl: slice) -> tuple[list[list[Any]], np.ndarray]:
+        """Per answer the values (``None`` = none) of each reported entity, and whether each was seen."""
         register = totals.register_kwh if totals.register_kwh is not None else np.full(len(totals.ticks), np.nan)
         picked = Totals(totals.energy_wh[rows], totals.baseline_wh[rows], totals.seconds[rows], totals.ticks[rows],
-                        totals.length, register[rows])
+                        totals.length, None if totals.level is None else totals.level[rows],
+                        None if totals.opted is None else totals.opted[rows], register[rows])
         if group.aggregate:
             seen_loads = picked.ticks > 0
             registers = register[rows][seen_loads]
@@ -444,41 +513,56 @@ class ReportSchedule:
                             np.array([picked.baseline_wh[seen_loads].sum()]),
                             np.array([picked.seconds[seen_loads].mean() if seen_loads.any() else 0.0]),
                             np.array([int(seen_loads.any())]), totals.length,
-                            np.array([registers.sum() if len(registers) else np.nan]))
+                            register_kwh=np.array([registers.sum() if len(registers) else np.nan]))
+            if picked.level is not None:  # the highest level, the most severe state of the loads with data
+                summed.level = np.array([picked.level[seen_loads].max(initial=0)])
+            if picked.opted is not None:
+                summed.opted = np.array([bool(picked.opted[seen_loads].any())])
             codes = quality_codes(picked)
             quality = np.array(["MISSING" if not seen_loads.any() else
                                 ("OK" if (codes == "OK").all() else "ESTIMATED")], dtype=object)
-            return self._values(group, summed), summed.ticks > 0, quality
+            return self._values(group, summed, quality), summed.ticks > 0
         if self.level == "resource":
             bounds = plan.resource_bounds(sl) - sl.start
             starts = bounds[:-1]
             n = sl.stop - sl.start
+            if len(starts) == 0:
+                return [[] for _ in group.answers], np.zeros(0, dtype=bool)
             full = Totals(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int32), totals.length)
             full.energy_wh[rows], full.baseline_wh[rows] = picked.energy_wh, picked.baseline_wh
             full.seconds[rows], full.ticks[rows] = picked.seconds, picked.ticks
             full_register = np.full(n, np.nan)
             full_register[rows] = register[rows]
-            if len(starts) == 0:
-                empty = np.zeros(0, dtype=bool)
-                return [[] for _ in group.answers], empty, np.zeros(0, dtype=object)
             all_seen = np.minimum.reduceat(full.ticks, starts) > 0
             summed = Totals(np.add.reduceat(full.energy_wh, starts), np.add.reduceat(full.baseline_wh, starts),
                             np.minimum.reduceat(full.seconds, starts),
                             np.where(all_seen, np.minimum.reduceat(full.ticks, starts), 0), totals.length,
-                            np.add.reduceat(full_register, starts))  # READING NaN unless every load has one
-            return self._values(group, summed), all_seen, quality_codes(summed)
-        return self._values(group, picked), picked.ticks > 0, quality_codes(picked)
+                            register_kwh=np.add.reduceat(full_register, starts))  # NaN unless all loads have one
+            if picked.level is not None:  # the highest level, the most severe state of the resource's loads
+                level = np.zeros(n, dtype=np.int64)
+                level[rows] = picked.level
+                summed.level = np.maximum.reduceat(level, starts)
+            if picked.opted is not None:
+                opted = np.zeros(n, dtype=np.int8)
+                opted[rows] = picked.opted
+                summed.opted = np.maximum.reduceat(opted, starts) > 0
+            return self._values(group, summed), all_seen
+        return self._values(group, picked), picked.ticks > 0
 
     @staticmethod
-    def _values(group: Group, totals: Totals) -> list[list[Any]]:
+    def _values(group: Group, totals: Totals, quality: np.ndarray | None = None) -> list[list[Any]]:
         out: list[list[Any]] = []
         for a in group.answers:
             if a.kind.textual:
-                out.append([])
+                codes = quality if quality is not None and a.payload_type == "DATA_QUALITY" else a.values(totals)
+                out.append([str(c) for c in np.asarray(codes, dtype=object).tolist()])
                 continue
             raw = np.asarray(a.values(totals), dtype=np.float64)
             if a.payload_type in NEEDS_BASELINE:
                 raw = np.where(np.isfinite(raw), raw, np.nan)
+            if a.kind.integer:
+                out.append([None if not np.isfinite(v) else int(v) for v in raw.tolist()])
+                continue
             rounded = significant(raw)
             out.append([None if not np.isfinite(v) else v for v in rounded.tolist()])
         return out
@@ -501,6 +585,23 @@ class ReportSchedule:
                                   resources=len(part),
                                   json=head + orjson.dumps(name).decode() + tail + ",".join(part) + "]}"))
         return out
+
+
+def forecast_samples(span: IntervalSpan, step_seconds: float) -> tuple[list[datetime], np.ndarray]:
+    """The moments one forecast interval is sampled at and the seconds each stands for (see the module): every
+    ``step_seconds`` from the start, at most :data:`MAX_FORECAST_SAMPLES`; an open-ended interval once, for one
+    step."""
+    step = max(float(step_seconds), 1e-3)
+    if span.end is None:
+        return [span.start], np.array([step])
+    length = (span.end - span.start).total_seconds()
+    if length <= 0:
+        return [span.start], np.array([0.0])
+    step = max(step, length / MAX_FORECAST_SAMPLES)
+    count = max(1, min(MAX_FORECAST_SAMPLES, math.ceil(length / step - 1e-9)))
+    times = [span.start + timedelta(seconds=k * step) for k in range(count)]
+    weights = np.array([min(step, length - k * step) for k in range(count)])
+    return times, weights
 
 
 def iter_reports(writes: Sequence[TickWrite]) -> Iterator[WireReport]:

@@ -76,7 +76,7 @@ from venclient.engine.report import Reporter
 from venclient.engine.report_schedule import ReportSchedule
 from venclient.engine.webhook import CallbackServer, Subscriptions
 from venclient.plugin_manager import IsolatedHook
-from venclient.protocols import AccumulatorRecords, FollowsEvents, ForecastsPower, VtnTransport
+from venclient.protocols import AccumulatorRecords, FollowsEvents, VtnTransport
 
 log = logging.getLogger("venclient.run")
 
@@ -355,7 +355,9 @@ class VenRunner:
         scheduler = self.scheduler
         self.schedule.received = scheduler.event_state if scheduler is not None else None
         self.schedule.scope = events.directory.target_scope
-        self.schedule.forecasts = any(isinstance(s, ForecastsPower) for s in collector.sources.values())
+        self.schedule.forecaster = collector.forecast_w if collector.can_forecast() else None
+        if scheduler is not None:
+            self.schedule.applied = scheduler.applied_levels
         if self._durable_totals:
             rows = await asyncio.to_thread(self.store.accumulators_read, list(self.vens))  # type: ignore[attr-defined]
             if self.schedule.load(rows, collector.plan):

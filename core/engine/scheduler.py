@@ -193,6 +193,14 @@ class EventScheduler:
         """``(received Unix seconds, seed)`` of ``ven``'s event as planned (``None`` before it was planned)."""
         return self._states_read.get((ven, event_id))
 
+    def applied_levels(self, ven: str, event: Any, load_ids: Any, resource_ids: Any, spans: Sequence[Any]) -> Any:
+        """What load control applied to ``ven``'s loads in ``spans`` of ``event``'s report, by these plans and the
+        opt-outs of the last reconcile (:func:`venclient.engine.applied.applied_levels`; a report's SIMPLE_LEVEL
+        and OPERATING_STATE)."""
+        from venclient.engine.applied import applied_levels
+
+        return applied_levels(self.plans, self.opted_out, ven, str(event.id), load_ids, resource_ids, spans)
+
     def _states(self, vens: list[str], event_ids: list[str], moment: datetime) -> dict[tuple[str, str],
                                                                                        tuple[float, int]]:
         """``(received, seed)`` per VEN and event: kept by the store (read once per run), else in memory."""

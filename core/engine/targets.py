@@ -114,6 +114,18 @@ class LoadSelection(Sequence[Load]):
         """The distinct resource ids of the selection (without making Load objects; reads the store)."""
         return {row.resource_id for row in self._iter_rows()}
 
+    def holds(self, ven: str, load_ids: Sequence[str]) -> list[bool]:
+        """Whether each of ``load_ids`` (loads of ``ven``) is in the selection; a whole VEN selected is not read
+        from the store."""
+        known = getattr(self, "_membership", None)
+        if known is None:  # made once: (whole VENs, single load ids)
+            known = self._membership = ({part.ven for part in self._parts if part.rows is None},
+                                        {row.load_id for part in self._parts if part.rows is not None
+                                         for row in part.rows})
+        if ven in known[0]:
+            return [True] * len(load_ids)
+        return [load_id in known[1] for load_id in load_ids]
+
 
 @dataclass
 class _Scope:

@@ -345,10 +345,10 @@ def winning_slot(candidates: Sequence[tuple[Timeline, Slot]]) -> tuple[Timeline,
     """
     if not candidates:
         return None
+    return max(candidates, key=lambda pair: slot_rank(*pair))
+
+
+def slot_rank(timeline: Timeline, slot: Slot) -> tuple:
+    """The sort key :func:`winning_slot` maximises (the greater key wins)."""
     floor = datetime.min.replace(tzinfo=UTC)
-
-    def key(pair: tuple[Timeline, Slot]) -> tuple:
-        timeline, slot = pair
-        return (-_priority_rank(timeline.priority), slot.start, timeline.modified or floor, str(timeline.event_id or ""))
-
-    return max(candidates, key=key)
+    return (-_priority_rank(timeline.priority), slot.start, timeline.modified or floor, str(timeline.event_id or ""))

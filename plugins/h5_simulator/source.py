@@ -105,14 +105,19 @@ class H5MeterSource:
             raise ValueError("forecast_w needs the batch this source was opened with")
         axis = self.file.timeline
         out = np.full((len(times), len(batch)), np.nan)
-        if not len(axis):
+        if not len(axis) or not len(times):
             return out
-        for n, moment in enumerate(times):
-            row = max(0, int(np.searchsorted(axis, moment.timestamp(), side="right")) - 1)
-            values = np.full((1, len(window.keys) + 1), np.nan, dtype=np.float32)
+        stamps = np.array([moment.timestamp() for moment in times], dtype=np.float64)
+        rows = np.maximum(0, np.searchsorted(axis, stamps, side="right") - 1)
+        first, last = int(rows.min()), int(rows.max())
+        # one read of the rows first..last when they are few (samples of a few hours), else one per distinct row
+        blocks = [(first, last + 1)] if last - first < self.window_rows else [(r, r + 1) for r in np.unique(rows)]
+        for start, stop in blocks:
+            values = np.full((stop - start, len(window.keys) + 1), np.nan, dtype=np.float32)
             if window.keys:
-                self.file.read_columns(list(window.keys), out=values, start=row, stop=row + 1)
-            out[n] = values[0].take(window.columns)
+                self.file.read_columns(list(window.keys), out=values, start=start, stop=stop)
+            mine = (rows >= start) & (rows < stop)
+            out[mine] = values[rows[mine] - start][:, window.columns]
         return out
 
     def validate_connection(self, connection: Connection) -> None:

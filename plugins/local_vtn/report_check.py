@@ -10,6 +10,8 @@ a 400 :class:`Problem` whose detail names the first field that does not match:
   ``payloadDescriptors``) is among them, and a report payload descriptor's ``units`` are among those the event's
   descriptors of that type name (a descriptor without units accepts any).  An event without descriptors asked
   for nothing in particular: a VEN told to report against it (``reporting.event``) chooses its payloads;
+* the values of payload types the enumerations constrain (``report-payloads.schema.yaml``): ``SIMPLE_LEVEL`` one
+  integer 0–3, ``OPERATING_STATE`` one of its states, ``DATA_QUALITY`` one of its codes (:data:`VALUE_RULES`);
 * when ``clientName`` names a registered VEN, every ``resourceName`` is registered under that VEN, is
   ``AGGREGATED_REPORT`` (the spec's name for an aggregate), or names a group of them: the prefix before ``_`` of
   registered names (a VEN reporting per resource names it by the id its loads' ``{resource}_{load}`` names
@@ -21,13 +23,34 @@ The loop over resources is plain set look-ups: a fleet tick posts ~116k report r
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from venclient.plugins.local_vtn.problems import Problem
 from venclient.plugins.local_vtn.state import VtnState
 
 AGGREGATED_REPORT = "AGGREGATED_REPORT"
 OPEN_INTERVALS = "OPEN_INTERVALS"
+
+#: report-payloads.schema.yaml, OPERATING_STATE (Table 4, Operating State Enumerations)
+OPERATING_STATES = frozenset({
+    "NORMAL", "ERROR", "IDLE_NORMAL", "RUNNING_NORMAL", "RUNNING_CURTAILED", "RUNNING_HEIGHTENED", "IDLE_CURTAILED",
+    "SGD_ERROR_CONDITION", "IDLE_HEIGHTENED", "IDLE_OPTED_OUT", "RUNNING_OPTED_OUT", "AGGREGATED_REPORT"})
+#: report-payloads.schema.yaml, DATA_QUALITY
+DATA_QUALITY_CODES = frozenset({"OK", "MISSING", "ESTIMATED", "BAD"})
+
+
+def _simple_level(value: Any) -> bool:
+    """An integer 0-3 (JSON Schema's integer: 2.0 is one too)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
+            and 0 <= value <= 3)
+
+
+#: payload type → (whether one value is acceptable, what is expected): the values the enumerations constrain
+VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "SIMPLE_LEVEL": (_simple_level, "one integer 0-3"),
+    "OPERATING_STATE": (lambda v: v in OPERATING_STATES, "one of " + ", ".join(sorted(OPERATING_STATES))),
+    "DATA_QUALITY": (lambda v: v in DATA_QUALITY_CODES, "one of " + ", ".join(sorted(DATA_QUALITY_CODES))),
+}
 
 
 def _bad(detail: str) -> Problem:
@@ -50,6 +73,8 @@ def check_report(report: dict[str, Any], state: VtnState) -> None:
     if units_by_type is not None:
         _check_payload_descriptors(report.get("payloadDescriptors") or (), units_by_type)
     interval_ids = _allowed_interval_ids(event, descriptors)
+    # the payload types whose values are checked (none for a plain USAGE event: a fleet tick pays nothing)
+    constrained = VALUE_RULES.keys() & units_by_type.keys() if units_by_type is not None else VALUE_RULES.keys()
     resources = report.get("resources") or ()
     names = _registered_names(state, report["clientName"]) if resources else None
     groups: set[str] | None = None
@@ -65,11 +90,21 @@ def check_report(report: dict[str, Any], state: VtnState) -> None:
             if interval_ids is not None and interval["id"] not in interval_ids:
                 raise _bad(f"resources[{r}].intervals[{i}].id {interval['id']!r} is not an interval of event "
                            f"{event_id!r} (its ids: {sorted(interval_ids)}).")
-            for p, payload in enumerate(interval["payloads"] if units_by_type is not None else ()):
-                if payload["type"] not in units_by_type:
-                    raise _bad(f"resources[{r}].intervals[{i}].payloads[{p}].type {payload['type']!r} is not "
+            for p, payload in enumerate(interval["payloads"] if units_by_type is not None or constrained else ()):
+                kind = payload["type"]
+                if units_by_type is not None and kind not in units_by_type:
+                    raise _bad(f"resources[{r}].intervals[{i}].payloads[{p}].type {kind!r} is not "
                                f"among the reportDescriptors of event {event_id!r} "
                                f"({', '.join(units_by_type) or 'none'}).")
+                if constrained and kind in constrained:
+                    _check_values(payload, f"resources[{r}].intervals[{i}].payloads[{p}]")
+
+
+def _check_values(payload: dict[str, Any], where: str) -> None:
+    ok, expected = VALUE_RULES[payload["type"]]
+    values = payload.get("values")
+    if not (isinstance(values, list) and len(values) == 1 and ok(values[0])):
+        raise _bad(f"{where}.values {values!r} are not what {payload['type']} takes ({expected}).")
 
 
 def _units_by_type(descriptors: list[dict[str, Any]]) -> dict[str, set[str] | None]:
