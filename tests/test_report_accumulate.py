@@ -266,6 +266,7 @@ def test_a_row_from_before_the_register_column_reads_as_no_reading(store, tmp_pa
                                   [np.nan, np.nan, np.nan])
             if n == 20:  # no register at all: none stored (NULL), not a blob of NaN
                 assert [r["register_kwh"] for r in reopened.accumulators_read(["V"])] == [None]
+                assert [t.register_kwh for t in schedule.accumulator.rows.values()] == [None]  # nor in memory
     finally:
         reopened.close()
     resources = {r["resourceName"]: r for r in sent[0]["resources"]}

@@ -5,8 +5,9 @@ collector plan's VEN slice, and stored with the VEN's load ids so a changed plan
 (W × tick seconds / 3600, Wh), the baseline energy (Wh; NaN once a seen tick had no baseline), the seconds and
 the ticks seen, and the meter register (kWh: the last finite register reading of a seen tick in the interval, NaN
 when none — :class:`venclient.protocols.HasRegisterReading`).  A reading whose quality is not OK counts as not
-seen.  The store keeps no register blob (NULL) while every value is NaN, and a row without one — also one
-written before the register channel existed — reads as all NaN there.  A tick counts whole into
+seen.  While no load has a register value the channel is ``None`` (no array in memory, no blob in the store: the
+simulated fleet pays nothing for it), and a store row without one — also one written before the register
+channel existed — reads as ``None``.  A tick counts whole into
 the interval holding its start.
 
 Nothing changes in memory until the store took the tick: :meth:`Accumulator.stage` computes the new totals of
@@ -43,16 +44,12 @@ class IntervalTotals:
     baseline_wh: np.ndarray
     seconds: np.ndarray
     ticks: np.ndarray
-    register_kwh: np.ndarray = field(default_factory=lambda: np.zeros(0))  # NaN-filled to the layout's size
+    register_kwh: np.ndarray | None = None  # kWh per load, NaN where none; None while no load has one
     stored: bool = False
-
-    def __post_init__(self) -> None:
-        if len(self.register_kwh) != len(self.ticks):
-            self.register_kwh = np.full(len(self.ticks), np.nan)
 
     @classmethod
     def empty(cls, layout: str, n: int) -> "IntervalTotals":
-        return cls(layout, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=I4), np.full(n, np.nan))
+        return cls(layout, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=I4))
 
     def totals(self, length: float | None) -> Totals:
         return Totals(self.energy_wh, self.baseline_wh, self.seconds, self.ticks, length,
@@ -64,7 +61,7 @@ class IntervalTotals:
                 "load_ids": None if self.stored else self.layout,
                 "energy": self.energy_wh.astype(F8).tobytes(), "baseline": self.baseline_wh.astype(F8).tobytes(),
                 "seconds": self.seconds.astype(F8).tobytes(), "ticks": self.ticks.astype(I4).tobytes(),
-                "register_kwh": (None if np.isnan(self.register_kwh).all()  # no register read: nothing to store
+                "register_kwh": (None if self.register_kwh is None  # no register read: nothing to store
                                  else self.register_kwh.astype(F8).tobytes())}
 
 
@@ -134,8 +131,11 @@ class Accumulator:
         old_ids = totals.layout.split("\n") if totals.layout else []
         src = np.array([n for n, load_id in enumerate(old_ids) if load_id in where], dtype=np.intp)
         dst = np.array([where[old_ids[n]] for n in src.tolist()], dtype=np.intp)
-        for name in ("energy_wh", "baseline_wh", "seconds", "ticks", "register_kwh"):
+        for name in ("energy_wh", "baseline_wh", "seconds", "ticks"):
             getattr(out, name)[dst] = getattr(totals, name)[src]
+        if totals.register_kwh is not None:
+            out.register_kwh = np.full(len(new_ids), np.nan)
+            out.register_kwh[dst] = totals.register_kwh[src]
         return out
 
     # ------------------------------------------------------------------------------ store rows
@@ -156,10 +156,10 @@ class Accumulator:
                       (("energy", F8), ("baseline", F8), ("seconds", F8), ("ticks", I4))]
             if any(len(a) != n for a in arrays):
                 continue  # a row that does not match its layout cannot be placed
-            blob = row.get("register_kwh")
-            register = np.frombuffer(blob, dtype=F8).copy() if blob is not None else np.full(n, np.nan)
-            if len(register) != n:
-                register = np.full(n, np.nan)  # a row from before the register channel: no reading
+            blob = row.get("register_kwh")  # None: no register read (or a row from before the channel)
+            register = np.frombuffer(blob, dtype=F8).copy() if blob is not None else None
+            if register is not None and len(register) != n:
+                register = None
             totals = IntervalTotals(text, *arrays, register, stored=True)
             key = (str(row["ven"]), str(row["event_id"]), str(row["interval_key"]))
             mapped = self._mapped(totals, self.layout(plan, key[0]))
@@ -193,10 +193,11 @@ class Accumulator:
             base = np.where(ok, np.nan, 0.0)
         else:
             base = np.where(ok, baseline_w * (seconds / 3600.0), 0.0)
-        if register_kwh is None:
-            register = old.register_kwh
-        else:
-            register = np.where(ok & np.isfinite(register_kwh), register_kwh, old.register_kwh)
+        register = old.register_kwh
+        if register_kwh is not None:
+            took = ok & np.isfinite(register_kwh)
+            if took.any():
+                register = np.where(took, register_kwh, np.nan if register is None else register)
         new = IntervalTotals(layout, old.energy_wh + step, old.baseline_wh + base,
                              old.seconds + np.where(ok, seconds, 0.0), old.ticks + ok.astype(I4), register,
                              stored=old.stored and old.layout == layout)

@@ -53,8 +53,8 @@ QUALITY_OK, QUALITY_ESTIMATED, QUALITY_MISSING = "OK", "ESTIMATED", "MISSING"
 class Totals:
     """Accumulated channels of some loads in one interval (aligned arrays): energy (Wh), baseline energy (Wh,
     NaN where the source has no baseline), seconds seen, ticks seen; ``length`` the interval's seconds (``None``
-    when open-ended); ``register_kwh`` the last meter register reading (kWh, NaN where none; all NaN when not
-    given)."""
+    when open-ended); ``register_kwh`` the last meter register reading (kWh, NaN where none; ``None`` when no load
+    has one)."""
 
     energy_wh: np.ndarray
     baseline_wh: np.ndarray
@@ -63,11 +63,7 @@ class Totals:
     length: float | None = None
     level: np.ndarray | None = None   # the SIMPLE level applied (int; SIMPLE_LEVEL, OPERATING_STATE), else 0
     opted: np.ndarray | None = None   # the resource opted out (bool; OPERATING_STATE), else False
-    register_kwh: np.ndarray | None = None  # the last meter register reading (kWh; READING), else NaN
-
-    def __post_init__(self) -> None:
-        if self.register_kwh is None or len(self.register_kwh) != len(self.ticks):
-            self.register_kwh = np.full(len(self.ticks), np.nan)
+    register_kwh: np.ndarray | None = None  # the last meter register reading (kWh; READING; NaN, None: none)
 
 
 Value = Callable[[Totals, float, str], np.ndarray]

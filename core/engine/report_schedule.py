@@ -501,19 +501,20 @@ class ReportSchedule:
     def _span_values(self, group: Group, totals: Totals, rows: np.ndarray, plan: Any,
                      sl: slice) -> tuple[list[list[Any]], np.ndarray]:
         """Per answer the values (``None`` = none) of each reported entity, and whether each was seen."""
-        register = totals.register_kwh if totals.register_kwh is not None else np.full(len(totals.ticks), np.nan)
+        register = totals.register_kwh  # None: no load has a meter register reading (no READING values)
         picked = Totals(totals.energy_wh[rows], totals.baseline_wh[rows], totals.seconds[rows], totals.ticks[rows],
                         totals.length, None if totals.level is None else totals.level[rows],
-                        None if totals.opted is None else totals.opted[rows], register[rows])
+                        None if totals.opted is None else totals.opted[rows],
+                        None if register is None else register[rows])
         if group.aggregate:
             seen_loads = picked.ticks > 0
-            registers = register[rows][seen_loads]
+            registers = np.zeros(0) if register is None else register[rows][seen_loads]
             registers = registers[np.isfinite(registers)]  # READING: the sum of the registers read, NaN if none
             summed = Totals(np.array([picked.energy_wh[seen_loads].sum()]),
                             np.array([picked.baseline_wh[seen_loads].sum()]),
                             np.array([picked.seconds[seen_loads].mean() if seen_loads.any() else 0.0]),
                             np.array([int(seen_loads.any())]), totals.length,
-                            register_kwh=np.array([registers.sum() if len(registers) else np.nan]))
+                            register_kwh=np.array([registers.sum()]) if len(registers) else None)
             if picked.level is not None:  # the highest level, the most severe state of the loads with data
                 summed.level = np.array([picked.level[seen_loads].max(initial=0)])
             if picked.opted is not None:
@@ -531,13 +532,16 @@ class ReportSchedule:
             full = Totals(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int32), totals.length)
             full.energy_wh[rows], full.baseline_wh[rows] = picked.energy_wh, picked.baseline_wh
             full.seconds[rows], full.ticks[rows] = picked.seconds, picked.ticks
-            full_register = np.full(n, np.nan)
-            full_register[rows] = register[rows]
+            full_register = None
+            if register is not None:
+                full_register = np.full(n, np.nan)
+                full_register[rows] = register[rows]
             all_seen = np.minimum.reduceat(full.ticks, starts) > 0
             summed = Totals(np.add.reduceat(full.energy_wh, starts), np.add.reduceat(full.baseline_wh, starts),
                             np.minimum.reduceat(full.seconds, starts),
                             np.where(all_seen, np.minimum.reduceat(full.ticks, starts), 0), totals.length,
-                            register_kwh=np.add.reduceat(full_register, starts))  # NaN unless all loads have one
+                            register_kwh=None if full_register is None  # else NaN unless all loads have one
+                            else np.add.reduceat(full_register, starts))
             if picked.level is not None:  # the highest level, the most severe state of the resource's loads
                 level = np.zeros(n, dtype=np.int64)
                 level[rows] = picked.level
