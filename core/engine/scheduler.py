@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from array import array
 import secrets
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import islice
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -474,21 +474,22 @@ def _randomized(event: Event) -> bool:
 
 
 def _followed_loads(loads: LoadSelection, chunk: int = 8192) -> FollowedLoads:
-    """The selection's loads' ids and resources, compact (:class:`FollowedLoads`): read ``chunk`` rows at a time
-    (a fleet's rows are never all held at once, nor a ``str`` per load kept)."""
+    """The selection's loads' ids and resources, compact (:class:`FollowedLoads`): read one row at a time (a fleet's
+    rows are never all held at once: held rows would also make the garbage collector run), their ids encoded
+    ``chunk`` at a time (no ``str`` per load is kept)."""
     parts: list[np.ndarray] = []
-    codes: list[np.ndarray] = []
+    pending: list[str] = []
+    codes = array("i")
     resources: dict[str, int] = {}
-    rows = loads.rows()
-    while True:
-        batch = list(islice(rows, chunk))
-        if not batch:
-            break
-        parts.append(encode_ids([row.load_id for row in batch]))
-        codes.append(np.fromiter((resources.setdefault(row.resource_id, len(resources)) for row in batch),
-                                 dtype=np.int32, count=len(batch)))
-    ids = np.concatenate(parts) if parts else encode_ids([])
-    return FollowedLoads(ids, np.concatenate(codes) if codes else np.zeros(0, dtype=np.int32),
+    for row in loads.rows():
+        pending.append(row.load_id)
+        codes.append(resources.setdefault(row.resource_id, len(resources)))
+        if len(pending) >= chunk:
+            parts.append(encode_ids(pending))
+            pending = []
+    if pending or not parts:
+        parts.append(encode_ids(pending))
+    return FollowedLoads(np.concatenate(parts), np.frombuffer(codes, dtype=np.int32).copy(),
                          encode_ids(list(resources)))
 
 
