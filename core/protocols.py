@@ -565,7 +565,12 @@ class FollowsEvents(Protocol):
 
     def follow(self, instructions: Mapping[str, Mapping[str, float]]) -> None:
         """``{load id: {payload type: value}}`` now in force, replacing the previous instructions (a load not
-        named: nothing applies to it).  Ids of loads the source does not read are ignored.  Quick: no I/O."""
+        named: nothing applies to it).  Ids of loads the source does not read are ignored.  Quick: no I/O.
+
+        The scheduler passes a :class:`venclient.engine.followed.Instructions`: a read-only ``Mapping`` (use it
+        like a dict; do not keep a per-load copy for a fleet) whose ``groups`` hold the loads sharing one values
+        mapping as one array of encoded ids (``encode_ids``) — the fast way for a source with many loads.  Tests
+        and other callers may pass a plain dict."""
 
 
 @runtime_checkable
