@@ -310,6 +310,28 @@ class AccumulatorRecords(Protocol):
 
 
 @runtime_checkable
+class HistoryRecords(Protocol):
+    """Hourly energy of the loads whose source has no baseline of its own (:mod:`venclient.engine.baseline`).
+
+    A row is one (load id, UTC hour start in Unix seconds): ``energy_wh``, ``seconds`` read, ``event`` (an event
+    controlled the load in that hour).  Adding a row to an hour already stored sums energy and seconds and keeps
+    the event flag once set.  A store with this capability also takes ``history=`` (a
+    :class:`venclient.engine.baseline.HistoryWrite`) in :meth:`ReportOutbox.outbox_add` and
+    :meth:`BacklogRecords.backlog_add`, written in the same transaction as the tick.  Without it no history is
+    kept and real meters have no BASELINE.
+    """
+
+    def history_add(self, rows: Sequence[dict[str, Any]], prune_before: int | None = None) -> int:
+        """Add rows (dicts: load_id, hour_start, energy_wh, seconds, event) in one transaction, then delete hours
+        before ``prune_before``; a bad row raises InputError and nothing changes.  Returns the rows given."""
+
+    def history_read(self, load_ids: Sequence[str], since: int, until: int, *,
+                     hour_of_day: int | None = None) -> list[tuple[str, int, float, float, bool]]:
+        """``(load_id, hour_start, energy_wh, seconds, event)`` with ``since <= hour_start < until``, by load and
+        hour; with ``hour_of_day`` (seconds after midnight UTC) only hours starting then, and event hours."""
+
+
+@runtime_checkable
 class LeaseRecords(Protocol):
     """Which process works on which VEN (:mod:`venclient.engine.lease`).
 
@@ -553,7 +575,12 @@ class FollowsEvents(Protocol):
 
     def follow(self, instructions: Mapping[str, Mapping[str, float]]) -> None:
         """``{load id: {payload type: value}}`` now in force, replacing the previous instructions (a load not
-        named: nothing applies to it).  Ids of loads the source does not read are ignored.  Quick: no I/O."""
+        named: nothing applies to it).  Ids of loads the source does not read are ignored.  Quick: no I/O.
+
+        The scheduler passes a :class:`venclient.engine.followed.Instructions`: a read-only ``Mapping`` (use it
+        like a dict; do not keep a per-load copy for a fleet) whose ``groups`` hold the loads sharing one values
+        mapping as one array of encoded ids (``encode_ids``) — the fast way for a source with many loads.  Tests
+        and other callers may pass a plain dict."""
 
 
 @runtime_checkable

@@ -102,6 +102,18 @@ def core_validators() -> list[Validator]:
         Validator("collect.source_timeout_seconds", default=5.0, is_type_of=(int, float), gt=0,
                   messages={"operations": "collect.source_timeout_seconds must be a number above 0, "
                                           "got {value!r}."}),
+        Validator("baseline.history_days", default=14, is_type_of=int, gte=1, lte=3660,
+                  messages={"operations": "baseline.history_days must be a whole number of days from 1 to 3660, "
+                                          "got {value!r}."}),
+        Validator("baseline.days", default=10, is_type_of=int, gte=1, lte=3660,
+                  messages={"operations": "baseline.days must be a whole number of days from 1 to 3660, "
+                                          "got {value!r}."}),
+        Validator("baseline.min_days", default=3, is_type_of=int, gte=1, lte=3660,
+                  messages={"operations": "baseline.min_days must be a whole number of days from 1 to 3660, "
+                                          "got {value!r}."}),
+        Validator("baseline.min_coverage", default=0.5, is_type_of=(int, float), gt=0, lte=1,
+                  messages={"operations": "baseline.min_coverage must be a fraction above 0 and at most 1, "
+                                          "got {value!r}."}),
         Validator("memory.malloc_arenas", default=2, is_type_of=int, gte=0,
                   messages={"operations": "memory.malloc_arenas must be a whole number, 0 or more (0 = the C "
                                           "library's default), got {value!r}."}),

@@ -56,6 +56,8 @@ MATRIX: dict[str, list[Bad]] = {
     "run": [Bad(UNKNOWN_VEN, ("--ven", "Nowhere", "--once")), Bad(MALFORMED, ("--ticks", "abc"), USAGE),
             Bad(OUT_OF_RANGE, ("--ticks", "-5"), USAGE)],
     "collect": [Bad(UNKNOWN_VEN, ("--ven", "Nowhere")), Bad(MALFORMED, ("--index", "abc"), USAGE)],
+    "baseline": [Bad(UNKNOWN_RESOURCE, ("--resource", "no-such-site")),
+                 Bad(MALFORMED, ("--resource", "{rid}", "--at", "yesterday"))],
     "example-hello": [],
     "demo": [Bad(MALFORMED, ("--ticks", "abc"), USAGE), Bad(OUT_OF_RANGE, ("--resources", "-1"), USAGE)],
     "programs": [],

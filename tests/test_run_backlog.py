@@ -63,7 +63,10 @@ async def started_then_stopped(tmp_path, contract):
 async def test_vtn_down_for_the_first_30_simulated_seconds_loses_no_row(tmp_path, contract, caplog):
     caplog.set_level(logging.INFO, logger="venclient")
     env, state, port = await started_then_stopped(tmp_path, contract)
-    runner = VenRunner(env.runtime, run_options(env.runtime, interval_seconds=1.0, speed=20.0))
+    # The outbox empties while ticks go on or, what is left when the run stops, in the shutdown flush: that flush
+    # ends once the outbox is empty, so its generous budget only matters on a loaded machine.
+    runner = VenRunner(env.runtime, run_options(env.runtime, interval_seconds=1.0, speed=20.0,
+                                                shutdown_flush_seconds=120.0))
     task = asyncio.create_task(runner.run())
     server = None
     try:
@@ -71,11 +74,10 @@ async def test_vtn_down_for_the_first_30_simulated_seconds_loses_no_row(tmp_path
         assert vtn_reports(state) == [] and runner.backlog.ticks >= 30
         assert env.store.outbox_counts()["pending"] == 0  # nothing could be built: it is all in the backlog
         server = await asyncio.to_thread(LocalVtnServer(state, port=port).start)
-        assert await wait_async(lambda: runner.backlog.ticks == 0 and len(runner.stats.ticks) >= 45
-                                and env.store.outbox_counts()["pending"] == 0)
+        assert await wait_async(lambda: runner.backlog.ticks == 0 and len(runner.stats.ticks) >= 45, timeout=60)
     finally:
         runner.stop()
-        await asyncio.wait_for(task, 60)
+        await asyncio.wait_for(task, 150)
         if server is not None:
             await asyncio.to_thread(server.stop)
     rows = [t.index for t in runner.stats.ticks]

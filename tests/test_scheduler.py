@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from venclient.engine.scheduler import EventScheduler, OptOuts
@@ -153,3 +154,40 @@ async def test_scale_maps_the_value_unless_the_writer_scales_values_itself(fleet
                            Clock(T + MIN))
     await sched.replan([event(levels=(2,))])
     assert values(relay) == [("r1-load_0", 21.0)] and values(register) == [("r2-load_0", 2.0)]
+
+
+# ------------------------------------------------------------------ which loads an event controls (baselines)
+IDS = np.array(["r1-load_0", "r1-load_1", "r2-load_0", "r2-load_1"], dtype=object)
+RESOURCES = np.array(["r1", "r1", "r2", "r2"], dtype=object)
+VENS = np.array(["V1", "V1", "V2", "V2"], dtype=object)
+
+
+def controlled(sched, moment) -> list[bool]:
+    return sched.controlled(moment, IDS, RESOURCES, VENS).tolist()
+
+
+async def test_simple_above_zero_controls_every_targeted_load_and_zero_does_not(fleet):
+    clock = Clock(T)
+    sched, _writer = scheduler(fleet, clock)
+    await sched.replan([event(levels=(1, 0))])
+    assert controlled(sched, T - MIN) == [False] * 4            # before the event
+    assert controlled(sched, T) == [True] * 4                   # SIMPLE 1
+    assert controlled(sched, T + 10 * MIN) == [False] * 4       # SIMPLE 0: normal operation
+    assert controlled(sched, T + 20 * MIN) == [False] * 4       # after it
+
+
+async def test_targets_opt_outs_and_other_payload_types(fleet):
+    clock = Clock(T)
+    sched, _writer = scheduler(fleet, clock)
+    price = Event(id="price", program_id="p", interval_period={"start": T, "duration": "PT10M"},
+                  targets=[{"type": "RESOURCE_NAME", "values": ["r2_load_1"]}],
+                  intervals=[{"id": 0, "payloads": [{"type": "PRICE", "values": [0.0]}]}])
+    shed = Event(id="shed", program_id="p", interval_period={"start": T, "duration": "PT10M"},
+                 targets=[{"type": "VEN_NAME", "values": ["V1"]}],
+                 intervals=[{"id": 0, "payloads": [{"type": "SIMPLE", "values": [2]}]}])
+    await sched.replan([price, shed])
+    assert controlled(sched, T) == [True, True, False, True]    # V1 whole; one load of r2 by its name
+    fleet.opt_out("shed", ["r1"])
+    await sched.reconcile(T)
+    assert controlled(sched, T) == [False, False, False, True]  # r1 opted out of the shed event
+    assert sched.controlled(T, IDS[:0], RESOURCES[:0], VENS[:0]).tolist() == []

@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_errors
 ClickException, UsageError = click_errors.ClickException, click_errors.UsageError
 NoArgsIsHelp = getattr(click_errors, "NoArgsIsHelpError", ())  # `ven` or a group without a command: show help
-from venclient.cli import collect, register, resource_groups, resources, run
+from venclient.cli import baseline, collect, register, resource_groups, resources, run
 from venclient.cli.output import console, json_logs_active, print_json, table
 from venclient.errors import SettingsError, VenError
 from venclient.plugin_manager import list_plugins
@@ -32,7 +32,7 @@ from venclient.settings import effective_settings, load_settings
 from venclient.settings_files import SettingsSearch, settings_files_read
 
 #: the core's command modules; each attaches its commands with ``add_commands(app)``, as plugins do in ``ven_cli``
-COMMAND_MODULES = (register, run, resources, resource_groups, collect)
+COMMAND_MODULES = (register, run, resources, resource_groups, collect, baseline)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 

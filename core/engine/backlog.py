@@ -183,8 +183,10 @@ class Backlog:
             self.ticks = int(await asyncio.to_thread(self.store.backlog_ticks, list(self.vens)))
         return self.ticks
 
-    async def keep(self, tick: Tick, readings: Readings, plan: Any, state: dict[str, str] | None = None) -> bool:
-        """Store one tick; ``False`` when a replay run's backlog is full (nothing stored, the caller waits)."""
+    async def keep(self, tick: Tick, readings: Readings, plan: Any, state: dict[str, str] | None = None, *,
+                   history: Any = None) -> bool:
+        """Store one tick (and its ``history``, a :class:`venclient.engine.baseline.HistoryWrite`, in the same
+        transaction); ``False`` when a replay run's backlog is full (nothing stored, the caller waits)."""
         if self.ticks >= self.max_ticks:
             if self.replay:
                 if not self._full_streak:
@@ -203,7 +205,10 @@ class Backlog:
                                  "reports yet: the oldest ticks are dropped unreported until one does.",
                                  self.max_ticks)
         rows = self.codec.rows(tick, readings, plan, self.vens)
-        await asyncio.to_thread(self.store.backlog_add, rows, state)
+        if history is not None:
+            await asyncio.to_thread(lambda: self.store.backlog_add(rows, state, history=history))  # type: ignore[call-arg]
+        else:
+            await asyncio.to_thread(self.store.backlog_add, rows, state)
         if rows:  # a tick without loads (nothing approved yet) stores only the state
             self.ticks += 1
         return True

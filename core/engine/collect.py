@@ -10,7 +10,9 @@ checked against its load's bounds (:mod:`venclient.plausibility`, from the resou
 connection's ``min_watts``/``max_watts``): one that is not finite or outside them becomes NaN with
 ``QUALITY_INVALID`` (as does a value a source marked invalid itself), warned about once per streak per
 connection.  The result is one :class:`venclient.model.Readings` for the whole plan (arrays, never an object
-per load), and the ``ven_readings`` hook observes it.
+per load), and the ``ven_readings`` hook observes it.  Its ``baseline_w`` comes from the sources that have one
+(:class:`venclient.protocols.HasBaseline`) and, with :attr:`Collector.history` set (``ven run``), from stored
+history for the other loads (:mod:`venclient.engine.baseline`, read once per hour).
 
 Usage (async)::
 
@@ -261,6 +263,9 @@ class Collector:
         self._runs: list[_SourceRun] = []
         self._warned: set[str] = set()
         self._invalid_streaks = StreakWarnings()
+        # Baselines from stored history for loads whose source has none (venclient.engine.baseline), when set.
+        self.history: Any = None
+        self._history_of: tuple[Any, np.ndarray, np.ndarray] | None = None  # (plan, positions, load ids)
 
     @classmethod
     def from_runtime(cls, runtime: Any, vens: Sequence[str] | None = None, **options: Any) -> "Collector":
@@ -295,6 +300,16 @@ class Collector:
             if axis is not None and len(axis):
                 return np.asarray(axis, dtype=np.float64)
         return None
+
+    def history_loads(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(positions, load ids)`` of the plan's loads whose source has no baseline of its own (not
+        :class:`HasBaseline`: real meters): the loads a history baseline is kept for.  Cached per plan."""
+        plan = self.plan
+        if self._history_of is None or self._history_of[0] is not plan:
+            own = [run.positions for run in self._runs if not isinstance(run.source, HasBaseline)]
+            positions = np.sort(np.concatenate(own)).astype(np.intp) if own else np.empty(0, dtype=np.intp)
+            self._history_of = (plan, positions, plan.load_ids[positions])
+        return self._history_of[1], self._history_of[2]
 
     def can_forecast(self) -> bool:
         """Whether a source can look ahead (:class:`venclient.protocols.ForecastsPower`)."""
@@ -472,9 +487,11 @@ class Collector:
                     power[run.positions] = reading.power_w
                     quality[run.positions] = reading.quality
         self._drop_implausible(plan, power, quality)
+        baseline = self._baselines(runs, results, n)
+        if self.history is not None:
+            baseline = await self._history_baselines(tick, baseline, n)
         readings = Readings(timestamp_ms=tick.timestamp_ms, load_ids=plan.load_ids, resource_ids=plan.resource_ids,
-                            components=plan.components, power_w=power, quality=quality,
-                            baseline_w=self._baselines(runs, results, n),
+                            components=plan.components, power_w=power, quality=quality, baseline_w=baseline,
                             register_kwh=self._registers(runs, results, n))
         self._notify(tick, readings)
         return readings
@@ -507,6 +524,23 @@ class Collector:
                 registers = np.full(n, np.nan)
             registers[run.positions] = values
         return registers
+
+    async def _history_baselines(self, tick: Tick, baseline: np.ndarray | None, n: int) -> np.ndarray | None:
+        """``baseline`` with the history baselines (:attr:`history`) of the loads whose source has none; the store
+        is read only when the hour or the plan changed.  A store that cannot be read leaves them NaN (warned once;
+        tried again next tick)."""
+        positions, load_ids = self.history_loads()
+        if not len(positions):
+            return baseline
+        at = tick.time.timestamp()
+        if self.history.stale(at, load_ids):
+            try:
+                await asyncio.to_thread(self.history.refresh, at, load_ids)
+            except Exception as err:  # noqa: BLE001 - a baseline must never cost the readings
+                self._warn_once(f"history:{type(err).__name__}", "The load history for baselines could not be "
+                                "read (%s); real meters have no BASELINE until it can.", err)
+                return baseline
+        return self.history.fill(baseline, positions, n)
 
     def _drop_implausible(self, plan: CollectionPlan, power: np.ndarray, quality: np.ndarray) -> None:
         """Values outside their load's bounds or not finite (NaN is missing, not that) become NaN with

@@ -126,17 +126,20 @@ class Outbox:
         return self._failed_in_streak > 0
 
     async def put(self, reports: Iterable[WireReport | dict[str, Any]], tick_ms: int | None = None,
-                  state: dict[str, str] | None = None, accumulators: Any = None) -> list[int]:
+                  state: dict[str, str] | None = None, accumulators: Any = None, history: Any = None) -> list[int]:
         """Persist reports — :class:`venclient.engine.report.WireReport` text or wire dicts — in one transaction, together
         with the runtime ``state`` entries given; returns their outbox ids in the order given (a VEN's reports
         are sent in that order).  ``reports`` may be a generator (e.g. :meth:`venclient.engine.report.Reporter.iter_build`):
         it is consumed inside the transaction, in a worker thread, one report at a time.  ``accumulators`` (an
         :class:`venclient.engine.accumulate.AccumulatorWrite`, for a store with
-        :class:`venclient.protocols.AccumulatorRecords`) is written in the same transaction."""
+        :class:`venclient.protocols.AccumulatorRecords`) and ``history`` (an
+        :class:`venclient.engine.baseline.HistoryWrite`, for a store with :class:`venclient.protocols.HistoryRecords`)
+        are written in the same transaction."""
         items = (_item(r, tick_ms) for r in reports)
-        if accumulators is not None:
-            return await asyncio.to_thread(lambda: self.store.outbox_add(  # type: ignore[call-arg]
-                items, state, accumulators=accumulators))
+        extra = {name: value for name, value in (("accumulators", accumulators), ("history", history))
+                 if value is not None}
+        if extra:
+            return await asyncio.to_thread(lambda: self.store.outbox_add(items, state, **extra))  # type: ignore[call-arg]
         return await asyncio.to_thread(self.store.outbox_add, items, state)
 
     def _backoff(self, failures: int) -> float:

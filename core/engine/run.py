@@ -3,9 +3,11 @@
 One loop, one clock: every tick the collector reads all sources, the reporter answers each event that asks
 for reports, and the reports go into the outbox (the store).  Continuous requests are answered per tick, the
 others per event interval (:mod:`venclient.engine.report_schedule`: totals accumulate in the tick's transaction,
-reports are built when due).  In replay mode a tick stands for one row of the H5 time axis (its energy and
-``intervalPeriod``), in wall-clock mode for ``reporting.interval_seconds``; ``interval_seconds`` / ``speed`` is
-only the real time between ticks.  Beside the loop, background tasks
+reports are built when due).  Loads whose source has no baseline of its own (real meters) add their energy to
+their hourly history in the same transaction, and their BASELINE comes from it (:mod:`venclient.engine.baseline`).
+In replay mode a tick stands for one row of the H5 time axis (its energy and ``intervalPeriod``), in wall-clock
+mode for ``reporting.interval_seconds``; ``interval_seconds`` / ``speed`` is only the real time between ticks.
+Beside the loop, background tasks
 
 * flush the outbox to the VTN whenever a tick added reports (and right at start: what an earlier run left);
 * carry the events out over time (:mod:`venclient.engine.scheduler`): at every interval boundary in the
@@ -61,7 +63,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Sequence
 
+import numpy as np
+
 from venclient.engine.backlog import Backlog
+from venclient.engine.baseline import BaselineMethod, HistoryBaseline, HistoryWrite
 from venclient.clock import REPLAY, WALLCLOCK, Clock
 from venclient.engine.collect import Collector
 from venclient.errors import StoreUnavailable, VenError
@@ -76,7 +81,8 @@ from venclient.engine.report import Reporter
 from venclient.engine.report_schedule import ReportSchedule
 from venclient.engine.webhook import CallbackServer, Subscriptions
 from venclient.plugin_manager import IsolatedHook
-from venclient.protocols import AccumulatorRecords, FollowsEvents, VtnTransport
+from venclient.model import QUALITY_OK
+from venclient.protocols import AccumulatorRecords, FollowsEvents, HistoryRecords, VtnTransport
 
 log = logging.getLogger("venclient.run")
 
@@ -212,6 +218,9 @@ class VenRunner:
         self.schedule = ReportSchedule(level=options.level, max_resources=options.max_resources_per_report,
                                        get_state=self.store.get_state)
         self._durable_totals = isinstance(self.store, AccumulatorRecords)
+        # Hourly history of the loads whose source has no baseline (real meters), and their baselines from it.
+        self.history = (HistoryBaseline(self.store, BaselineMethod.from_settings(runtime.settings))
+                        if isinstance(self.store, HistoryRecords) else None)
         if self._durable_totals:  # finished intervals wait in the store, not in memory
             self.schedule.accumulator.reader = lambda ven, event_id: self.store.accumulators_read(  # type: ignore
                 [ven], event_id)
@@ -321,6 +330,7 @@ class VenRunner:
             async with Collector.from_runtime(self.runtime, vens=vens, strict_open=False,
                                               strict_input=True) as collector, \
                     self.runtime.transport() as transport:
+                collector.history = self.history
                 if options.register:
                     await self._register_at_start(transport, vens)
                 events = self._events = EventEngine(self.runtime, transport, vens, programs=options.programs)
@@ -372,6 +382,25 @@ class VenRunner:
         if not self._durable_totals:
             write.write = None
         return write
+
+    def _history_write(self, tick: Any, seconds: float, readings: Any, collector: Collector) -> HistoryWrite | None:
+        """The tick's hourly history rows of the loads whose source has no baseline (``None``: nothing to write):
+        each load read OK adds its energy; a load an event controls now marks the hour as an event hour."""
+        if self.history is None:
+            return None
+        positions, load_ids = collector.history_loads()
+        if not len(positions):
+            return None
+        plan = collector.plan
+        if self.scheduler is not None:
+            controlled = self.scheduler.controlled(tick.time, load_ids, plan.resource_ids[positions],
+                                                   plan.vens[positions])
+        else:
+            controlled = np.zeros(len(positions), dtype=bool)
+        ok = readings.quality[positions] == QUALITY_OK
+        write = self.history.write(tick.time.timestamp(), seconds, load_ids, readings.power_w[positions], ok,
+                                   controlled)
+        return write if write else None
 
     def _scheduler(self, events: EventEngine, clock: Clock) -> EventScheduler:
         """The event scheduler in the clock's time: the wall clock, or the replay tick's time."""
@@ -702,6 +731,7 @@ class VenRunner:
         continuous, aligned = self.schedule.split(requests) if requests else ([], [])
         seconds_of = getattr(clock, "seconds_of", lambda _tick: self.options.interval_seconds)
         state = {REPLAY_ROW_KEY: str(tick.index)}
+        history = self._history_write(tick, seconds_of(tick), readings, collector)
         queued = drained_ticks = drained = 0
         try:
             if requests and self.backlog.ticks:
@@ -720,16 +750,17 @@ class VenRunner:
                     reports = chain(reports, write.reports)
                     state.update(write.state)
                 queued = len(await self.outbox.put(reports, tick_ms=tick.timestamp_ms, state=state,
-                                                   accumulators=write.write if write is not None else None))
+                                                   accumulators=write.write if write is not None else None,
+                                                   history=history))
                 if write is not None:
                     self.schedule.commit(write)
                 stored = True
             elif self.backlog.supported:
-                stored = await self.backlog.keep(tick, readings, plan, state)
+                stored = await self.backlog.keep(tick, readings, plan, state, history=history)
             else:  # a store without a backlog: the tick goes unreported, as it always did
                 self._warn_once("no-backlog", "The store keeps no backlog: ticks without a report request are not "
                                               "reported.")
-                await self.outbox.put([], tick_ms=tick.timestamp_ms, state=state)
+                await self.outbox.put([], tick_ms=tick.timestamp_ms, state=state, history=history)
                 stored = True
         except StoreUnavailable as err:
             self.write_health.failed(err)
@@ -741,6 +772,8 @@ class VenRunner:
         self.stats.reports_built += queued + drained
         if not stored:
             return False
+        if history is not None and self.history is not None:
+            self.history.written(history, tick.time.timestamp())
         self._held = None
         counts = await asyncio.to_thread(self.store.outbox_counts)
         stats = TickStats(index=tick.index, loads=len(readings), ok=int(readings.ok_mask().sum()),

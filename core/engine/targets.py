@@ -110,6 +110,12 @@ class LoadSelection(Sequence[Load]):
         return sum(part.resources for part in self._parts)
 
     @property
+    def key(self) -> tuple[Any, ...]:
+        """Hashable, equal for selections of the same loads (the same VENs and single loads in the same order) of
+        one directory read: what the scheduler shares the loads' ids by."""
+        return tuple(self._parts)
+
+    @property
     def resource_ids(self) -> set[str]:
         """The distinct resource ids of the selection (without making Load objects; reads the store)."""
         return {row.resource_id for row in self._iter_rows()}
@@ -125,6 +131,16 @@ class LoadSelection(Sequence[Load]):
         if ven in known[0]:
             return [True] * len(load_ids)
         return [load_id in known[1] for load_id in load_ids]
+
+    def mask(self, load_ids: Sequence[str], vens: Sequence[str]) -> Any:
+        """A boolean numpy array: which of ``load_ids`` (each of the VEN aligned in ``vens``) the selection holds,
+        as :meth:`holds` tells; reads nothing from the store."""
+        import numpy as np
+
+        self.holds("", ())  # makes the membership sets once
+        whole, single = self._membership
+        return np.fromiter((ven in whole or load_id in single for load_id, ven in zip(load_ids, vens)), dtype=bool,
+                           count=len(load_ids))
 
 
 @dataclass

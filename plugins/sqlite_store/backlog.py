@@ -23,14 +23,18 @@ class BacklogMethods:
 
     engine: sa.Engine
 
-    def backlog_add(self, rows: Sequence[dict[str, Any]], state: dict[str, str] | None = None) -> int:
-        """Store one tick's rows (dicts: ven, tick_index, tick_ms, digest, load_ids text, power and quality bytes)
-        and the ``state`` entries in one transaction; the tick gets the next ``tick_no``.  Returns the tick_no."""
+    def backlog_add(self, rows: Sequence[dict[str, Any]], state: dict[str, str] | None = None, *,
+                    history: Any = None) -> int:
+        """Store one tick's rows (dicts: ven, tick_index, tick_ms, digest, load_ids text, power and quality bytes),
+        the ``state`` entries and the tick's hourly load history (``history``, a
+        :class:`venclient.engine.baseline.HistoryWrite`) in one transaction; the tick gets the next ``tick_no``.
+        Returns the tick_no."""
         b, layouts = schema.backlog, schema.backlog_layouts
         with self.engine.begin() as conn:
             # The write first: on SQLite it takes the write lock, so the MAX below cannot race another writer.
             for key, value in (state or {}).items():
                 self._set_state(conn, key, value)  # type: ignore[attr-defined]
+            self._write_history(conn, history)  # type: ignore[attr-defined]
             tick_no = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(b.c.tick_no), 0))).scalar_one()) + 1
             digests = sorted({row["digest"] for row in rows})
             known = dict(conn.execute(sa.select(layouts.c.digest, layouts.c.id)

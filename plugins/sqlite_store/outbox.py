@@ -19,11 +19,12 @@ class OutboxMethods(SqlBase):
     """:class:`venclient.protocols.ReportOutbox` on SQLAlchemy Core."""
 
     def outbox_add(self, items: Iterable[dict[str, Any]], state: dict[str, str] | None = None, *,
-                   accumulators: Any = None) -> list[int]:
+                   accumulators: Any = None, history: Any = None) -> list[int]:
         """Persist reports before sending (dicts with ven, program_id, event_id, tick_ms, payload JSON text),
         and ``state`` entries (see :meth:`set_state`) and the ``accumulators`` rows (an
         :class:`venclient.engine.accumulate.AccumulatorWrite`) in the same transaction: a tick's reports, its
-        interval totals and the position it advanced to are stored together or not at all."""
+        interval totals and the position it advanced to are stored together or not at all; so are its hourly load
+        history rows (``history``, a :class:`venclient.engine.baseline.HistoryWrite`)."""
         t = schema.outbox
         ids = []
         with self.engine.begin() as conn:
@@ -32,6 +33,7 @@ class OutboxMethods(SqlBase):
             for key, value in (state or {}).items():
                 self._set_state(conn, key, value)
             self._write_accumulators(conn, accumulators)  # type: ignore[attr-defined]
+            self._write_history(conn, history)  # type: ignore[attr-defined]
         return ids
 
     def outbox_due(self, now: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ VEN's VTN id; ``outbox`` holds reports until the VTN accepts them; ``runtime_sta
 restart continues from (the replay clock's row); ``backlog`` keeps readings no report request covers yet;
 ``leases`` says which process works on which VEN; ``event_state``, ``event_opt_outs`` and ``resource_groups``
 keep what the event scheduler needs across restarts; ``report_accumulators`` the per event interval totals of
-event-aligned reports.  JSON columns are TEXT holding JSON
+event-aligned reports; ``load_history_hourly`` the hourly energy the history baseline is computed from.  JSON columns are TEXT holding JSON
 (as in the seeds), booleans INTEGER 0/1.
 """
 
@@ -194,4 +194,18 @@ report_accumulators = sa.Table(
     sa.Column("ticks", sa.LargeBinary, nullable=False),     # int32 ticks seen per load
     sa.Column("register_kwh", sa.LargeBinary, nullable=True),  # float64 last register kWh per load (NaN: none)
     sa.Column("updated_at", sa.DateTime, server_default=NOW),
+)
+
+# -------------------------------------------------------------------------------------------------- baselines
+# Hourly energy of loads whose source has no baseline of its own (`ven run`, venclient.engine.baseline): one row
+# per load and UTC clock hour (Unix seconds of its start), written in the tick's transaction and kept
+# ``baseline.history_days`` days; ``event`` 1 when an event controlled the load in that hour.
+load_history_hourly = sa.Table(
+    "load_history_hourly", metadata,
+    sa.Column("load_id", sa.Text, primary_key=True),
+    sa.Column("hour_start", sa.BigInteger, primary_key=True),
+    sa.Column("energy_wh", sa.Float, nullable=False, server_default="0"),
+    sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("event", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("idx_load_history_hour", "hour_start"),
 )

@@ -3,7 +3,7 @@
 Every public write is one transaction.  Bulk paths use the driver's ``executemany`` with positional
 tuples, because building 116k SQLAlchemy parameter dicts costs more than the insert itself.  The methods live in
 one module per store protocol (``resources``, ``loads``, ``connections``, ``registration``, ``outbox``, ``state``,
-``backlog``, ``leases``, ``events``, ``accumulators``); this module opens the database and composes them.
+``backlog``, ``leases``, ``events``, ``accumulators``, ``history``); this module opens the database and composes them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from venclient.plugins.sqlite_store.accumulators import AccumulatorMethods
 from venclient.plugins.sqlite_store.backlog import BacklogMethods
 from venclient.plugins.sqlite_store.connections import ConnectionMethods
 from venclient.plugins.sqlite_store.events import EventStateMethods
+from venclient.plugins.sqlite_store.history import HistoryMethods
 from venclient.plugins.sqlite_store.leases import LeaseMethods
 from venclient.plugins.sqlite_store.loads import LoadMethods
 from venclient.plugins.sqlite_store.migrate import migrate_schema
@@ -68,9 +69,10 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 class SqlResourceStore(ResourceMethods, LoadMethods, ConnectionMethods, RegistrationMethods, OutboxMethods,
-                       StateMethods, BacklogMethods, LeaseMethods, EventStateMethods, AccumulatorMethods):
+                       StateMethods, BacklogMethods, LeaseMethods, EventStateMethods, AccumulatorMethods,
+                       HistoryMethods):
     """Resources, loads, connections, VENs, the outbox, runtime state, the readings backlog, VEN leases and event
-    state (with opt-outs and resource groups) in an SQLAlchemy database: one part per :mod:`venclient.protocols`
+    state (with opt-outs and resource groups), event interval totals and hourly load history in an SQLAlchemy database: one part per :mod:`venclient.protocols`
     store protocol, each in its own module of this plugin; this class opens, migrates and closes the database."""
 
     def __init__(self, url: str, *, auto_migrate: bool = True, create: bool = True):
