@@ -150,7 +150,8 @@ class Readings:
     ``load_ids``/``resource_ids``/``components`` are object arrays of str; ``power_w`` float64 watts
     (NaN where no value); ``quality`` uint8 codes ``QUALITY_*``; ``baseline_w`` (``None`` when no source has
     one) the watts the loads would draw without load control, NaN where unknown
-    (:class:`venclient.protocols.HasBaseline`).
+    (:class:`venclient.protocols.HasBaseline`); ``register_kwh`` (``None`` when no source has one) the meter
+    register reading in kWh, NaN where unknown (:class:`venclient.protocols.HasRegisterReading`).
     """
 
     timestamp_ms: int
@@ -160,6 +161,7 @@ class Readings:
     power_w: np.ndarray
     quality: np.ndarray
     baseline_w: np.ndarray | None = None
+    register_kwh: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.load_ids)

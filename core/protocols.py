@@ -536,6 +536,16 @@ class HasBaseline(Protocol):
 
 
 @runtime_checkable
+class HasRegisterReading(Protocol):
+    """A source that reads its loads' meter register (a Modbus meter's total import energy, a Tasmota plug's
+    ``ENERGY.Total``): the READING payload of event-aligned reports (:mod:`venclient.engine.report_payloads`).
+    Read right after :meth:`MeterSource.read`: aligned with the batch, kWh, NaN where the load has no register
+    (or it was not read this tick), or ``None``."""
+
+    energy_register_kwh: np.ndarray | None
+
+
+@runtime_checkable
 class ForecastsPower(Protocol):
     """A source that can look ahead (the H5 simulator reads future rows): forecasts for ``historical`` false
     report descriptors (:mod:`venclient.engine.report_schedule`)."""
@@ -568,7 +578,12 @@ class FollowsEvents(Protocol):
 
     def follow(self, instructions: Mapping[str, Mapping[str, float]]) -> None:
         """``{load id: {payload type: value}}`` now in force, replacing the previous instructions (a load not
-        named: nothing applies to it).  Ids of loads the source does not read are ignored.  Quick: no I/O."""
+        named: nothing applies to it).  Ids of loads the source does not read are ignored.  Quick: no I/O.
+
+        The scheduler passes a :class:`venclient.engine.followed.Instructions`: a read-only ``Mapping`` (use it
+        like a dict; do not keep a per-load copy for a fleet) whose ``groups`` hold the loads sharing one values
+        mapping as one array of encoded ids (``encode_ids``) — the fast way for a source with many loads.  Tests
+        and other callers may pass a plain dict."""
 
 
 @runtime_checkable

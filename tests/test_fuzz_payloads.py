@@ -34,7 +34,7 @@ from venclient.plugins.file_reader.rows import FORMATS, Row, RowError, RowParser
 from venclient.plugins.modbus_meter.bus import decode
 from venclient.plugins.modbus_meter.params import Register
 from venclient.plugins.modbus_meter.registermaps import DATA_TYPES, WORD_ORDERS
-from venclient.plugins.mqtt_meter.presets import PRESETS, FieldAbsent, extract_watts, split_path
+from venclient.plugins.mqtt_meter.presets import PRESETS, FieldAbsent, extract_values, extract_watts, split_path
 from venclient.plugins.mqtt_meter.source import PARSE_ERRORS
 from venclient.plugins.openadr_http.parsing import LABELS, ResponseParser
 from venclient.vtn_errors import VtnProtocolError
@@ -95,6 +95,11 @@ def check_mqtt_payload(tally, payload: bytes, preset: str) -> None:
                        (FieldAbsent, *PARSE_ERRORS))
     if not isinstance(result, BaseException):
         assert isinstance(result, float)
+    both = tally.run("mqtt_payload", lambda: extract_values(payload, split_path(chosen.path), chosen.scale,
+                                                            split_path(chosen.energy_path), chosen.energy_scale),
+                     (FieldAbsent, *PARSE_ERRORS))  # what the source parses: the same watts, a kWh or NaN
+    if not isinstance(result, BaseException):
+        assert isinstance(both, tuple) and both[0] == result and isinstance(both[1], float)
 
 
 @FUZZ_SETTINGS

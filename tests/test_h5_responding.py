@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from venclient.engine.collect import Collector
+from venclient.engine.followed import FollowGroup, Instructions, encode_ids
 from venclient.engine.scheduler import EventScheduler
 from venclient.engine.targets import LoadDirectory
 from venclient.errors import SettingsError
@@ -107,6 +108,58 @@ async def test_the_scheduler_tells_followers_what_applies_per_targeted_load(flee
     assert len(follower.told) == told  # nothing changed: not told again
     await scheduler.reconcile(start + timedelta(hours=1))
     assert follower.told[-1] == {}
+
+
+async def test_overlapping_events_tell_each_load_the_winning_value_per_payload_type(fleet):
+    store = fleet.store()
+    start = datetime(2026, 12, 3, 17, tzinfo=timezone.utc)
+    scheduler = EventScheduler(store, {}, LoadDirectory(store, ["Herning", "Aalborg"]), lambda: start)
+    follower = Follower()
+    scheduler.followers = [follower]
+    period = {"start": start, "duration": "PT1H"}
+    herning_only = Event(id="a", program_id="p", priority=1, interval_period=period,
+                         targets=[{"type": "VEN_NAME", "values": ["Herning"]}],
+                         intervals=[{"id": 0, "payloads": [{"type": "SIMPLE", "values": [3]}]}])
+    everyone = Event(id="b", program_id="p", priority=2, interval_period=period,  # lower priority (higher number)
+                     intervals=[{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]},
+                                                       {"type": "IMPORT_CAPACITY_LIMIT", "values": [5000]}]}])
+    await scheduler.replan([herning_only, everyone])
+    herning = {load.load_id for load in store.list_loads(ven="Herning")}
+    aalborg = {load.load_id for load in store.list_loads(ven="Aalborg")}
+    both = {"SIMPLE": 3.0, "IMPORT_CAPACITY_LIMIT": 5000.0}  # SIMPLE: priority 1 wins; the limit: only b has one
+    only_b = {"SIMPLE": 1.0, "IMPORT_CAPACITY_LIMIT": 5000.0}
+    assert dict(follower.told[-1]) == {**dict.fromkeys(herning, both), **dict.fromkeys(aalborg, only_b)}
+    store.opt_out("a", ["r-Herning-000"])  # those loads are left to event b
+    await scheduler.reconcile(start + timedelta(minutes=1))
+    opted = {load.load_id for load in store.list_loads(ven="Herning") if load.resource_id == "r-Herning-000"}
+    assert opted and dict(follower.told[-1]) == {**dict.fromkeys(herning - opted, both),
+                                                 **dict.fromkeys(aalborg | opted, only_b)}
+    store.opt_out("b", ["r-Herning-000"])  # opted out of both: nothing applies to them
+    await scheduler.reconcile(start + timedelta(minutes=2))
+    assert dict(follower.told[-1]) == {**dict.fromkeys(herning - opted, both), **dict.fromkeys(aalborg, only_b)}
+
+
+async def test_the_fleet_follows_grouped_instructions_in_any_order_and_the_lowest_limit_of_a_resource(fleet):
+    async with Collector.from_runtime(fleet) as collector:
+        source = collector.sources["h5sim"]
+        plan, clock = collector.plan, collector.build_clock(fleet.settings)
+        capped = [i for i, r in enumerate(plan.resource_ids) if r == "r-Herning-000"]
+        herning = [i for i, ven in enumerate(plan.vens) if ven == "Herning" and i not in capped]
+        others = [i for i in range(len(plan)) if i not in capped and i not in herning]
+        assert len(capped) > 1 and herning and others
+        ids = np.asarray(plan.load_ids, dtype=object)
+        source.follow(Instructions([
+            FollowGroup(encode_ids(ids[herning[::-1]]), {"SIMPLE": 2.0}),  # not in the batch's order
+            FollowGroup(encode_ids(ids[capped[:1]]), {"IMPORT_CAPACITY_LIMIT": 1e9}),
+            FollowGroup(encode_ids(ids[capped[1:]]), {"IMPORT_CAPACITY_LIMIT": 0.0}),  # the lowest of the resource
+            FollowGroup(encode_ids(["not-one-of-ours"]), {"SIMPLE": 3.0})]))
+        readings = await collector.collect(clock.tick)
+        expected = np.array([baseline(plan, i, 0) for i in range(len(plan))])
+        share = np.array([SHARES[int(c)] for c in plan.component_index[: len(plan)]])
+        assert readings.power_w[others].tolist() == expected[others].tolist()
+        assert readings.power_w[herning].tolist() == (expected - expected * share * DEFAULT_LEVELS[2])[herning].tolist()
+        # a limit of 0 W: every load of the resource sheds all it can (its share), the first one's 1e9 W included
+        assert readings.power_w[capped].tolist() == pytest.approx((expected - expected * share)[capped].tolist())
 
 
 async def test_ven_run_reports_the_responded_usage_of_the_targeted_ven_only(tmp_path, local_vtn, contract,

@@ -113,6 +113,16 @@ async def test_the_seeded_metering_event_lets_the_ven_choose_its_intervals(http,
         assert (await post(http, report(event, interval=tick))).status_code == 201
 
 
+async def test_a_reading_in_kwh_is_taken_when_asked_and_other_units_are_not(http):
+    event = await make_event(http, "meters", [0, 1], payloadType="READING")  # units KWH (units.schema.yaml)
+    await register(http, "Odense", "r1_load_0")
+    assert (await post(http, report(event, payload="READING", units="KWH", interval=1))).status_code == 201
+    await assert_rejected(http, report(event, payload="READING", units="MWH"), "payloadDescriptors[0].units 'MWH'",
+                          "KWH")
+    await assert_rejected(http, report(event, payload="USAGE"), "payloadDescriptors[0].payloadType 'USAGE'",
+                          "READING")
+
+
 async def test_simple_level_operating_state_and_data_quality_values_are_checked(http):
     # report-payloads.schema.yaml: SIMPLE_LEVEL one integer 0..3; OPERATING_STATE and DATA_QUALITY one string of
     # their enumerations

@@ -1,4 +1,5 @@
-"""One VEN with three resources — h5sim, modbustcp, mqtt — collected in one call through the collector."""
+"""One VEN with three resources — h5sim, modbustcp, mqtt — collected in one call through the collector, with the
+meter registers of the sources that read one (Modbus import energy, Tasmota ENERGY.Total) in the readings."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ async def test_h5sim_modbus_and_mqtt_resources_in_one_collect(collect_runtime, m
         id=None, type="mqtt", host=mqtt_broker.host, port=mqtt_broker.port, topic="bar-plug",
         params={"preset": "tasmota", "loads": ["load_0", "load_4"]}))
     modbus_server.set_power(3, 2345.5, phases=(700.5, 800.0, 845.0))
-    mqtt_peer.publish("tele/bar-plug/SENSOR", json.dumps({"ENERGY": {"Power": 61}}), retain=True)
+    modbus_server.set_import_energy(3, 4321.5)
+    mqtt_peer.publish("tele/bar-plug/SENSOR", json.dumps({"ENERGY": {"Total": 2.5, "Power": 61}}), retain=True)
 
     async with Collector.from_runtime(collect_runtime, vens=["Herning"]) as collector:
         clock = collector.build_clock(collect_runtime.settings)
@@ -49,3 +51,7 @@ async def test_h5sim_modbus_and_mqtt_resources_in_one_collect(collect_runtime, m
     np.testing.assert_array_equal(watts, [61.0, np.nan, np.nan, np.nan, 61.0, np.nan])
     assert list(quality) == [QUALITY_OK, QUALITY_MISSING, QUALITY_MISSING, QUALITY_MISSING, QUALITY_OK,
                              QUALITY_MISSING]
+    registers = {rid: readings.register_kwh[plan.resource_ids == rid] for rid in (simulated, modbus_site, mqtt_site)}
+    assert np.isnan(registers[simulated]).all()  # the simulator reads no register: none, not zero
+    np.testing.assert_array_equal(registers[modbus_site], [4321.5] + [np.nan] * 5)  # the total's import energy
+    np.testing.assert_array_equal(registers[mqtt_site], [2.5, np.nan, np.nan, np.nan, 2.5, np.nan])

@@ -63,7 +63,7 @@ async def test_block_read_one_request_per_unit_per_tick(modbus_server, source):
     await source.read(None)
     before = modbus_server.requests
     reading = await source.read(None)
-    assert modbus_server.requests - before == 1  # 0x000C..0x0035 in one request
+    assert modbus_server.requests - before == 1  # 0x000C..0x0049 (phases, total, import energy) in one request
     np.testing.assert_array_equal(reading.power_w, [10.0, 1.0, 2.0, 3.0])
 
 
@@ -216,3 +216,55 @@ async def test_many_ticks_concurrent_with_writes_stay_consistent(modbus_server, 
         reading = await source.read(None)
         assert list(reading.power_w) == [u * 100.0 + step for u in (1, 2, 3, 4, 5)]
         await asyncio.sleep(0)
+
+
+async def test_the_import_energy_register_is_read_with_the_power_in_one_request(modbus_server, source):
+    modbus_server.set_power(1, 2300.0, phases=(700.0, 800.0, 800.0))
+    modbus_server.set_import_energy(1, 12345.5)
+    modbus_server.set_float(2, 0x000C, 40.0)  # an SDM120's power is at 0x000C, its import energy at 0x0048 too
+    modbus_server.set_import_energy(2, 7.25)
+    modbus_server.set_float(3, 0x10, 150.0)
+    modbus_server.set_float(3, 0x12, 88.5)  # a generic meter's energy register, in Wh: scale 0.001 → kWh
+    site = meter(1, modbus_server, 1, channels={"load_0": "total_power", "load_1": "l1_power",
+                                                "load_2": {"channel": "total_power", "energy": None}})
+    sdm120 = meter(2, modbus_server, 2, map="sdm120")
+    generic = meter(3, modbus_server, 3, map="generic", channels={
+        "load_0": {"address": 0x10, "energy": {"address": 0x12, "scale": 0.001}}})
+    assert source.energy_register_kwh is None  # nothing read yet
+    await source.open(make_batch([("bar", 0, site), ("bar", 1, site), ("bar", 2, site), ("hut", 0, sdm120),
+                                  ("lab", 0, generic)]))
+    await source.read(None)
+    before = modbus_server.requests
+    reading = await source.read(None)
+    assert modbus_server.requests - before == 3  # one request per unit: the registers add none
+    np.testing.assert_array_equal(reading.power_w, [2300.0, 700.0, 2300.0, 40.0, 150.0])
+    # the total's meter register; a phase and a load that switched it off have none (NaN, never zero)
+    np.testing.assert_allclose(source.energy_register_kwh, [12345.5, np.nan, np.nan, 7.25, 0.0885])
+
+    modbus_server.set_import_energy(1, 12346.0)
+    await source.read(None)
+    assert source.energy_register_kwh[0] == 12346.0
+    modbus_server.stop()  # a failed read is no register value either
+    try:
+        reading = await source.read(None)
+        assert np.isnan(source.energy_register_kwh).all() and np.isnan(reading.power_w).all()
+    finally:
+        modbus_server.start()
+
+
+async def test_without_a_register_the_source_reports_none(modbus_server, source):
+    modbus_server.set_power(1, 5.0, phases=(1.0, 2.0, 2.0))
+    site = meter(1, modbus_server, 1, channels={"load_1": "l1_power"})
+    await source.open(make_batch([("bar", 1, site)]))
+    reading = await source.read(None)
+    assert reading.power_w[0] == 1.0 and source.energy_register_kwh is None
+
+
+def test_an_energy_that_is_not_an_energy_channel_is_one_sentence(source):
+    bad = Connection(id=5, type="modbustcp", host="127.0.0.1", port=502,
+                     params={"channels": {"load_0": {"channel": "total_power", "energy": "l1_power"}}})
+    with pytest.raises(InputError) as err:
+        source.validate_connection(bad)
+    assert str(err.value) == ("Modbus connection 5 (modbustcp): params.channels.load_0.energy names 'l1_power', "
+                              "which is not an energy channel of map sdm630 (use one of import_energy, "
+                              "export_energy, or null for none).")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from venclient.errors import InputError
@@ -126,3 +127,29 @@ def test_writer_accepts_the_event_engine_keys():
 
     parse_writer(Connection(id=1, type="mqtt", actortype="writer", host="127.0.0.1", port=1883,
                             params={"command_topic": "cmnd/plug1/POWER", "release_value": 1, "loads": ["load_0"]}))
+
+
+def test_energy_paths_of_presets_and_connections():
+    from venclient.plugins.mqtt_meter.presets import extract_values
+
+    def reader(**params):
+        return parse_reader(Connection(id=9, type="mqtt", host="127.0.0.1", port=1883, topic="dev", params=params))
+
+    assert reader(preset="tasmota").channels["load_0"].energy_path == ("ENERGY", "Total")
+    assert reader(preset="zigbee2mqtt").channels["load_0"].energy_path == ("energy",)
+    assert reader(preset="shelly_gen2").channels["load_0"].energy_path == ()
+    generic = reader(preset="json", path="p", energy_path="meter.total_wh", energy_scale=0.001).channels["load_0"]
+    assert (generic.energy_path, generic.energy_scale) == (("meter", "total_wh"), 0.001)
+    with pytest.raises(InputError) as err:
+        reader(preset="json", energy_path=5)
+    assert "params.energy_path must be a dotted path such as ENERGY.Total" in str(err.value)
+    with pytest.raises(InputError) as err:
+        reader(preset="json", energy_scale=0)
+    assert "params.energy_scale must be a non-zero number, got 0" in str(err.value)
+    message = json.dumps({"ENERGY": {"Total": 7.5, "Power": 100}}).encode()
+    assert extract_values(message, ("ENERGY", "Power"), 1.0, ("ENERGY", "Total")) == (100.0, 7.5)
+    watts, kwh = extract_values(b"42", ("ENERGY", "Power"), 1.0, ("ENERGY", "Total"))
+    assert watts == 42.0 and np.isnan(kwh)  # a plain number carries no register
+    watts, kwh = extract_values(b'{"ENERGY": {"Power": 1, "Total": "n/a"}}', ("ENERGY", "Power"), 1.0,
+                                ("ENERGY", "Total"))
+    assert watts == 1.0 and np.isnan(kwh)  # an unreadable register is none, the power still counts

@@ -246,3 +246,36 @@ async def test_reads_are_consistent_while_messages_stream_in(mqtt_broker, mqtt_p
     mqtt_peer.publish("stream/3", "3099")
     reading = await read_until(source, lambda r: list(r.power_w) == [1099.0, 2099.0, 3099.0])
     assert list(reading.power_w) == [1099.0, 2099.0, 3099.0]
+
+
+async def test_the_meter_register_comes_from_the_message_with_the_power(mqtt_broker, mqtt_peer, source):
+    plug = connection(mqtt_broker, 1, "plug4", preset="tasmota")
+    fridge = connection(mqtt_broker, 2, "fridge4", preset="zigbee2mqtt")
+    site = connection(mqtt_broker, 3, "site/meter4", preset="json", path="p", energy_path="e_wh",
+                      energy_scale=0.001)  # a generic feed naming its register, in Wh
+    shelly = connection(mqtt_broker, 4, "shellies/em4/emeter/0/power", preset="shelly_gen1")  # no register
+    await open_ready(source, make_batch([("bar", 0, plug), ("hut", 0, fridge), ("lab", 0, site),
+                                         ("shed", 0, shelly)]))
+    mqtt_peer.publish("tele/plug4/SENSOR", json.dumps({"ENERGY": {"Total": 12.345, "Power": 118}}))
+    mqtt_peer.publish("zigbee2mqtt/fridge4", json.dumps({"power": 64.2, "energy": 3.5, "state": "ON"}))
+    mqtt_peer.publish("site/meter4", json.dumps({"p": 900, "e_wh": 4500}))
+    mqtt_peer.publish("shellies/em4/emeter/0/power", "231.5")
+    reading = await read_until(source, lambda r: (r.quality == QUALITY_OK).all())
+    np.testing.assert_array_equal(reading.power_w, [118.0, 64.2, 900.0, 231.5])
+    np.testing.assert_allclose(source.energy_register_kwh, [12.345, 3.5, 4.5, np.nan])
+
+    # the next message without the register: no register value (not the old one, not zero)
+    mqtt_peer.publish("tele/plug4/SENSOR", json.dumps({"ENERGY": {"Power": 120}}))
+    reading = await read_until(source, lambda r: r.power_w[0] == 120.0)
+    assert reading.power_w[0] == 120.0 and np.isnan(source.energy_register_kwh[0])
+    mqtt_peer.publish("tele/plug4/SENSOR", json.dumps({"ENERGY": {"Total": 12.4, "Power": 121}}))
+    await read_until(source, lambda r: r.power_w[0] == 121.0)
+    assert source.energy_register_kwh[0] == pytest.approx(12.4)
+
+
+async def test_without_a_register_path_the_source_reports_none(mqtt_broker, mqtt_peer, source):
+    conn = connection(mqtt_broker, 1, "plug6", preset="tasmota", energy_path=None)
+    await open_ready(source, make_batch([("bar", 0, conn)]))
+    mqtt_peer.publish("tele/plug6/SENSOR", json.dumps({"ENERGY": {"Total": 1.0, "Power": 5}}))
+    reading = await read_until(source, lambda r: r.quality[0] == QUALITY_OK)
+    assert reading.power_w[0] == 5.0 and source.energy_register_kwh is None

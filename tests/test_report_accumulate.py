@@ -1,10 +1,12 @@
 """Accumulating ticks into event intervals (venclient.engine.accumulate, .report_schedule) on a real SQLite store:
 15 s ticks into 1-hour intervals give exact energy and mean power; a restart in the middle of an interval loses
 nothing; missing ticks show as DATA_QUALITY ESTIMATED, a load never seen is left out; a refused write counts
-nothing; the registry refuses what it cannot answer with a sentence naming the field."""
+nothing; the registry refuses what it cannot answer with a sentence naming the field; READING is the last meter
+register value of each interval, only for loads with a register, kept across restarts."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -202,3 +204,103 @@ def test_due_reports_are_built_while_the_store_takes_them_and_only_once(store):
     assert store.accumulators_read(["V"]) == []
     usage = [r["intervals"][0]["payloads"][0]["values"][0] for r in reports[0].to_dict()["resources"]]
     assert usage == pytest.approx([1000.0] * 3)  # one hour at 1 kW each, in Wh
+
+
+# ---------------------------------------------------------------------------------------------- READING
+def register_tick(schedule, store, plan, event, n: int, watts: list[float], kwh: list[float]) -> list[dict]:
+    """One tick whose readings carry meter registers (``kwh``, NaN = no register) besides the watts."""
+    _, aligned = schedule.split([event])
+    reading = readings(plan, watts)
+    reading.register_kwh = np.array(kwh, dtype=np.float64)
+    write = schedule.stage(T0 + timedelta(seconds=TICK * n), TICK, reading, plan, aligned, 0)
+    reports = list(write.reports)  # built once, while iterated
+    items = [{"ven": r.ven, "program_id": r.program_id, "event_id": r.event_id, "tick_ms": 0, "payload": r.json}
+             for r in reports]
+    store.outbox_add(items, write.state, accumulators=write.write)
+    schedule.commit(write)
+    return [r.to_dict() for r in reports]
+
+
+def register_at(n: int) -> list[float]:
+    """Load 0's register counts up 0.004 kWh per tick (about 1 kW) but is unread on every 7th tick; load 1 has
+    no register; load 2 has one but is never seen (its register must not be taken)."""
+    return [1234.5 + 0.004 * n if n % 7 else np.nan, np.nan, 99.0]
+
+
+def test_reading_is_the_last_register_value_of_each_interval_across_a_restart(store):
+    event = hour_event([{"payloadType": "READING", "units": "KWH"}, {"payloadType": "USAGE", "units": "WH"}])
+    plan = plan_of(LOADS)
+    per_hour = int(3600 / TICK)
+    schedule = schedule_on(store)
+    sent: list[dict] = []
+    for n in range(2 * per_hour):
+        if n in (per_hour - 3, per_hour + 50):  # restarts just before the first hour's end and inside the second
+            schedule = schedule_on(store)
+            schedule.load(store.accumulators_read(["V"]), plan)
+        sent += register_tick(schedule, store, plan, event, n, watts_at(n), register_at(n))
+    assert len(sent) == 1
+    resources = {r["resourceName"]: r for r in sent[0]["resources"]}
+    assert set(resources) == {"R1_load_0", "R1_load_1"}
+    for h, interval in enumerate(resources["R1_load_0"]["intervals"]):
+        registers = [register_at(n)[0] for n in range(h * per_hour, (h + 1) * per_hour)]
+        last = [r for r in registers if not np.isnan(r)][-1]
+        values = {p["type"]: p["values"][0] for p in interval["payloads"]}
+        assert values["READING"] == pytest.approx(last, rel=1e-9)
+        assert last != pytest.approx(registers[0])  # the interval's end, not its start
+    for interval in resources["R1_load_1"]["intervals"]:  # no register: USAGE only, never a READING of 0
+        assert [p["type"] for p in interval["payloads"]] == ["USAGE"]
+    descriptors = {d["payloadType"]: d for d in sent[0]["payloadDescriptors"]}
+    assert descriptors["READING"]["units"] == "KWH" and descriptors["READING"]["readingType"] == "DIRECT_READ"
+
+
+def test_aggregate_reading_sums_the_registers_read(store):
+    event = hour_event([{"payloadType": "READING", "aggregate": True}], hours=1)
+    plan = plan_of(LOADS)
+    schedule = schedule_on(store)
+    sent: list[dict] = []
+    for n in range(int(3600 / TICK)):
+        sent += register_tick(schedule, store, plan, event, n, [1000.0, 500.0, 200.0], [10.0 + n, np.nan, 5.0])
+    (resource,) = sent[0]["resources"]
+    assert resource["resourceName"] == "AGGREGATED_REPORT"
+    assert resource["intervals"][0]["payloads"] == [{"type": "READING", "values": [pytest.approx(10.0 + 239 + 5.0)]}]
+
+
+def test_reading_units_follow_the_enumeration():
+    ok, problem = answer("READING", None, None)
+    assert problem is None and ok.units == "KWH" and ok.reading_type == "DIRECT_READ"
+    assert answer("READING", "MWH", None)[0].factor == pytest.approx(1e-3)
+    assert answer("READING", "KW", None)[1].startswith("units KW cannot express READING")
+
+
+def test_a_row_from_before_the_register_column_reads_as_no_reading(store, tmp_path):
+    event = hour_event([{"payloadType": "READING"}, {"payloadType": "USAGE", "units": "WH"}], hours=1)
+    plan = plan_of(LOADS)
+    schedule = schedule_on(store)
+    for n in range(10):
+        register_tick(schedule, store, plan, event, n, [1000.0, 1000.0, np.nan], [50.0, np.nan, np.nan])
+    (row,) = store.accumulators_read(["V"])
+    assert np.frombuffer(row["register_kwh"])[0] == 50.0
+    store.close()
+    with sqlite3.connect(tmp_path / "resources.db") as conn:  # the table as it was before the register channel
+        conn.execute("ALTER TABLE report_accumulators DROP COLUMN register_kwh")
+    reopened = SqlResourceStore(f"sqlite:///{tmp_path / 'resources.db'}")
+    try:
+        assert "added column report_accumulators.register_kwh" in reopened.migrations
+        rows = reopened.accumulators_read(["V"])
+        assert len(rows) == 1 and rows[0]["register_kwh"] is None
+        schedule = schedule_on(reopened)
+        assert schedule.load(rows, plan) == 1
+        sent: list[dict] = []
+        for n in range(10, int(3600 / TICK)):  # after the restart no register is read any more
+            sent += register_tick(schedule, reopened, plan, event, n, [1000.0, 1000.0, np.nan],
+                                  [np.nan, np.nan, np.nan])
+            if n == 20:  # no register at all: none stored (NULL), not a blob of NaN
+                assert [r["register_kwh"] for r in reopened.accumulators_read(["V"])] == [None]
+                assert [t.register_kwh for t in schedule.accumulator.rows.values()] == [None]  # nor in memory
+    finally:
+        reopened.close()
+    resources = {r["resourceName"]: r for r in sent[0]["resources"]}
+    for name in ("R1_load_0", "R1_load_1"):
+        (interval,) = resources[name]["intervals"]
+        assert [p["type"] for p in interval["payloads"]] == ["USAGE"]  # the old row's register is unknown
+        assert interval["payloads"][0]["values"][0] == pytest.approx(1000.0)  # its energy is kept

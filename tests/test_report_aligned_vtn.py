@@ -3,16 +3,19 @@
 event's interval ids, periods and each hour's energy; ``frequency`` 2 gets two; ``aggregate`` one
 AGGREGATED_REPORT resource per VEN; BASELINE and DELTA_USAGE during a simulated SIMPLE event equal the shed;
 SIMPLE_LEVEL and OPERATING_STATE follow the event's levels and an opt-out; a forecast (historical false) carries
-the H5 rows ahead, sent before the event starts."""
+the H5 rows ahead, sent before the event starts; READING carries the meter registers of a Modbus and an MQTT load
+(and nothing for simulated loads)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from venclient.engine.run import VenRunner
+from venclient.model import Connection
 from venclient.openadr import Event, Report
 from venclient.plugins.h5_simulator.response import DEFAULT_LEVELS, DEFAULT_SHED
 from venclient.plugins.local_vtn import DEMO_PROGRAM
@@ -122,6 +125,46 @@ async def test_baseline_and_delta_usage_equal_the_configured_shed(env, bl_transp
                 assert payload(interval, "BASELINE") == pytest.approx(watts, rel=1e-6)
                 assert payload(interval, "USAGE") == pytest.approx(watts * (1 - share), rel=1e-6)
                 assert payload(interval, "DELTA_USAGE") == pytest.approx(-watts * share, rel=1e-6, abs=1e-9)
+
+
+async def test_reading_carries_the_registers_of_modbus_and_mqtt_meters(env, bl_transport, modbus_server,
+                                                                      mqtt_broker, mqtt_peer):
+    store = env.store
+    first, second = (store.list_loads(ven=ven) for ven in env.vens[:2])
+    modbus_site, mqtt_site = first[0].resource_id, second[0].resource_id
+    store.connect_resources([modbus_site], Connection(
+        id=None, type="modbustcp", host=modbus_server.host, port=modbus_server.port,
+        params={"unit": 1, "map": "sdm630", "channels": {"load_0": "total_power", "load_1": "l1_power"}}))
+    store.connect_resources([mqtt_site], Connection(
+        id=None, type="mqtt", host=mqtt_broker.host, port=mqtt_broker.port, topic="kiosk-plug",
+        params={"preset": "tasmota"}))
+    modbus_server.set_power(1, 2345.5, phases=(700.5, 800.0, 845.0))
+    modbus_server.set_import_energy(1, 4321.5)
+    mqtt_peer.publish("tele/kiosk-plug/SENSOR", json.dumps({"ENERGY": {"Total": 2.5, "Power": 61}}), retain=True)
+    program = await bl_transport.find_program(DEMO_PROGRAM)
+    start = h5_time(env.h5_path, FIRST_ROW)
+    event = await bl_transport.create_event(four_hour_event(program.id, "meters", start, [
+        {"payloadType": "READING", "units": "KWH"}, {"payloadType": "USAGE", "units": "WH"}]))
+    runner = await run_ticks(env, FIRST_ROW + HOURS + 2)
+    assert runner.stats.reports_rejected == 0  # the local VTN checks READING/KWH against what it asked
+    readings: dict[str, list[Any]] = {}
+    for ven in env.vens:
+        (report,) = vtn_reports(env.vtn.state, ven=ven, event_id=event.id)
+        assert {d["payloadType"]: d.get("units") for d in report["payloadDescriptors"]} == {"READING": "KWH",
+                                                                                          "USAGE": "WH"}
+        for resource in report["resources"]:
+            assert [i["id"] for i in resource["intervals"]] == [10, 11, 12, 13]
+            readings[resource["resourceName"]] = [next((p["values"][0] for p in i["payloads"]
+                                                        if p["type"] == "READING"), None)
+                                                  for i in resource["intervals"]]
+    assert readings[f"{modbus_site}_load_0"] == [4321.5] * HOURS  # the import energy at each interval's end
+    assert readings[f"{mqtt_site}_load_0"] == [2.5] * HOURS       # Tasmota's ENERGY.Total
+    without = {name: values for name, values in readings.items()
+               if name not in (f"{modbus_site}_load_0", f"{mqtt_site}_load_0")}
+    assert without and all(v == [None] * HOURS for v in without.values())  # no register: no READING, never 0
+    modbus_usage = [payload(i, "USAGE") for i in intervals_of(
+        vtn_reports(env.vtn.state, ven=env.vens[0], event_id=event.id)[0], f"{modbus_site}_load_0")]
+    assert modbus_usage == [pytest.approx(2345.5, rel=1e-6)] * HOURS  # a replayed tick is an hour: Wh = W
 
 
 def simple_event(program_id: str, name: str, start: Any, levels: list[int],

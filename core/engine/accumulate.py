@@ -3,8 +3,12 @@
 For one (VEN, event id, interval key) an :class:`IntervalTotals` holds, per load of the VEN (aligned with the
 collector plan's VEN slice, and stored with the VEN's load ids so a changed plan still maps): the energy seen
 (W × tick seconds / 3600, Wh), the baseline energy (Wh; NaN once a seen tick had no baseline), the seconds and
-the ticks seen.  A reading whose quality is not OK counts as not seen.  A tick counts whole into the interval
-holding its start.
+the ticks seen, and the meter register (kWh: the last finite register reading of a seen tick in the interval, NaN
+when none — :class:`venclient.protocols.HasRegisterReading`).  A reading whose quality is not OK counts as not
+seen.  While no load has a register value the channel is ``None`` (no array in memory, no blob in the store: the
+simulated fleet pays nothing for it), and a store row without one — also one written before the register
+channel existed — reads as ``None``.  A tick counts whole into
+the interval holding its start.
 
 Nothing changes in memory until the store took the tick: :meth:`Accumulator.stage` computes the new totals of
 one tick into a :class:`TickStage` (and the store rows of an :class:`AccumulatorWrite`), the caller writes the
@@ -40,6 +44,7 @@ class IntervalTotals:
     baseline_wh: np.ndarray
     seconds: np.ndarray
     ticks: np.ndarray
+    register_kwh: np.ndarray | None = None  # kWh per load, NaN where none; None while no load has one
     stored: bool = False
 
     @classmethod
@@ -47,14 +52,17 @@ class IntervalTotals:
         return cls(layout, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=I4))
 
     def totals(self, length: float | None) -> Totals:
-        return Totals(self.energy_wh, self.baseline_wh, self.seconds, self.ticks, length)
+        return Totals(self.energy_wh, self.baseline_wh, self.seconds, self.ticks, length,
+                      register_kwh=self.register_kwh)
 
     def row(self, key: Key) -> dict[str, Any]:
         ven, event_id, interval_key = key
         return {"ven": ven, "event_id": event_id, "interval_key": interval_key,
                 "load_ids": None if self.stored else self.layout,
                 "energy": self.energy_wh.astype(F8).tobytes(), "baseline": self.baseline_wh.astype(F8).tobytes(),
-                "seconds": self.seconds.astype(F8).tobytes(), "ticks": self.ticks.astype(I4).tobytes()}
+                "seconds": self.seconds.astype(F8).tobytes(), "ticks": self.ticks.astype(I4).tobytes(),
+                "register_kwh": (None if self.register_kwh is None  # no register read: nothing to store
+                                 else self.register_kwh.astype(F8).tobytes())}
 
 
 @dataclass
@@ -125,6 +133,9 @@ class Accumulator:
         dst = np.array([where[old_ids[n]] for n in src.tolist()], dtype=np.intp)
         for name in ("energy_wh", "baseline_wh", "seconds", "ticks"):
             getattr(out, name)[dst] = getattr(totals, name)[src]
+        if totals.register_kwh is not None:
+            out.register_kwh = np.full(len(new_ids), np.nan)
+            out.register_kwh[dst] = totals.register_kwh[src]
         return out
 
     # ------------------------------------------------------------------------------ store rows
@@ -145,7 +156,11 @@ class Accumulator:
                       (("energy", F8), ("baseline", F8), ("seconds", F8), ("ticks", I4))]
             if any(len(a) != n for a in arrays):
                 continue  # a row that does not match its layout cannot be placed
-            totals = IntervalTotals(text, *arrays, stored=True)
+            blob = row.get("register_kwh")  # None: no register read (or a row from before the channel)
+            register = np.frombuffer(blob, dtype=F8).copy() if blob is not None else None
+            if register is not None and len(register) != n:
+                register = None
+            totals = IntervalTotals(text, *arrays, register, stored=True)
             key = (str(row["ven"]), str(row["event_id"]), str(row["interval_key"]))
             mapped = self._mapped(totals, self.layout(plan, key[0]))
             mapped.stored = mapped.layout == text
@@ -167,8 +182,9 @@ class Accumulator:
         return found
 
     def add(self, stage: TickStage, key: Key, plan: Any, power_w: np.ndarray, baseline_w: np.ndarray | None,
-            seconds: float) -> None:
-        """Stage one tick of the VEN ``key[0]`` (its slice of ``power_w`` — NaN = not seen — and baseline)."""
+            seconds: float, register_kwh: np.ndarray | None = None) -> None:
+        """Stage one tick of the VEN ``key[0]`` (its slice of ``power_w`` — NaN = not seen —, baseline and
+        register readings; a register reading of a load not seen this tick is not taken)."""
         layout = self.layout(plan, key[0])
         old = self.current(stage, key) or IntervalTotals.empty(layout, len(power_w))
         ok = np.isfinite(power_w)
@@ -177,8 +193,13 @@ class Accumulator:
             base = np.where(ok, np.nan, 0.0)
         else:
             base = np.where(ok, baseline_w * (seconds / 3600.0), 0.0)
+        register = old.register_kwh
+        if register_kwh is not None:
+            took = ok & np.isfinite(register_kwh)
+            if took.any():
+                register = np.where(took, register_kwh, np.nan if register is None else register)
         new = IntervalTotals(layout, old.energy_wh + step, old.baseline_wh + base,
-                             old.seconds + np.where(ok, seconds, 0.0), old.ticks + ok.astype(I4),
+                             old.seconds + np.where(ok, seconds, 0.0), old.ticks + ok.astype(I4), register,
                              stored=old.stored and old.layout == layout)
         stage.totals[key] = new
         stage.gone.discard(key)

@@ -40,9 +40,8 @@ from venclient.plugin_manager import IsolatedHook
 from venclient.model import (APPROVED, COMPONENT_INDEX, QUALITY_INVALID, QUALITY_MISSING, CollectionRow, Connection,
                               Readings)
 from venclient.plausibility import StreakWarnings, load_bounds
-from venclient.protocols import (HasBaseline, HasTimeline, LoadBatch, MeterSource, ReadsCapacities, ResourceStore, SourceReading,
-                                 WaitsReady)
-from venclient.protocols import ForecastsPower
+from venclient.protocols import (ForecastsPower, HasBaseline, HasRegisterReading, HasTimeline, LoadBatch,
+                                 MeterSource, ReadsCapacities, ResourceStore, SourceReading, WaitsReady)
 
 log = logging.getLogger(__name__)
 
@@ -492,7 +491,8 @@ class Collector:
         if self.history is not None:
             baseline = await self._history_baselines(tick, baseline, n)
         readings = Readings(timestamp_ms=tick.timestamp_ms, load_ids=plan.load_ids, resource_ids=plan.resource_ids,
-                            components=plan.components, power_w=power, quality=quality, baseline_w=baseline)
+                            components=plan.components, power_w=power, quality=quality, baseline_w=baseline,
+                            register_kwh=self._registers(runs, results, n))
         self._notify(tick, readings)
         return readings
 
@@ -509,6 +509,21 @@ class Collector:
                 baseline = np.full(n, np.nan)
             baseline[run.positions] = values
         return baseline
+
+    @staticmethod
+    def _registers(runs: list[_SourceRun], results: list[SourceReading | None], n: int) -> np.ndarray | None:
+        """The plan's meter register readings (kWh) from the sources that have one (:class:`HasRegisterReading`),
+        NaN elsewhere; ``None`` when no source read one this tick."""
+        registers: np.ndarray | None = None
+        for run, reading in zip(runs, results):
+            values = getattr(run.source, "energy_register_kwh", None) \
+                if isinstance(run.source, HasRegisterReading) else None
+            if reading is None or values is None or len(values) != len(run.positions):
+                continue
+            if registers is None:
+                registers = np.full(n, np.nan)
+            registers[run.positions] = values
+        return registers
 
     async def _history_baselines(self, tick: Tick, baseline: np.ndarray | None, n: int) -> np.ndarray | None:
         """``baseline`` with the history baselines (:attr:`history`) of the loads whose source has none; the store

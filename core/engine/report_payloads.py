@@ -4,9 +4,9 @@ Each :class:`PayloadKind` names a payload type, the units it can be expressed in
 accumulated Wh or W), the reading types it honours, and the function computing its value per load and interval
 from the accumulated :class:`Totals` (:mod:`venclient.engine.accumulate`) — or, for SIMPLE_LEVEL and
 OPERATING_STATE, from what load control applied in the interval (:mod:`venclient.engine.applied`, put on the
-totals as ``level`` and ``opted`` when the report is built).  A payload type that needs another
-accumulated channel (a register reading, an operating state) is added here with its channel by whoever builds
-its source; :func:`register_kind` does it.
+totals as ``level`` and ``opted`` when the report is built; READING from the accumulated ``register_kwh``).  A
+payload type that needs another accumulated channel is added here with its channel by whoever builds its
+source; :func:`register_kind` does it.
 
 The kinds (units and names from ``../shared/openadr3/enumerations/``):
 
@@ -16,6 +16,10 @@ The kinds (units and names from ``../shared/openadr3/enumerations/``):
   (WH/KWH/MWH) or, with power units or reading type MEAN/AVERAGE, the mean power (W/KW/MW);
 * ``DELTA_USAGE`` — "change in usage as compared to a baseline": USAGE minus BASELINE energy (negative while
   load is shed), in WH/KWH/MWH;
+* ``READING`` — "an instantaneous data point, as from a meter": the meter's register (import energy) at the end
+  of the interval, i.e. the last register value of a tick seen in it (KWH — the only energy unit of the
+  enumeration — or MWH; DIRECT_READ, SUMMED), only for loads whose source reads a register
+  (:class:`venclient.protocols.HasRegisterReading`); the others have no READING (never a false zero);
 * ``DATA_QUALITY`` — the quality of the interval's other payloads: ``OK`` when ticks covered the whole
   interval, ``ESTIMATED`` when some ticks are missing (the values are those of the ticks seen), ``MISSING`` when
   none was seen (then the load's interval carries only this payload).
@@ -41,6 +45,7 @@ import numpy as np
 
 ENERGY_UNITS = {"WH": 1.0, "KWH": 1e-3, "MWH": 1e-6}
 POWER_UNITS = {"W": 1.0, "KW": 1e-3, "MW": 1e-6}
+READING_UNITS = {"KWH": 1.0, "MWH": 1e-3}  # on the register's kWh (WH is not in units.schema.yaml)
 QUALITY_OK, QUALITY_ESTIMATED, QUALITY_MISSING = "OK", "ESTIMATED", "MISSING"
 
 
@@ -48,7 +53,8 @@ QUALITY_OK, QUALITY_ESTIMATED, QUALITY_MISSING = "OK", "ESTIMATED", "MISSING"
 class Totals:
     """Accumulated channels of some loads in one interval (aligned arrays): energy (Wh), baseline energy (Wh,
     NaN where the source has no baseline), seconds seen, ticks seen; ``length`` the interval's seconds (``None``
-    when open-ended)."""
+    when open-ended); ``register_kwh`` the last meter register reading (kWh, NaN where none; ``None`` when no load
+    has one)."""
 
     energy_wh: np.ndarray
     baseline_wh: np.ndarray
@@ -57,6 +63,7 @@ class Totals:
     length: float | None = None
     level: np.ndarray | None = None   # the SIMPLE level applied (int; SIMPLE_LEVEL, OPERATING_STATE), else 0
     opted: np.ndarray | None = None   # the resource opted out (bool; OPERATING_STATE), else False
+    register_kwh: np.ndarray | None = None  # the last meter register reading (kWh; READING; NaN, None: none)
 
 
 Value = Callable[[Totals, float, str], np.ndarray]
@@ -113,6 +120,11 @@ def _delta(totals: Totals, factor: float, units: str) -> np.ndarray:
     return _seen(totals, (totals.energy_wh - totals.baseline_wh) * factor)
 
 
+def _reading(totals: Totals, factor: float, units: str) -> np.ndarray:
+    register = totals.register_kwh if totals.register_kwh is not None else np.full(len(totals.ticks), np.nan)
+    return _seen(totals, register * factor)
+
+
 def quality_codes(totals: Totals) -> np.ndarray:
     """``OK`` / ``ESTIMATED`` / ``MISSING`` per load (an object array), as the module docstring says."""
     out = np.full(len(totals.ticks), QUALITY_OK, dtype=object)
@@ -163,6 +175,7 @@ register_kind(PayloadKind("DEMAND", POWER_UNITS, "KW", ("MEAN", "AVERAGE", "DIRE
 register_kind(PayloadKind("BASELINE", ENERGY_UNITS, "KWH", ("ESTIMATED", "DIRECT_READ", "SUMMED", "MEAN",
                                                              "AVERAGE"), _baseline, power_units=POWER_UNITS))
 register_kind(PayloadKind("DELTA_USAGE", ENERGY_UNITS, "KWH", ("DIRECT_READ", "SUMMED", "ESTIMATED"), _delta))
+register_kind(PayloadKind("READING", READING_UNITS, "KWH", ("DIRECT_READ", "SUMMED"), _reading))
 register_kind(PayloadKind("DATA_QUALITY", {}, None, ("DIRECT_READ",), _quality, textual=True, unseen=True))
 register_kind(PayloadKind("SIMPLE_LEVEL", {}, None, ("DIRECT_READ",), _level, integer=True, applied=True))
 register_kind(PayloadKind("OPERATING_STATE", {}, None, ("DIRECT_READ",), _state, textual=True, unseen=True,

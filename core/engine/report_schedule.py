@@ -334,6 +334,7 @@ class ReportSchedule:
         end = time + timedelta(seconds=seconds)
         power = np.where(readings.quality == 0, readings.power_w, np.nan)
         baseline = getattr(readings, "baseline_w", None)
+        register = getattr(readings, "register_kwh", None)
         wanted = {a.event.id for a in aligned}
         forecasts: dict[tuple[datetime, ...], np.ndarray] = {}  # this tick's forecasts of the plan, by times
         if forget_others:
@@ -348,7 +349,7 @@ class ReportSchedule:
                     continue
                 received, seed = self._state(ven, event.id, time)
                 plans = [(g, self._plan(item, g, received, seed, time)) for g in item.groups]
-                self._accumulate(out, ven, event.id, plans, time, seconds, plan, sl, power, baseline)
+                self._accumulate(out, ven, event.id, plans, time, seconds, plan, sl, power, baseline, register)
                 due_groups = []
                 for group, gplan in plans:
                     built = self._built_number(ven, event.id, group.number)
@@ -385,7 +386,7 @@ class ReportSchedule:
 
     def _accumulate(self, out: TickWrite, ven: str, event_id: str, plans: list[tuple[Group, _Plan]],
                     time: datetime, seconds: float, plan: Any, sl: slice, power: np.ndarray,
-                    baseline: np.ndarray | None) -> None:
+                    baseline: np.ndarray | None, register: np.ndarray | None = None) -> None:
         keys: set[str] = set()
         for group, gplan in plans:
             if not group.historical:
@@ -402,7 +403,8 @@ class ReportSchedule:
                 break
         for key in sorted(keys):
             self.accumulator.add(out.stage, (ven, event_id, key), plan, power[sl],
-                                 None if baseline is None else baseline[sl], seconds)
+                                 None if baseline is None else baseline[sl], seconds,
+                                 None if register is None else register[sl])
 
     def _forget_done(self, out: TickWrite, ven: str, event_id: str, plans: list[tuple[Group, _Plan]]) -> None:
         """Stage the deletion of totals no unbuilt report of the event needs."""
@@ -567,15 +569,20 @@ class ReportSchedule:
     def _span_values(self, group: Group, totals: Totals, rows: np.ndarray, plan: Any,
                      sl: slice) -> tuple[list[list[Any]], np.ndarray]:
         """Per answer the values (``None`` = none) of each reported entity, and whether each was seen."""
+        register = totals.register_kwh  # None: no load has a meter register reading (no READING values)
         picked = Totals(totals.energy_wh[rows], totals.baseline_wh[rows], totals.seconds[rows], totals.ticks[rows],
                         totals.length, None if totals.level is None else totals.level[rows],
-                        None if totals.opted is None else totals.opted[rows])
+                        None if totals.opted is None else totals.opted[rows],
+                        None if register is None else register[rows])
         if group.aggregate:
             seen_loads = picked.ticks > 0
+            registers = np.zeros(0) if register is None else register[rows][seen_loads]
+            registers = registers[np.isfinite(registers)]  # READING: the sum of the registers read, NaN if none
             summed = Totals(np.array([picked.energy_wh[seen_loads].sum()]),
                             np.array([picked.baseline_wh[seen_loads].sum()]),
                             np.array([picked.seconds[seen_loads].mean() if seen_loads.any() else 0.0]),
-                            np.array([int(seen_loads.any())]), totals.length)
+                            np.array([int(seen_loads.any())]), totals.length,
+                            register_kwh=np.array([registers.sum()]) if len(registers) else None)
             if picked.level is not None:  # the highest level, the most severe state of the loads with data
                 summed.level = np.array([picked.level[seen_loads].max(initial=0)])
             if picked.opted is not None:
@@ -593,10 +600,16 @@ class ReportSchedule:
             full = Totals(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int32), totals.length)
             full.energy_wh[rows], full.baseline_wh[rows] = picked.energy_wh, picked.baseline_wh
             full.seconds[rows], full.ticks[rows] = picked.seconds, picked.ticks
+            full_register = None
+            if register is not None:
+                full_register = np.full(n, np.nan)
+                full_register[rows] = register[rows]
             all_seen = np.minimum.reduceat(full.ticks, starts) > 0
             summed = Totals(np.add.reduceat(full.energy_wh, starts), np.add.reduceat(full.baseline_wh, starts),
                             np.minimum.reduceat(full.seconds, starts),
-                            np.where(all_seen, np.minimum.reduceat(full.ticks, starts), 0), totals.length)
+                            np.where(all_seen, np.minimum.reduceat(full.ticks, starts), 0), totals.length,
+                            register_kwh=None if full_register is None  # else NaN unless all loads have one
+                            else np.add.reduceat(full_register, starts))
             if picked.level is not None:  # the highest level, the most severe state of the resource's loads
                 level = np.zeros(n, dtype=np.int64)
                 level[rows] = picked.level

@@ -22,7 +22,9 @@ boundaries, in the clock's time.
 
 Sources whose loads respond themselves (:class:`venclient.protocols.FollowsEvents`: the simulated fleet) are not
 written to: at every reconcile they are told, per targeted load, the winning ``SIMPLE`` and
-``IMPORT_CAPACITY_LIMIT`` values (:attr:`EventScheduler.followers`, set by ``ven run`` from the collector's sources).
+``IMPORT_CAPACITY_LIMIT`` values (:attr:`EventScheduler.followers`, set by ``ven run`` from the collector's sources)
+as :class:`venclient.engine.followed.Instructions` (loads grouped by their values, ids as compact arrays; a plan
+keeps its targeted loads' ids the same way, once per distinct selection — never a ``str`` per load).
 
 Opt-outs (``ven events opt-out``; re-read at every reconcile) keep a resource's loads, or every load, of one event
 from being written to: a load that was acted on gets its release value when it opts out.  An instantaneous slot
@@ -33,12 +35,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from array import array
 import secrets
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
+
+from venclient.engine.followed import FollowGroup, Instructions, encode_ids
 from venclient.engine.targets import LoadDirectory, LoadSelection
 from venclient.engine.timeline import Slot, Timeline, event_timeline, winning_slot
 from venclient.engine.writer_mapping import chosen_payload, release_value, written_value
@@ -87,8 +93,30 @@ class TimelineGroup:
     timeline: Timeline
     loads: LoadSelection
     writable: list[tuple[Load, Connection]] = field(default_factory=list)
-    simulated_ids: list[str] = field(default_factory=list)  # the loads' ids and resource ids, for followers
-    simulated_resources: list[str] = field(default_factory=list)
+    followed: "FollowedLoads | None" = None  # the targeted loads' ids, for followers (when the event has any)
+
+
+@dataclass(frozen=True, eq=False)
+class FollowedLoads:
+    """The ids of a selection's loads, compact: ``ids`` (UTF-8 bytes, :func:`venclient.engine.followed.encode_ids`)
+    and, aligned, ``resources`` — each load's position in ``resource_ids`` (its resources' ids, the same way).
+    Groups of events that target the same loads share one."""
+
+    ids: np.ndarray
+    resources: np.ndarray
+    resource_ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def kept(self, opted: "OptOuts") -> np.ndarray:
+        """The ids of the loads not opted out by ``opted`` (``ids`` itself when none is)."""
+        if opted.everything:
+            return self.ids[:0]
+        if not opted.resources:
+            return self.ids
+        out = np.isin(self.resource_ids, encode_ids(sorted(opted.resources)))
+        return self.ids[~out[self.resources]]
 
 
 @dataclass
@@ -115,7 +143,7 @@ class EventScheduler:
         self.now = now
         self.hook = hook
         self.followers: list[FollowsEvents] = []  # sources whose loads respond themselves (the simulated fleet)
-        self._instructed: dict[str, dict[str, float]] | None = None  # None: tell the followers at the next reconcile
+        self._instructed: Instructions | None = None  # None: tell the followers at the next reconcile
         self.plans: dict[str, EventPlan] = {}
         self.written: dict[tuple[int, str], tuple[float, Load, Connection]] = {}  # (connection id, load id)
         # (event id, group, interval id, loop) → what is active, as of the last reconcile
@@ -163,6 +191,7 @@ class EventScheduler:
         connections: dict[str, Connection | None] = {}
         has_writers = self._any_writer_connection()
         plans = {}
+        followed: dict[Any, FollowedLoads] = {}  # selection key → its loads' ids (shared by events targeting them)
         for event in events:
             program = programs.get(event.program_id)
             random = _randomized(event)
@@ -183,9 +212,12 @@ class EventScheduler:
             for group_vens, timeline in shared:
                 loads = self.directory.targeted(event, program, None if len(shared) == 1 else group_vens)
                 writable = self._writable(loads, connections) if has_writers and timeline.slots else []
-                ids, resources = (_load_and_resource_ids(loads) if self.followers and _follows(timeline)
-                                  else ([], []))
-                groups.append(TimelineGroup(tuple(group_vens), timeline, loads, writable, ids, resources))
+                ids = None
+                if self.followers and _follows(timeline) and len(loads):
+                    ids = followed.get(loads.key)
+                    if ids is None:
+                        ids = followed[loads.key] = _followed_loads(loads)
+                groups.append(TimelineGroup(tuple(group_vens), timeline, loads, writable, ids))
             plans[event.id] = EventPlan(event, groups)  # type: ignore[index]
         return plans
 
@@ -357,36 +389,27 @@ class EventScheduler:
         return desired
 
     def _instruct(self, moment: datetime) -> None:
-        """Tell the followers what applies to each targeted load now (only when it changed)."""
+        """Tell the followers what applies to each targeted load now (only when it changed), as
+        :class:`venclient.engine.followed.Instructions`: one group per distinct set of values."""
         if not self.followers:
             return
-        active: list[tuple[TimelineGroup, OptOuts, list[Slot]]] = []
+        active: list[tuple[TimelineGroup, np.ndarray, list[Slot]]] = []
         for event_id, plan in self.plans.items():
             for group in plan.groups:
+                if group.followed is None:
+                    continue
                 slots = [s for s in group.timeline.active(moment) if s.payload_type in FOLLOWED_TYPES]
-                if group.simulated_ids and slots:
-                    active.append((group, self.opted_out.get(event_id, OptOuts()), slots))
-        instructions: dict[str, dict[str, float]] = {}
+                if slots:
+                    kept = group.followed.kept(self.opted_out.get(event_id, OptOuts()))
+                    if len(kept):
+                        active.append((group, kept, slots))
+        groups: list[FollowGroup] = []
         if len(active) == 1:  # one event applies (the usual case): every load it targets gets the same values
-            group, opted, slots = active[0]
-            values = _winning_values([(group.timeline, slot) for slot in slots])
-            if values and not opted:  # one shared mapping for every load (followers may rely on that for speed)
-                instructions = dict.fromkeys(group.simulated_ids, values)
-            elif values and not opted.everything:
-                instructions = {load_id: values for load_id, resource_id
-                                in zip(group.simulated_ids, group.simulated_resources)
-                                if resource_id not in opted.resources}
+            group, kept, slots = active[0]
+            groups.append(FollowGroup(kept, _winning_values([(group.timeline, slot) for slot in slots])))
         elif active:
-            pairs: dict[str, list[tuple[Timeline, Slot]]] = {}
-            for group, opted, slots in active:
-                mine = [(group.timeline, slot) for slot in slots]
-                for load_id, resource_id in zip(group.simulated_ids, group.simulated_resources):
-                    if resource_id not in opted:
-                        pairs.setdefault(load_id, []).extend(mine)
-            for load_id, candidates in pairs.items():
-                values = _winning_values(candidates)
-                if values:
-                    instructions[load_id] = values
+            groups = _overlapping(active)
+        instructions = Instructions(groups)
         if instructions != self._instructed:
             self._instructed = instructions
             for follower in self.followers:
@@ -450,16 +473,42 @@ def _randomized(event: Event) -> bool:
     return any(p is not None and p.randomize_start for p in periods)
 
 
-def _load_and_resource_ids(loads: LoadSelection) -> tuple[list[str], list[str]]:
-    """The selection's load ids and, aligned, their resource ids: read one row at a time (a fleet's rows are never
-    all held at once), each resource id string kept once."""
-    ids: list[str] = []
-    resources: list[str] = []
-    seen: dict[str, str] = {}
+def _followed_loads(loads: LoadSelection, chunk: int = 8192) -> FollowedLoads:
+    """The selection's loads' ids and resources, compact (:class:`FollowedLoads`): read one row at a time (a fleet's
+    rows are never all held at once: held rows would also make the garbage collector run), their ids encoded
+    ``chunk`` at a time (no ``str`` per load is kept)."""
+    parts: list[np.ndarray] = []
+    pending: list[str] = []
+    codes = array("i")
+    resources: dict[str, int] = {}
     for row in loads.rows():
-        ids.append(row.load_id)
-        resources.append(seen.setdefault(row.resource_id, row.resource_id))
-    return ids, resources
+        pending.append(row.load_id)
+        codes.append(resources.setdefault(row.resource_id, len(resources)))
+        if len(pending) >= chunk:
+            parts.append(encode_ids(pending))
+            pending = []
+    if pending or not parts:
+        parts.append(encode_ids(pending))
+    return FollowedLoads(np.concatenate(parts), np.frombuffer(codes, dtype=np.int32).copy(),
+                         encode_ids(list(resources)))
+
+
+def _overlapping(active: list[tuple[TimelineGroup, np.ndarray, list[Slot]]]) -> list[FollowGroup]:
+    """Several events apply: per load the winning values among the events targeting it, grouped by the set of
+    events (each distinct set is resolved once)."""
+    every = np.unique(np.concatenate([kept for _, kept, _ in active]))
+    words = np.zeros((len(every), (len(active) + 63) // 64), dtype=np.uint64)
+    for n, (_, kept, _) in enumerate(active):
+        words[np.searchsorted(every, kept), n // 64] |= np.uint64(1 << (n % 64))
+    sets, which = np.unique(words, axis=0, return_inverse=True)
+    which = np.asarray(which).reshape(-1)
+    groups = []
+    for m, row in enumerate(sets):
+        members = [n for n in range(len(active)) if int(row[n // 64]) >> (n % 64) & 1]
+        values = _winning_values([(active[n][0].timeline, slot) for n in members for slot in active[n][2]])
+        if values:
+            groups.append(FollowGroup(every[which == m], values))
+    return groups
 
 
 def _controls(slot: Slot) -> bool:

@@ -110,6 +110,12 @@ class LoadSelection(Sequence[Load]):
         return sum(part.resources for part in self._parts)
 
     @property
+    def key(self) -> tuple[Any, ...]:
+        """Hashable, equal for selections of the same loads (the same VENs and single loads in the same order) of
+        one directory read: what the scheduler shares the loads' ids by."""
+        return tuple(self._parts)
+
+    @property
     def resource_ids(self) -> set[str]:
         """The distinct resource ids of the selection (without making Load objects; reads the store)."""
         return {row.resource_id for row in self._iter_rows()}

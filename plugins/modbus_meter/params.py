@@ -32,8 +32,9 @@ READER_KEYS = frozenset({"unit", "map", "channels", "loads", "word_order", *SERI
 EVENT_KEYS = ("release_value", "loads", "payload", "levels")
 WRITER_KEYS = frozenset({"unit", "register", "kind", "scale", "type", "word_order", "channels", *SERIAL_KEYS,
                          *EVENT_KEYS})
-GENERIC_CHANNEL_KEYS = frozenset({"function", "address", "type", "word_order", "scale"})
-NAMED_CHANNEL_KEYS = frozenset({"channel", "word_order", "scale"})
+REGISTER_KEYS = frozenset({"function", "address", "type", "word_order", "scale"})
+GENERIC_CHANNEL_KEYS = REGISTER_KEYS | {"energy"}
+NAMED_CHANNEL_KEYS = frozenset({"channel", "word_order", "scale", "energy"})
 WRITE_CHANNEL_KEYS = frozenset({"register", "kind", "scale", "type", "word_order"})
 
 
@@ -79,12 +80,14 @@ class Register:
 
 @dataclass(frozen=True)
 class ModbusTarget:
-    """A parsed reader connection: the bus, the unit id, and a register per load component."""
+    """A parsed reader connection: the bus, the unit id, a register per load component (watts) and, for the
+    components whose meter register is read too, its register (``energy``: kWh)."""
 
     bus: BusAddress
     unit: int
     channels: dict[str, Register]
     max_gap: int = 0
+    energy: dict[str, Register] = field(default_factory=dict)
     serial: SerialSettings | None = None
     timeout: float | None = None
 
@@ -197,7 +200,10 @@ def _component(name: Any, check: _Checker, where: str) -> str:
     return name
 
 
-def _named_channel(spec: Any, register_map: RegisterMap, word_order: str, check: _Checker, where: str) -> Register:
+def _named_channel(spec: Any, register_map: RegisterMap, word_order: str, check: _Checker,
+                   where: str) -> tuple[Register, Register | None]:
+    """The power register of a named channel and its meter register (kWh; the map's pairing unless ``energy``
+    names another energy channel or is ``null``)."""
     options: Mapping[str, Any] = {}
     if isinstance(spec, dict):
         check.known_keys(spec, NAMED_CHANNEL_KEYS, where)
@@ -208,18 +214,27 @@ def _named_channel(spec: Any, register_map: RegisterMap, word_order: str, check:
                          f"(channels: {', '.join(register_map.channels)})")
     if not channel.is_power:
         raise check.fail(f"{where} names channel {spec!r}, which is energy in {channel.unit}, not power in W")
-    return Register(
-        function=channel.function, address=channel.address, data_type=channel.data_type,
-        word_order=check.choice(options, "word_order", WORD_ORDERS, word_order, where),
-        scale=check.number(options, "scale", 1.0, where=where),
-    )
+    order = check.choice(options, "word_order", WORD_ORDERS, word_order, where)
+    power = Register(function=channel.function, address=channel.address, data_type=channel.data_type,
+                     word_order=order, scale=check.number(options, "scale", 1.0, where=where))
+    name = options.get("energy", channel.register)
+    if name is None:
+        return power, None
+    energy = register_map.channels.get(name) if isinstance(name, str) else None
+    if energy is None or energy.unit != "kWh":
+        kwh = [n for n, c in register_map.channels.items() if c.unit == "kWh"]
+        raise check.fail(f"{where}.energy names {name!r}, which is not an energy channel of map "
+                         f"{register_map.name} (use one of {', '.join(kwh)}, or null for none)")
+    return power, Register(function=energy.function, address=energy.address, data_type=energy.data_type,
+                           word_order=order)
 
 
-def _generic_channel(spec: Any, word_order: str, check: _Checker, where: str) -> Register:
+def _generic_channel(spec: Any, word_order: str, check: _Checker, where: str,
+                     keys: frozenset[str] = GENERIC_CHANNEL_KEYS) -> Register:
     if not isinstance(spec, dict):
         raise check.fail(f"{where} must be an object with function, address, type, word_order and scale "
                          f"when map is generic")
-    check.known_keys(spec, GENERIC_CHANNEL_KEYS, where)
+    check.known_keys(spec, keys, where)
     if "address" not in spec:
         raise check.fail(f"{where}.address is missing")
     return Register(
@@ -261,12 +276,20 @@ def parse_reader(connection: Connection) -> ModbusTarget:
         for name in loads or ([] if channels_spec else ["load_0"]):
             channels_spec.setdefault(_component(name, check, "params.loads"), "total_power")
     channels: dict[str, Register] = {}
+    energy: dict[str, Register] = {}
     for name, spec in channels_spec.items():
         where = f"params.channels.{_component(name, check, 'params.channels')}"
-        channels[name] = (_generic_channel(spec, word_order, check, where) if register_map is None
-                          else _named_channel(spec, register_map, word_order, check, where))
+        if register_map is None:
+            channels[name] = _generic_channel(spec, word_order, check, where)
+            if spec.get("energy") is not None:  # the meter register (kWh) of this load, read with its power
+                energy[name] = _generic_channel(spec["energy"], word_order, check, f"{where}.energy",
+                                                REGISTER_KEYS)
+        else:
+            channels[name], register = _named_channel(spec, register_map, word_order, check, where)
+            if register is not None:
+                energy[name] = register
     return ModbusTarget(bus=bus, unit=unit, channels=channels, serial=serial, timeout=_timeout(params, check),
-                        max_gap=register_map.max_gap if register_map is not None else 0)
+                        max_gap=register_map.max_gap if register_map is not None else 0, energy=energy)
 
 
 def _write_register(spec: Mapping[str, Any], check: _Checker, where: str, word_order: str) -> WriteRegister:

@@ -2,7 +2,9 @@
 
 A map names *channels* (``total_power``, ``l1_power`` …).  Each channel is one value in the device:
 the register table it lives in, its start address, its data type and its unit.  Only channels measured
-in watts may feed a load; energy channels (kWh) are listed so that a user reading the map sees them.
+in watts may feed a load; an energy channel (kWh) is a power channel's *register*: ``total_power`` reads
+``import_energy`` (Eastron "total import active energy", input registers 0x0048, float32 kWh) along with it,
+the READING payload of reports (:class:`venclient.protocols.HasRegisterReading`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class MapChannel:
     data_type: str = "float32"
     function: str = "input"
     unit: str = "W"
+    register: str | None = None  # the energy channel read along with this power channel (its meter register)
 
     @property
     def is_power(self) -> bool:
@@ -45,19 +48,19 @@ SDM630 = RegisterMap(
         "l1_power": MapChannel(0x000C),
         "l2_power": MapChannel(0x000E),
         "l3_power": MapChannel(0x0010),
-        "total_power": MapChannel(0x0034),
+        "total_power": MapChannel(0x0034, register="import_energy"),
         "import_energy": MapChannel(0x0048, unit="kWh"),
         "export_energy": MapChannel(0x004A, unit="kWh"),
     },
     # Eastron meters answer any read inside 0x0000..0x004F, so channels up to 64 registers apart are
-    # fetched in one request (e.g. 0x000C..0x0035 for the three phases and the total).
+    # fetched in one request (e.g. 0x000C..0x0049 for the three phases, the total and the import energy).
     max_gap=64,
 )
 
 SDM120 = RegisterMap(
     name="sdm120",
     channels={
-        "total_power": MapChannel(0x000C),
+        "total_power": MapChannel(0x000C, register="import_energy"),
         "import_energy": MapChannel(0x0048, unit="kWh"),
         "export_energy": MapChannel(0x004A, unit="kWh"),
     },

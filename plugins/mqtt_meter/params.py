@@ -20,9 +20,9 @@ from venclient.plugins.mqtt_meter.presets import PRESETS, expand_topic, split_pa
 KIND = "mqtt"
 DEFAULT_PORT = 1883
 DEFAULT_TLS_PORT = 8883
-READER_KEYS = frozenset({"broker", "preset", "path", "scale", "channels", "loads", "qos", "tls",
-                         "stale_after_seconds", *LIMIT_KEYS})
-CHANNEL_KEYS = frozenset({"topic", "preset", "path", "scale"})
+READER_KEYS = frozenset({"broker", "preset", "path", "scale", "energy_path", "energy_scale", "channels", "loads",
+                         "qos", "tls", "stale_after_seconds", *LIMIT_KEYS})
+CHANNEL_KEYS = frozenset({"topic", "preset", "path", "scale", "energy_path", "energy_scale"})
 WRITER_KEYS = frozenset({"broker", "command_topic", "payload_template", "qos", "retain", "tls", "channels",
                          "release_value", "loads", "payload", "levels", "scale", "offset"})
 # the last six are read by the event scheduler (venclient.engine.scheduler, venclient.engine.writer_mapping)
@@ -47,12 +47,15 @@ class BrokerAddress:
 
 @dataclass(frozen=True)
 class Channel:
-    """One load's feed: a topic and how to read watts from its payload."""
+    """One load's feed: a topic and how to read watts from its payload, and its meter register (kWh at
+    ``energy_path`` × ``energy_scale``; an empty path: none)."""
 
     topic: str
     preset: str
     path: tuple[str, ...]
     scale: float
+    energy_path: tuple[str, ...] = ()
+    energy_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,10 @@ class _Checker:
             raise self.fail(f"{where}.qos must be 0, 1 or 2, got {value!r}")
         return value
 
-    def scale(self, params: Mapping[str, Any], where: str, default: float) -> float:
-        value = params.get("scale", default)
+    def scale(self, params: Mapping[str, Any], where: str, default: float, key: str = "scale") -> float:
+        value = params.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value == 0:
-            raise self.fail(f"{where}.scale must be a non-zero number, got {value!r}")
+            raise self.fail(f"{where}.{key} must be a non-zero number, got {value!r}")
         return float(value)
 
 
@@ -175,10 +178,17 @@ def _channel(spec: Mapping[str, Any], base: Mapping[str, Any], check: _Checker, 
     path = spec.get("path", base.get("path", preset.path))
     if path is not None and not isinstance(path, str):
         raise check.fail(f"{where}.path must be a dotted path such as ENERGY.Power, got {path!r}")
+    energy_path = spec.get("energy_path", base.get("energy_path", preset.energy_path))
+    if energy_path is not None and not isinstance(energy_path, str):
+        raise check.fail(f"{where}.energy_path must be a dotted path such as ENERGY.Total (or null for none), "
+                         f"got {energy_path!r}")
     topic = expand_topic(preset, spec.get("topic", base.get("topic")))
     return Channel(topic=check.topic(topic, f"{where}.topic" if "topic" in spec else "topic"),
                    preset=preset.name, path=split_path(path),
-                   scale=check.scale(spec if "scale" in spec else base, where, preset.scale))
+                   scale=check.scale(spec if "scale" in spec else base, where, preset.scale),
+                   energy_path=split_path(energy_path),
+                   energy_scale=check.scale(spec if "energy_scale" in spec else base, where, preset.energy_scale,
+                                            "energy_scale"))
 
 
 def parse_reader(connection: Connection) -> MqttTarget:

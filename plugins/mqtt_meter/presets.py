@@ -15,6 +15,11 @@ json           the topic as given                          plain number or JSON 
 A plain number is accepted by every preset.  A JSON list at the path is summed (Tasmota devices with
 several channels publish ``"Power": [12, 40]``).  ``path`` and ``scale`` given by the user replace the
 preset's.
+
+The meter register (kWh, the READING payload of reports) comes from the same message as the power, at the
+preset's ``energy_path``: tasmota ``ENERGY.Total``, zigbee2mqtt ``energy`` (both kWh); the other presets have
+none unless the connection gives ``energy_path`` (and ``energy_scale`` to kWh).  A message without it, or a
+plain number, carries no register value.
 """
 
 from __future__ import annotations
@@ -38,13 +43,15 @@ class Preset:
     default_topic: str | None = None  # used when the connection gives no topic at all
     path: str | None = None
     scale: float = 1.0
+    energy_path: str | None = None  # the meter register in the same message (kWh × energy_scale)
+    energy_scale: float = 1.0
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset("tasmota", topic_pattern="tele/{}/SENSOR", path="ENERGY.Power"),
+    Preset("tasmota", topic_pattern="tele/{}/SENSOR", path="ENERGY.Power", energy_path="ENERGY.Total"),
     Preset("shelly_gen1", topic_pattern="shellies/{}/emeter/0/power"),
     Preset("shelly_gen2", topic_pattern="{}/status/em:0", path="total_act_power"),
-    Preset("zigbee2mqtt", topic_pattern="zigbee2mqtt/{}", path="power"),
+    Preset("zigbee2mqtt", topic_pattern="zigbee2mqtt/{}", path="power", energy_path="energy"),
     Preset("dsmr", topic_pattern="{}/reading/electricity_currently_delivered",
            default_topic="dsmr/reading/electricity_currently_delivered",
            path="electricity_currently_delivered", scale=1000.0),
@@ -94,13 +101,40 @@ def extract_watts(payload: bytes, path: tuple[str, ...], scale: float) -> float:
         raise ValueError("the payload is nested too deeply") from None
 
 
+def extract_values(payload: bytes, path: tuple[str, ...], scale: float, energy_path: tuple[str, ...] = (),
+                   energy_scale: float = 1.0) -> tuple[float, float]:
+    """``(watts, kWh)`` from one message, parsed once: the watts as :func:`extract_watts` (raising as it does),
+    the meter register at ``energy_path`` × ``energy_scale`` — NaN when ``energy_path`` is empty, the payload is a
+    plain number, or the field is absent or not a finite number."""
+    try:
+        text = payload.decode("utf-8").strip()
+        try:
+            return _number(text) * scale, math.nan
+        except ValueError:
+            pass
+        document: Any = json.loads(text)
+        watts = _at(document, path, scale)
+        if not energy_path:
+            return watts, math.nan
+        try:
+            return watts, _at(document, energy_path, energy_scale)
+        except (FieldAbsent, ValueError, TypeError):
+            return watts, math.nan
+    except RecursionError:
+        raise ValueError("the payload is nested too deeply") from None
+
+
 def _extract(payload: bytes, path: tuple[str, ...], scale: float) -> float:
     text = payload.decode("utf-8").strip()
     try:
         return _number(text) * scale
     except ValueError:
         pass
-    value: Any = json.loads(text)
+    return _at(json.loads(text), path, scale)
+
+
+def _at(value: Any, path: tuple[str, ...], scale: float) -> float:
+    """The number at ``path`` in a parsed JSON document, times ``scale``."""
     for part in path if isinstance(value, (dict, list)) else ():
         if isinstance(value, dict):
             if part not in value:

@@ -5,7 +5,10 @@ starts one client per broker and subscribes.  Messages are parsed on arrival (in
 stored per slot with their arrival time; retained messages count like any other.  ``read(tick)`` is a
 numpy gather over the slots: never-seen feeds are ``QUALITY_MISSING`` (NaN), feeds older than
 ``stale_after_seconds`` are ``QUALITY_STALE`` (the last value is kept), the rest ``QUALITY_OK``.
-An unparsable payload is counted and logged once per topic; it never raises.
+An unparsable payload is counted and logged once per topic; it never raises.  A channel with an energy path
+(the tasmota and zigbee2mqtt presets, or ``energy_path``) also keeps the meter register of the message that
+carried the power: after ``read`` it is in :attr:`MqttMeterSource.energy_register_kwh` (kWh,
+:class:`venclient.protocols.HasRegisterReading`), NaN where that message had none or the value is not OK.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from venclient.protocols import LoadBatch, SourceReading, parsed_connections
 from venclient.plugins.mqtt_meter.broker import BrokerClient, connect_once, stop_client
 from venclient.plugins.mqtt_meter.options import MqttOptions
 from venclient.plugins.mqtt_meter.params import KIND, BrokerAddress, Channel, MqttTarget, parse_reader, parse_writer
-from venclient.plugins.mqtt_meter.presets import FieldAbsent, extract_watts
+from venclient.plugins.mqtt_meter.presets import FieldAbsent, extract_values, extract_watts
 from venclient.plugins.mqtt_meter.table import LatestValues
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,8 @@ class MqttMeterSource:
         self._unparsable: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
         self._swap_lock = threading.Lock()
+        self._has_registers = False
+        self.energy_register_kwh: np.ndarray | None = None  # HasRegisterReading: kWh per load after read()
 
     # ------------------------------------------------------------------ contract extras
     def validate_connection(self, connection: Connection) -> None:
@@ -134,6 +139,8 @@ class MqttMeterSource:
                 table.carry_over(old.table, old_slots, new_slots)
             self._routing = _Routing(routes, table, slot_keys)
         self._load_slots, self._stale_after = load_slots, stale_after
+        self._has_registers = any(channel.energy_path for _, channel in slot_keys)
+        self.energy_register_kwh = None
         await asyncio.to_thread(self._sync_brokers, topics)
 
     async def read(self, tick: Any = None) -> SourceReading:
@@ -142,12 +149,14 @@ class MqttMeterSource:
         has_slot = slots >= 0
         watts = np.full(len(slots), np.nan)
         arrived = np.full(len(slots), np.nan)
+        kwh = np.full(len(slots), np.nan)
         if has_slot.any():
-            watts[has_slot], arrived[has_slot] = self._routing.table.gather(slots[has_slot])
+            watts[has_slot], arrived[has_slot], kwh[has_slot] = self._routing.table.gather(slots[has_slot])
         age = time.monotonic() - arrived
         quality = np.full(len(slots), QUALITY_OK, dtype=np.uint8)
         quality[age > self._stale_after] = QUALITY_STALE
         quality[np.isnan(watts)] = QUALITY_MISSING
+        self.energy_register_kwh = np.where(quality == QUALITY_OK, kwh, np.nan) if self._has_registers else None
         return SourceReading(power_w=watts, quality=quality)
 
     async def close(self) -> None:
@@ -155,6 +164,7 @@ class MqttMeterSource:
         await asyncio.to_thread(self._sync_brokers, {})
         self._routing = _Routing({}, LatestValues(0), {})
         self._load_slots, self._stale_after = np.empty(0, dtype=np.intp), np.empty(0)
+        self._has_registers, self.energy_register_kwh = False, None
 
     # ------------------------------------------------------------------ internals
     def _targets(self, batch: LoadBatch) -> dict[int, MqttTarget]:
@@ -181,10 +191,11 @@ class MqttMeterSource:
     def _ingest(self, broker: BrokerAddress, topic: str, payload: bytes, arrived: float) -> None:
         """Parse one message for every feed its topic serves and store the values (MQTT thread)."""
         routing = self._routing
-        parsed: list[tuple[Channel, float]] = []
+        parsed: list[tuple[Channel, tuple[float, float]]] = []
         for channel in routing.routes.get((broker, topic), ()):
             try:
-                parsed.append((channel, extract_watts(payload, channel.path, channel.scale)))
+                parsed.append((channel, extract_values(payload, channel.path, channel.scale, channel.energy_path,
+                                                       channel.energy_scale)))
             except FieldAbsent:
                 continue
             except PARSE_ERRORS as err:
@@ -193,10 +204,10 @@ class MqttMeterSource:
             return
         with self._swap_lock:
             routing = self._routing  # re-read: open() may have swapped tables while we parsed
-            for channel, watts in parsed:
+            for channel, (watts, kwh) in parsed:
                 slot = routing.slot_keys.get((broker, channel))
                 if slot is not None:
-                    routing.table.put(slot, watts, arrived)
+                    routing.table.put(slot, watts, arrived, kwh)
 
     def _count_unparsable(self, topic: str, channel: Channel, payload: bytes, err: Exception) -> None:
         with self._counter_lock:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection as SaConnection
 
 from venclient.plugins.sqlite_store import schema
 
-CHANNELS = ("energy", "baseline", "seconds", "ticks")
+CHANNELS = ("energy", "baseline", "seconds", "ticks", "register_kwh")  # register_kwh nullable (older rows)
 
 
 class AccumulatorMethods:
@@ -27,7 +27,7 @@ class AccumulatorMethods:
             where = sa.and_(where, t.c.event_id == event_id)
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(t.c.ven, t.c.event_id, t.c.interval_key, t.c.load_ids, t.c.energy,
-                                          t.c.baseline, t.c.seconds, t.c.ticks).where(where))
+                                          t.c.baseline, t.c.seconds, t.c.ticks, t.c.register_kwh).where(where))
             return [dict(row._mapping) for row in rows]
 
     @staticmethod
@@ -42,7 +42,7 @@ class AccumulatorMethods:
                 where = sa.and_(where, t.c.interval_key == key)
             conn.execute(t.delete().where(where))
         for row in write.upserts:
-            values = {name: row[name] for name in CHANNELS}
+            values = {name: row.get(name) for name in CHANNELS}
             if row.get("load_ids") is not None:
                 values["load_ids"] = row["load_ids"]
             where = sa.and_(t.c.ven == row["ven"], t.c.event_id == row["event_id"],
@@ -52,4 +52,4 @@ class AccumulatorMethods:
             if not updated:
                 conn.execute(t.insert().values(ven=row["ven"], event_id=row["event_id"],
                                                interval_key=row["interval_key"], load_ids=row["load_ids"] or "",
-                                               **{name: row[name] for name in CHANNELS}))
+                                               **{name: row.get(name) for name in CHANNELS}))

@@ -194,6 +194,7 @@ report_accumulators = sa.Table(
     sa.Column("baseline", sa.LargeBinary, nullable=False),  # float64 Wh per load (NaN: no baseline)
     sa.Column("seconds", sa.LargeBinary, nullable=False),   # float64 seconds seen per load
     sa.Column("ticks", sa.LargeBinary, nullable=False),     # int32 ticks seen per load
+    sa.Column("register_kwh", sa.LargeBinary, nullable=True),  # float64 last register kWh per load (NaN: none)
     sa.Column("updated_at", sa.DateTime, server_default=NOW),
 )
 

@@ -19,7 +19,10 @@ every 4 intervals), parses them from wire JSON once, then times, best of ``--rep
   the fleet is built in ``--dir`` (as ``bench_report.py`` does; reused when there), the local VTN runs in a child
   process, every load is registered (``ven register``, nothing to post after the first time), the event is created
   as the business-logic client, then ``ven run --ticks --run-ticks --speed 15 --no-register`` runs as a child
-  process whose own peak RSS is read when it exits (``os.wait4``); ``run_s`` is its wall time, ``run_told`` the
+  process whose own peak RSS is read when it exits (``os.wait4``, in a small launcher process: Linux counts the
+  memory of the process that spawned a child into the child's ``ru_maxrss``, so spawned from this process, which
+  holds the boundary part's fleet store, it could never read less than this process's own peak — that is
+  ``bench_rss_mb``); ``run_s`` is its wall time, ``run_told`` the
   loads its log says the event's interval started for.  ``--no-run`` skips it (``rss_mb`` null);
   ``bench_rss_mb`` is this process's own peak (the boundary figures above).
 
@@ -31,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import resource
 import subprocess
@@ -52,6 +54,13 @@ from venclient.protocols import SourceReading
 START = datetime(2025, 3, 14, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parents[2]
 FLEET_EVENT = "bench-fleet-shed"
+# Runs argv[2:] and writes "exit code, peak RSS in KiB" of it to the file argv[1]: started afresh (a small process),
+# so the peak it reads is the child's own (Linux adds the spawning process's peak RSS to a child's ru_maxrss).
+LAUNCHER = """import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+open(sys.argv[1], "w").write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
 
 
 def wire_event(n: int) -> dict:
@@ -177,23 +186,23 @@ def fleet_run(folder: Path, ticks: int) -> dict:
     with registered_fleet(folder) as (url, _vtn):
         asyncio.run(put_fleet_event(url))
         env = {**vtn_env(folder, url), "VEN_LOG_LEVEL": "INFO"}
-        log_path = folder / "bench_events_run.log"
+        log_path, peak_path = folder / "bench_events_run.log", folder / "bench_events_run.peak"
+        peak_path.unlink(missing_ok=True)
         started = time.perf_counter()
         with log_path.open("w") as log_file:
-            proc = subprocess.Popen([sys.executable, "-m", "venclient.cli", "run", "--ticks", str(ticks), "--speed",
-                                     "15", "--no-register"], cwd=ROOT, env=env, stdout=log_file,
-                                    stderr=subprocess.STDOUT)
-            _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the VTN's
-        proc.returncode = os.waitstatus_to_exitcode(status)
+            subprocess.run([sys.executable, "-c", LAUNCHER, str(peak_path), sys.executable, "-m", "venclient.cli",
+                            "run", "--ticks", str(ticks), "--speed", "15", "--no-register"], cwd=ROOT, env=env,
+                           stdout=log_file, stderr=subprocess.STDOUT, check=False)
         seconds = time.perf_counter() - started
     text = log_path.read_text()
-    if proc.returncode != 0:
-        raise SystemExit(f"ven run failed ({proc.returncode}); its log: {log_path}\n{text[-3000:]}")
+    code, peak_kib = (int(v) for v in peak_path.read_text().split()) if peak_path.exists() else (-1, 0)
+    if code != 0:
+        raise SystemExit(f"ven run failed ({code}); its log: {log_path}\n{text[-3000:]}")
     told = re.findall(rf"interval 0 of event '{FLEET_EVENT}' \(\w+\) started: SIMPLE=2; (\d+) loads",
                       " ".join(text.split()))
     if not told:
         raise SystemExit(f"ven run did not start the fleet-wide event's interval; its log: {log_path}")
-    return {"rss_mb": round(usage.ru_maxrss / 1024, 1), "run_s": round(seconds, 1), "run_ticks": ticks,
+    return {"rss_mb": round(peak_kib / 1024, 1), "run_s": round(seconds, 1), "run_ticks": ticks,
             "run_told": int(told[-1])}
 
 

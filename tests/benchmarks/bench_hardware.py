@@ -1,8 +1,9 @@
 """Benchmark the hardware sources on loopback; prints, last, one JSON line.
 
 * ``modbus_tick_ms`` — median time of one ``ModbusMeterSource.read()`` for 50 SDM630 meters (unit ids
-  1–50, four loads each: total + three phases, one block read per meter) on one pymodbus TCP server
-  running in a separate process.  Every tick's values are checked against what the server holds.
+  1–50, four loads each: total + three phases, one block read per meter, which also holds the total's import
+  energy register) on one pymodbus TCP server running in a separate process.  Every tick's values (watts and
+  the register's kWh) are checked against what the server holds.
 * ``mqtt_msgs_per_s`` — ingestion rate of ``MqttMeterSource``: a publisher in a separate process sends
   ``--messages`` Tasmota-style JSON messages round-robin over ``--topics`` topics (QoS 0, the last one per
   topic QoS 1); the clock runs from the publisher's start until ``read()`` shows the last value of every
@@ -43,12 +44,18 @@ def meter_watts(unit: int) -> tuple[float, tuple[float, float, float]]:
     return unit * 100.0 + 0.5, (unit + 0.25, unit + 0.5, unit + 0.75)
 
 
+def meter_kwh(unit: int) -> float:
+    """The import energy register meter ``unit`` shows (exact in float32)."""
+    return unit * 1000.0 + 0.125
+
+
 # ------------------------------------------------------------------------------------------ Modbus
 def _serve_modbus(units: int, port_out: "mp.Queue[int]", stop: "mp.Event") -> None:  # type: ignore[valid-type]
     server = ModbusMeterServer(units=range(1, units + 1)).start()
     for unit in range(1, units + 1):
         total, phases = meter_watts(unit)
         server.set_power(unit, total, phases=phases)
+        server.set_import_energy(unit, meter_kwh(unit))
     port_out.put(server.port)
     stop.wait(600)
     server.stop()
@@ -71,6 +78,7 @@ async def bench_modbus(meters: int, ticks: int) -> dict[str, float]:
                                            "load_2": "l2_power", "load_3": "l3_power"}})
             rows += [(f"site-{unit:03d}", c, conn) for c in range(4)]
         expected = np.array([v for u in range(1, meters + 1) for v in (meter_watts(u)[0], *meter_watts(u)[1])])
+        kwh = np.array([v for u in range(1, meters + 1) for v in (meter_kwh(u), np.nan, np.nan, np.nan)])
         source = ModbusMeterSource(ModbusOptions(timeout_seconds=2.0))
         await source.open(make_batch(rows))
         try:
@@ -81,7 +89,8 @@ async def bench_modbus(meters: int, ticks: int) -> dict[str, float]:
                 start = time.perf_counter()
                 reading = await source.read(None)
                 durations.append((time.perf_counter() - start) * 1000)
-                if not (reading.quality == QUALITY_OK).all() or not np.array_equal(reading.power_w, expected):
+                if not (reading.quality == QUALITY_OK).all() or not np.array_equal(reading.power_w, expected) \
+                        or not np.array_equal(source.energy_register_kwh, kwh, equal_nan=True):
                     raise SystemExit("Modbus benchmark read wrong values")
         finally:
             await source.close()
