@@ -66,9 +66,14 @@ def schedule_on(store) -> ReportSchedule:
                           reader=lambda ven, event_id: store.accumulators_read([ven], event_id))
 
 
-def tick(schedule, store, plan, event, n: int, watts: list[float]) -> list[dict]:
+def tick(schedule, store, plan, event, n: int, watts: list[float], kwh: list[float] | None = None) -> list[dict]:
+    """One tick of ``watts`` (NaN = not seen) and, when given, meter registers ``kwh`` (NaN = no register),
+    stored with its reports as ``ven run`` does; returns the reports it built."""
     _, aligned = schedule.split([event])
-    write = schedule.stage(T0 + timedelta(seconds=TICK * n), TICK, readings(plan, watts), plan, aligned, 0)
+    reading = readings(plan, watts)
+    if kwh is not None:
+        reading.register_kwh = np.array(kwh, dtype=np.float64)
+    write = schedule.stage(T0 + timedelta(seconds=TICK * n), TICK, reading, plan, aligned, 0)
     reports = list(write.reports)  # built while iterated, once
     items = [{"ven": r.ven, "program_id": r.program_id, "event_id": r.event_id, "tick_ms": 0, "payload": r.json}
              for r in reports]
@@ -207,20 +212,6 @@ def test_due_reports_are_built_while_the_store_takes_them_and_only_once(store):
 
 
 # ---------------------------------------------------------------------------------------------- READING
-def register_tick(schedule, store, plan, event, n: int, watts: list[float], kwh: list[float]) -> list[dict]:
-    """One tick whose readings carry meter registers (``kwh``, NaN = no register) besides the watts."""
-    _, aligned = schedule.split([event])
-    reading = readings(plan, watts)
-    reading.register_kwh = np.array(kwh, dtype=np.float64)
-    write = schedule.stage(T0 + timedelta(seconds=TICK * n), TICK, reading, plan, aligned, 0)
-    reports = list(write.reports)  # built once, while iterated
-    items = [{"ven": r.ven, "program_id": r.program_id, "event_id": r.event_id, "tick_ms": 0, "payload": r.json}
-             for r in reports]
-    store.outbox_add(items, write.state, accumulators=write.write)
-    schedule.commit(write)
-    return [r.to_dict() for r in reports]
-
-
 def register_at(n: int) -> list[float]:
     """Load 0's register counts up 0.004 kWh per tick (about 1 kW) but is unread on every 7th tick; load 1 has
     no register; load 2 has one but is never seen (its register must not be taken)."""
@@ -237,7 +228,7 @@ def test_reading_is_the_last_register_value_of_each_interval_across_a_restart(st
         if n in (per_hour - 3, per_hour + 50):  # restarts just before the first hour's end and inside the second
             schedule = schedule_on(store)
             schedule.load(store.accumulators_read(["V"]), plan)
-        sent += register_tick(schedule, store, plan, event, n, watts_at(n), register_at(n))
+        sent += tick(schedule, store, plan, event, n, watts_at(n), register_at(n))
     assert len(sent) == 1
     resources = {r["resourceName"]: r for r in sent[0]["resources"]}
     assert set(resources) == {"R1_load_0", "R1_load_1"}
@@ -259,7 +250,7 @@ def test_aggregate_reading_sums_the_registers_read(store):
     schedule = schedule_on(store)
     sent: list[dict] = []
     for n in range(int(3600 / TICK)):
-        sent += register_tick(schedule, store, plan, event, n, [1000.0, 500.0, 200.0], [10.0 + n, np.nan, 5.0])
+        sent += tick(schedule, store, plan, event, n, [1000.0, 500.0, 200.0], [10.0 + n, np.nan, 5.0])
     (resource,) = sent[0]["resources"]
     assert resource["resourceName"] == "AGGREGATED_REPORT"
     assert resource["intervals"][0]["payloads"] == [{"type": "READING", "values": [pytest.approx(10.0 + 239 + 5.0)]}]
@@ -277,7 +268,7 @@ def test_a_row_from_before_the_register_column_reads_as_no_reading(store, tmp_pa
     plan = plan_of(LOADS)
     schedule = schedule_on(store)
     for n in range(10):
-        register_tick(schedule, store, plan, event, n, [1000.0, 1000.0, np.nan], [50.0, np.nan, np.nan])
+        tick(schedule, store, plan, event, n, [1000.0, 1000.0, np.nan], [50.0, np.nan, np.nan])
     (row,) = store.accumulators_read(["V"])
     assert np.frombuffer(row["register_kwh"])[0] == 50.0
     store.close()
@@ -292,7 +283,7 @@ def test_a_row_from_before_the_register_column_reads_as_no_reading(store, tmp_pa
         assert schedule.load(rows, plan) == 1
         sent: list[dict] = []
         for n in range(10, int(3600 / TICK)):  # after the restart no register is read any more
-            sent += register_tick(schedule, reopened, plan, event, n, [1000.0, 1000.0, np.nan],
+            sent += tick(schedule, reopened, plan, event, n, [1000.0, 1000.0, np.nan],
                                   [np.nan, np.nan, np.nan])
             if n == 20:  # no register at all: none stored (NULL), not a blob of NaN
                 assert [r["register_kwh"] for r in reopened.accumulators_read(["V"])] == [None]

@@ -497,33 +497,31 @@ class Collector:
         return readings
 
     @staticmethod
-    def _baselines(runs: list[_SourceRun], results: list[SourceReading | None], n: int) -> np.ndarray | None:
+    def _per_source(runs: list[_SourceRun], results: list[SourceReading | None], n: int, capability: type,
+                    attribute: str) -> np.ndarray | None:
+        """The plan's values of ``attribute`` from the sources with ``capability`` that read this tick (aligned
+        with their batch), NaN elsewhere; ``None`` when no source had any."""
+        out: np.ndarray | None = None
+        for run, reading in zip(runs, results):
+            values = getattr(run.source, attribute, None) if isinstance(run.source, capability) else None
+            if reading is None or values is None or len(values) != len(run.positions):
+                continue
+            if out is None:
+                out = np.full(n, np.nan)
+            out[run.positions] = values
+        return out
+
+    @classmethod
+    def _baselines(cls, runs: list[_SourceRun], results: list[SourceReading | None], n: int) -> np.ndarray | None:
         """The plan's baseline watts from the sources that have one (:class:`HasBaseline`), NaN elsewhere;
         ``None`` when no source read one this tick."""
-        baseline: np.ndarray | None = None
-        for run, reading in zip(runs, results):
-            values = getattr(run.source, "baseline_w", None) if isinstance(run.source, HasBaseline) else None
-            if reading is None or values is None or len(values) != len(run.positions):
-                continue
-            if baseline is None:
-                baseline = np.full(n, np.nan)
-            baseline[run.positions] = values
-        return baseline
+        return cls._per_source(runs, results, n, HasBaseline, "baseline_w")
 
-    @staticmethod
-    def _registers(runs: list[_SourceRun], results: list[SourceReading | None], n: int) -> np.ndarray | None:
+    @classmethod
+    def _registers(cls, runs: list[_SourceRun], results: list[SourceReading | None], n: int) -> np.ndarray | None:
         """The plan's meter register readings (kWh) from the sources that have one (:class:`HasRegisterReading`),
         NaN elsewhere; ``None`` when no source read one this tick."""
-        registers: np.ndarray | None = None
-        for run, reading in zip(runs, results):
-            values = getattr(run.source, "energy_register_kwh", None) \
-                if isinstance(run.source, HasRegisterReading) else None
-            if reading is None or values is None or len(values) != len(run.positions):
-                continue
-            if registers is None:
-                registers = np.full(n, np.nan)
-            registers[run.positions] = values
-        return registers
+        return cls._per_source(runs, results, n, HasRegisterReading, "energy_register_kwh")
 
     async def _history_baselines(self, tick: Tick, baseline: np.ndarray | None, n: int) -> np.ndarray | None:
         """``baseline`` with the history baselines (:attr:`history`) of the loads whose source has none; the store
