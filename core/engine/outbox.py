@@ -148,6 +148,12 @@ class Outbox:
         self.rejected_total = 0
         self._failed_in_streak = 0  # failed attempts since the last delivery (0: the VTN takes reports)
         self._streak_started = 0.0
+        # Attempts are numbered as they start. Only an attempt started after a streak's first failure was seen ends
+        # it, and only one started after the last delivery was seen opens one: answers of concurrent attempts
+        # arrive in any order, and a late answer to an older request says nothing about the VTN now.
+        self._attempts_started = 0
+        self._streak_first_attempt = 0
+        self._last_delivered_attempt = 0
 
     @property
     def failing(self) -> bool:
@@ -236,6 +242,8 @@ class Outbox:
 
     async def _send_one(self, transport: VtnTransport, row: dict[str, Any], result: FlushResult) -> bool:
         """Deliver one row; ``True`` when the VEN's next report may go (sent, found, or rejected)."""
+        self._attempts_started += 1
+        attempt = self._attempts_started
         try:
             payload = await asyncio.to_thread(self.store.outbox_payload, row["id"])
             if payload is None:  # deleted meanwhile (e.g. by `ven outbox drop`): nothing to send
@@ -245,17 +253,19 @@ class Outbox:
                     found = await self._already_delivered(transport, payload)
                 except Exception as err:  # noqa: BLE001 - cannot tell: wait, never resend blindly
                     return await self._defer(transport, row, f"could not check whether the VTN already holds the "
-                                             f"report: {err}", result, maybe_delivered=True, err=err)
+                                             f"report: {err}", result, maybe_delivered=True, err=err,
+                                             attempt=attempt)
                 if found:
                     log.info("A report of %s whose answer never came is on the VTN already (outbox id %d, found by "
                              "its reportName): not sent again.", row["ven"], row["id"])
-                    await self._delivered(row, result, already=True)
+                    await self._delivered(row, result, already=True, attempt=attempt)
                     return True
             await asyncio.to_thread(self.store.outbox_mark_attempt, row["id"])
             await self._post(transport, payload)
         except VtnError as err:
             if is_delivery(err):
-                await self._delivered(row, result, already=isinstance(err, VtnConflict) or err.status == 409)
+                await self._delivered(row, result, already=isinstance(err, VtnConflict) or err.status == 409,
+                                      attempt=attempt)
                 return True
             if is_rejection(err):
                 await asyncio.to_thread(self.store.outbox_reject, row["id"], str(err))
@@ -265,25 +275,31 @@ class Outbox:
                     log.warning("The VTN rejected a report of %s (outbox id %d); kept aside: %s", row["ven"],
                                 row["id"], err)
                 return True
-            return await self._defer(transport, row, str(err), result, maybe_delivered=err.maybe_delivered, err=err)
+            return await self._defer(transport, row, str(err), result, maybe_delivered=err.maybe_delivered, err=err,
+                                     attempt=attempt)
         except StoreUnavailable:
             raise  # the store, not the VTN, failed (disk full, read-only): the run loop reports that streak
         except Exception as err:  # noqa: BLE001 - any transport failure leaves the report for the next round
-            return await self._defer(transport, row, f"{type(err).__name__}: {err}", result, maybe_delivered=True)
-        await self._delivered(row, result, already=False)
+            return await self._defer(transport, row, f"{type(err).__name__}: {err}", result, maybe_delivered=True,
+                                     attempt=attempt)
+        await self._delivered(row, result, already=False, attempt=attempt)
         return True
 
-    async def _delivered(self, row: dict[str, Any], result: FlushResult, *, already: bool) -> None:
+    async def _delivered(self, row: dict[str, Any], result: FlushResult, *, already: bool, attempt: int = 0) -> None:
+        """Count the row delivered (deleted from the outbox); an ``attempt`` started after the streak's first
+        failure was seen ends the streak."""
         await asyncio.to_thread(self.store.outbox_delete, [row["id"]])
         if already:
             result.already_delivered += 1
         else:
             result.sent += 1
         self.delivered_total += 1
-        if self._failed_in_streak:
+        if self._failed_in_streak and attempt > self._streak_first_attempt:
             log.info("The VTN takes reports again (after %d failed attempts in %.0f s).", self._failed_in_streak,
                      max(0.0, self.clock() - self._streak_started))
             self._failed_in_streak = 0
+        if not self._failed_in_streak:
+            self._last_delivered_attempt = self._attempts_started
 
     @staticmethod
     async def _post(transport: VtnTransport, payload: str) -> None:
@@ -296,7 +312,7 @@ class Outbox:
             await transport.create_report(orjson.loads(payload))
 
     async def _defer(self, transport: VtnTransport, row: dict[str, Any], reason: str, result: FlushResult, *,
-                     maybe_delivered: bool, err: Exception | None = None) -> bool:
+                     maybe_delivered: bool, err: Exception | None = None, attempt: int = 0) -> bool:
         """Schedule the row again with backoff — at least the VTN's ``Retry-After``, and when the attempt may
         have reached the VTN at least the transport's ``unknown_outcome_settle_seconds`` (so a request still on
         its way has landed before the look-up) — remembering ``maybe_delivered``; warn at a streak's start."""
@@ -310,8 +326,11 @@ class Outbox:
                                 maybe_delivered)
         result.deferred += 1
         result.errors.append(reason)
+        if attempt and attempt <= self._last_delivered_attempt:
+            return False  # started before a report that was delivered since: no news about the VTN now
         if not self._failed_in_streak:
             self._streak_started = self.clock()
+            self._streak_first_attempt = self._attempts_started
             log.warning("The VTN does not take reports (%s); they wait in the outbox and are retried with backoff.",
                         reason.rstrip("."))
         self._failed_in_streak += 1
